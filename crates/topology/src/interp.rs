@@ -1,0 +1,252 @@
+//! `${VAR}` interpolation with Compose's semantics:
+//! `$VAR`, `${VAR}`, `${VAR:-default}` (unset or empty), `${VAR-default}` (unset),
+//! `${VAR:?message}` / `${VAR?message}` (required), `${VAR:+alt}` / `${VAR+alt}`,
+//! and `$$` for a literal `$`. Defaults may nest further interpolations.
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Piece {
+    Lit(String),
+    Var { name: String, op: Op, arg: Vec<Piece> },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Op {
+    Plain,
+    /// `:-` (true) or `-` (false)
+    Default(bool),
+    /// `:?` or `?`
+    Required(bool),
+    /// `:+` or `+`
+    Alt(bool),
+}
+
+/// Why a template could not be resolved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InterpError {
+    Syntax(String),
+    /// A `${VAR:?message}` whose variable is missing.
+    Required { var: String, message: String },
+}
+
+impl std::fmt::Display for InterpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InterpError::Syntax(m) => f.write_str(m),
+            InterpError::Required { var, message } if message.is_empty() => {
+                write!(f, "required variable `{var}` is not set")
+            }
+            InterpError::Required { var, message } => {
+                write!(f, "required variable `{var}` is not set: {message}")
+            }
+        }
+    }
+}
+
+fn is_name_start(c: char) -> bool {
+    c == '_' || c.is_ascii_alphabetic()
+}
+fn is_name_char(c: char) -> bool {
+    c == '_' || c.is_ascii_alphanumeric()
+}
+
+fn parse(s: &str) -> Result<Vec<Piece>, InterpError> {
+    let chars: Vec<char> = s.chars().collect();
+    let (pieces, end) = parse_until(&chars, 0, false, s)?;
+    debug_assert_eq!(end, chars.len());
+    Ok(pieces)
+}
+
+/// Parses from `i`; when `in_braces`, stops at the `}` closing the current `${`.
+fn parse_until(c: &[char], mut i: usize, in_braces: bool, src: &str) -> Result<(Vec<Piece>, usize), InterpError> {
+    let mut out = Vec::new();
+    let mut lit = String::new();
+    let syntax = |m: &str| InterpError::Syntax(format!("invalid interpolation in `{src}`: {m}"));
+    while i < c.len() {
+        let ch = c[i];
+        if in_braces && ch == '}' {
+            break;
+        }
+        if ch != '$' {
+            lit.push(ch);
+            i += 1;
+            continue;
+        }
+        // ch == '$'
+        match c.get(i + 1) {
+            Some('$') => {
+                lit.push('$');
+                i += 2;
+            }
+            Some('{') => {
+                let mut j = i + 2;
+                if !c.get(j).is_some_and(|&x| is_name_start(x)) {
+                    return Err(syntax("expected a variable name after `${`"));
+                }
+                let start = j;
+                while c.get(j).is_some_and(|&x| is_name_char(x)) {
+                    j += 1;
+                }
+                let name: String = c[start..j].iter().collect();
+                let (op, skip) = match (c.get(j), c.get(j + 1)) {
+                    (Some('}'), _) => (Op::Plain, 0),
+                    (Some(':'), Some('-')) => (Op::Default(true), 2),
+                    (Some(':'), Some('?')) => (Op::Required(true), 2),
+                    (Some(':'), Some('+')) => (Op::Alt(true), 2),
+                    (Some('-'), _) => (Op::Default(false), 1),
+                    (Some('?'), _) => (Op::Required(false), 1),
+                    (Some('+'), _) => (Op::Alt(false), 1),
+                    (None, _) => return Err(syntax("unclosed `${`")),
+                    (Some(x), _) => return Err(syntax(&format!("unexpected `{x}` after `${{{name}`"))),
+                };
+                j += skip;
+                let (arg, end) = if op == Op::Plain { (Vec::new(), j) } else { parse_until(c, j, true, src)? };
+                if c.get(end) != Some(&'}') {
+                    return Err(syntax("unclosed `${`"));
+                }
+                if !lit.is_empty() {
+                    out.push(Piece::Lit(std::mem::take(&mut lit)));
+                }
+                out.push(Piece::Var { name, op, arg });
+                i = end + 1;
+            }
+            Some(&x) if is_name_start(x) => {
+                let mut j = i + 1;
+                while c.get(j).is_some_and(|&x| is_name_char(x)) {
+                    j += 1;
+                }
+                if !lit.is_empty() {
+                    out.push(Piece::Lit(std::mem::take(&mut lit)));
+                }
+                out.push(Piece::Var { name: c[i + 1..j].iter().collect(), op: Op::Plain, arg: Vec::new() });
+                i = j;
+            }
+            _ => return Err(syntax("a lone `$` must be written `$$`")),
+        }
+    }
+    if !lit.is_empty() {
+        out.push(Piece::Lit(lit));
+    }
+    Ok((out, i))
+}
+
+/// Checks the syntax of a template.
+pub fn check(s: &str) -> Result<(), InterpError> {
+    parse(s).map(|_| ())
+}
+
+/// Every variable a template mentions (including inside defaults), in order, deduplicated.
+pub fn variables(s: &str) -> Vec<String> {
+    fn walk(p: &[Piece], out: &mut Vec<String>) {
+        for piece in p {
+            if let Piece::Var { name, arg, .. } = piece {
+                if !out.contains(name) {
+                    out.push(name.clone());
+                }
+                walk(arg, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    if let Ok(p) = parse(s) {
+        walk(&p, &mut out);
+    }
+    out
+}
+
+/// True when the template has no interpolation at all (a `$$` escape still counts as literal).
+pub fn is_literal(s: &str) -> bool {
+    parse(s).is_ok_and(|p| p.iter().all(|x| matches!(x, Piece::Lit(_))))
+}
+
+/// Resolves a template against `lookup`. An unset variable without a default
+/// resolves to the empty string, as in Compose.
+pub fn resolve(s: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, InterpError> {
+    fn eval(p: &[Piece], lookup: &dyn Fn(&str) -> Option<String>, out: &mut String) -> Result<(), InterpError> {
+        for piece in p {
+            match piece {
+                Piece::Lit(l) => out.push_str(l),
+                Piece::Var { name, op, arg } => {
+                    let v = lookup(name);
+                    let present = |colon: bool| match &v {
+                        None => false,
+                        Some(x) => !(colon && x.is_empty()),
+                    };
+                    match *op {
+                        Op::Plain => out.push_str(v.as_deref().unwrap_or("")),
+                        Op::Default(colon) => {
+                            if present(colon) {
+                                out.push_str(v.as_deref().unwrap_or(""));
+                            } else {
+                                eval(arg, lookup, out)?;
+                            }
+                        }
+                        Op::Required(colon) => {
+                            if present(colon) {
+                                out.push_str(v.as_deref().unwrap_or(""));
+                            } else {
+                                let mut message = String::new();
+                                eval(arg, lookup, &mut message)?;
+                                return Err(InterpError::Required { var: name.clone(), message });
+                            }
+                        }
+                        Op::Alt(colon) => {
+                            if present(colon) {
+                                eval(arg, lookup, out)?;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+    let pieces = parse(s)?;
+    let mut out = String::with_capacity(s.len());
+    eval(&pieces, lookup, &mut out)?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(k: &str) -> Option<String> {
+        match k {
+            "SET" => Some("value".into()),
+            "EMPTY" => Some(String::new()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn compose_semantics() {
+        let r = |s: &str| resolve(s, &env);
+        assert_eq!(r("plain").unwrap(), "plain");
+        assert_eq!(r("a$$b").unwrap(), "a$b");
+        assert_eq!(r("${SET}/$SET").unwrap(), "value/value");
+        assert_eq!(r("${UNSET:-1.0.0}").unwrap(), "1.0.0");
+        assert_eq!(r("${EMPTY:-d}").unwrap(), "d");
+        assert_eq!(r("${EMPTY-d}").unwrap(), "");
+        assert_eq!(r("${UNSET-d}").unwrap(), "d");
+        assert_eq!(r("${UNSET:-${SET}}").unwrap(), "value");
+        assert_eq!(r(r#"${UNSET:-["https://x.com"]}"#).unwrap(), r#"["https://x.com"]"#);
+        assert_eq!(r("${SET:+alt}|${UNSET:+alt}").unwrap(), "alt|");
+        assert_eq!(r("${UNSET}").unwrap(), "");
+        assert_eq!(
+            r("${UNSET:?UNSET is required}").unwrap_err(),
+            InterpError::Required { var: "UNSET".into(), message: "UNSET is required".into() }
+        );
+        assert!(matches!(r("${EMPTY:?x}"), Err(InterpError::Required { .. })));
+        assert_eq!(r("${EMPTY?x}").unwrap(), "");
+        for bad in ["$", "a $ b", "${", "${1X}", "${SET", "${SET:x}"] {
+            assert!(matches!(r(bad), Err(InterpError::Syntax(_))), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn lists_variables() {
+        assert_eq!(variables("a ${A:-${B}} $C $$D"), vec!["A", "B", "C"]);
+        assert!(is_literal("a $$ b"));
+        assert!(!is_literal("${X}"));
+    }
+}

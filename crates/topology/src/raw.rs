@@ -1,0 +1,448 @@
+//! The topology file as written: every field optional (so a profile can be
+//! overlaid on a base), unknown fields rejected, positions kept for errors.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Deserializer};
+
+use crate::diag::{Loc, SourceFile};
+use crate::units::{ByteSize, Cpus, Dur};
+
+thread_local! {
+    /// The file being parsed, so that `Located` values know where they came from.
+    static CURRENT: RefCell<Option<Arc<SourceFile>>> = const { RefCell::new(None) };
+}
+
+pub(crate) fn with_current_file<R>(file: &Arc<SourceFile>, f: impl FnOnce() -> R) -> R {
+    CURRENT.with(|c| *c.borrow_mut() = Some(file.clone()));
+    let r = f();
+    CURRENT.with(|c| *c.borrow_mut() = None);
+    r
+}
+
+/// A value with the place it was written. Equality and hashing ignore the place.
+#[derive(Clone)]
+pub struct Located<T> {
+    pub value: T,
+    pub loc: Option<Loc>,
+}
+
+impl<T> Located<T> {
+    pub fn loc(&self) -> Option<&Loc> {
+        self.loc.as_ref()
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for Located<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.value.fmt(f)
+    }
+}
+impl<T: PartialEq> PartialEq for Located<T> {
+    fn eq(&self, o: &Self) -> bool {
+        self.value == o.value
+    }
+}
+impl<T: Eq> Eq for Located<T> {}
+impl<T: Hash> Hash for Located<T> {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        self.value.hash(h)
+    }
+}
+impl std::borrow::Borrow<str> for Located<String> {
+    fn borrow(&self) -> &str {
+        &self.value
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Located<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = serde_saphyr::Spanned::<T>::deserialize(d)?;
+        let loc = CURRENT.with(|c| {
+            c.borrow().as_ref().and_then(|file| {
+                let l = s.referenced;
+                (l.line() > 0).then(|| Loc { file: file.clone(), line: l.line() as u32, col: l.column() as u32 })
+            })
+        });
+        Ok(Located { value: s.value, loc })
+    }
+}
+
+impl<T: JsonSchema> JsonSchema for Located<T> {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        T::schema_name()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        T::json_schema(g)
+    }
+}
+
+type L<T> = Located<T>;
+
+/// A topology file, or a profile overlaid on one.
+#[derive(Deserialize, JsonSchema, Default, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "deploy topology", description = "Services described once, rendered and applied to Docker Compose or Kubernetes.")]
+pub struct RawTopology {
+    /// Project name: the Compose project and, unless `namespace` is set, the Kubernetes namespace.
+    pub name: Option<L<String>>,
+    /// Kubernetes namespace (defaults to `name`).
+    pub namespace: Option<L<String>>,
+    /// Variables used in `${VAR}` interpolation that need a declaration (for example to mark them secret).
+    #[serde(default)]
+    pub variables: IndexMap<L<String>, RawVariable>,
+    #[serde(default)]
+    pub services: IndexMap<L<String>, RawService>,
+    #[serde(default)]
+    pub networks: IndexMap<L<String>, Option<RawNetwork>>,
+    #[serde(default)]
+    pub volumes: IndexMap<L<String>, Option<RawVolume>>,
+}
+
+#[derive(Deserialize, JsonSchema, Default, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawVariable {
+    /// Values that use this variable are secret: masked in plans, diffs and logs, kept out of rendered files.
+    pub secret: Option<bool>,
+    pub description: Option<String>,
+}
+
+#[derive(Deserialize, JsonSchema, Default, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawService {
+    /// Container image, `${VAR}` interpolation allowed.
+    pub image: Option<L<String>>,
+    /// How Compose builds the image (not used by Kubernetes).
+    pub build: Option<RawBuild>,
+    /// Fixed container name on Docker.
+    pub container_name: Option<L<String>>,
+    /// Command: a string split like a shell does, or a list of arguments.
+    pub command: Option<L<StringOrList>>,
+    pub entrypoint: Option<L<StringOrList>>,
+    /// Environment: a map, or a list of `KEY=VALUE`. A map value may be `{value, secret}`.
+    pub environment: Option<RawEnv>,
+    /// Published ports: `"HOST:CONTAINER"`, `"IP:HOST:CONTAINER"`, `"CONTAINER"`, with an optional `/udp`.
+    pub ports: Option<Vec<L<RawPort>>>,
+    /// Container ports other services connect to (Kubernetes Service ports; Compose needs no declaration).
+    pub expose: Option<Vec<L<u16>>>,
+    /// Mounts: `volume:/path[:ro]` for a named volume, `./dir:/path[:opts]` for a bind mount.
+    pub volumes: Option<Vec<L<RawMount>>>,
+    pub networks: Option<Vec<L<String>>>,
+    pub healthcheck: Option<RawHealth>,
+    pub resources: Option<RawResources>,
+    /// `no`, `always`, `on-failure[:N]` or `unless-stopped`.
+    pub restart: Option<L<String>>,
+    /// A list of services, or a map of service to `{condition}`.
+    pub depends_on: Option<RawDepends>,
+    /// Number of replicas on Kubernetes (Compose runs one container per service).
+    pub replicas: Option<L<u32>>,
+    /// `stateful` (StatefulSet) or `stateless` (Deployment); by default stateful when a named volume is mounted.
+    pub kind: Option<L<String>>,
+}
+
+#[derive(Deserialize, JsonSchema, Default, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawBuild {
+    pub context: Option<L<String>>,
+    pub dockerfile: Option<L<String>>,
+    pub target: Option<L<String>>,
+}
+
+#[derive(Deserialize, JsonSchema, Debug, Clone)]
+#[serde(untagged)]
+pub enum StringOrList {
+    String(String),
+    List(Vec<String>),
+}
+
+#[derive(Deserialize, JsonSchema, Debug, Clone)]
+#[serde(untagged)]
+pub enum RawEnv {
+    Map(IndexMap<L<String>, L<RawEnvValue>>),
+    List(Vec<L<String>>),
+}
+
+#[derive(Deserialize, JsonSchema, Debug, Clone)]
+#[serde(untagged)]
+pub enum RawEnvValue {
+    Detailed(RawEnvDetailed),
+    Scalar(Scalar),
+}
+
+#[derive(Deserialize, JsonSchema, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawEnvDetailed {
+    pub value: Scalar,
+    #[serde(default)]
+    pub secret: bool,
+}
+
+#[derive(Deserialize, JsonSchema, Debug, Clone)]
+#[serde(untagged)]
+pub enum Scalar {
+    String(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+}
+
+impl Scalar {
+    pub fn into_string(self) -> String {
+        match self {
+            Scalar::String(s) => s,
+            Scalar::Int(i) => i.to_string(),
+            Scalar::Float(f) => f.to_string(),
+            Scalar::Bool(b) => b.to_string(),
+        }
+    }
+}
+
+#[derive(Deserialize, JsonSchema, Debug, Clone)]
+#[serde(untagged)]
+pub enum RawPort {
+    Number(u16),
+    Short(String),
+    Long(RawPortLong),
+}
+
+#[derive(Deserialize, JsonSchema, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawPortLong {
+    pub target: u16,
+    pub published: Option<u16>,
+    pub host_ip: Option<String>,
+    pub protocol: Option<String>,
+}
+
+#[derive(Deserialize, JsonSchema, Debug, Clone)]
+#[serde(untagged)]
+pub enum RawMount {
+    Short(String),
+    Long(RawMountLong),
+}
+
+#[derive(Deserialize, JsonSchema, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawMountLong {
+    /// A named volume, or a host path starting with `.`, `/` or `~` for a bind mount.
+    pub source: String,
+    pub target: String,
+    #[serde(default)]
+    pub read_only: bool,
+}
+
+#[derive(Deserialize, JsonSchema, Default, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawHealth {
+    /// Exec form: the probe command and its arguments, run without a shell.
+    pub command: Option<L<Vec<String>>>,
+    /// Shell form: a command line run with `sh -c`.
+    pub shell: Option<L<String>>,
+    pub interval: Option<L<Dur>>,
+    pub timeout: Option<L<Dur>>,
+    pub retries: Option<L<u32>>,
+    pub start_period: Option<L<Dur>>,
+}
+
+#[derive(Deserialize, JsonSchema, Default, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawResources {
+    /// Hard limits (Compose `deploy.resources.limits`, Kubernetes `limits`).
+    pub limits: Option<RawAmount>,
+    /// Guaranteed amounts (Compose `deploy.resources.reservations`, Kubernetes `requests`).
+    pub reservations: Option<RawAmount>,
+}
+
+#[derive(Deserialize, JsonSchema, Default, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawAmount {
+    pub cpus: Option<L<Cpus>>,
+    pub memory: Option<L<ByteSize>>,
+}
+
+#[derive(Deserialize, JsonSchema, Debug, Clone)]
+#[serde(untagged)]
+pub enum RawDepends {
+    List(Vec<L<String>>),
+    Map(IndexMap<L<String>, RawDependency>),
+}
+
+#[derive(Deserialize, JsonSchema, Debug, Clone, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawDependency {
+    /// `service_started` (default), `service_healthy` or `service_completed_successfully`.
+    pub condition: Option<L<String>>,
+}
+
+#[derive(Deserialize, JsonSchema, Default, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawNetwork {
+    /// Name of the network on Docker (defaults to `<project>_<key>`).
+    pub name: Option<L<String>>,
+    /// Docker network driver (default `bridge`).
+    pub driver: Option<L<String>>,
+}
+
+#[derive(Deserialize, JsonSchema, Default, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawVolume {
+    /// Name of the volume on Docker (defaults to `<project>_<key>`).
+    pub name: Option<L<String>>,
+    /// Requested capacity of the PersistentVolumeClaim on Kubernetes (default 1Gi).
+    pub size: Option<L<ByteSize>>,
+    /// Kubernetes storage class (default: the cluster's default class).
+    pub storage_class: Option<L<String>>,
+}
+
+// ---- overlay ---------------------------------------------------------------
+
+/// Overlay `over` onto `self`: scalars and lists are replaced, maps merge by key,
+/// nested objects merge field by field.
+pub trait Overlay {
+    fn overlay(&mut self, over: Self);
+}
+
+macro_rules! replace {
+    ($s:ident, $o:ident; $($f:ident),*) => { $( if $o.$f.is_some() { $s.$f = $o.$f; } )* };
+}
+macro_rules! nested {
+    ($s:ident, $o:ident; $($f:ident),*) => {
+        $( match (&mut $s.$f, $o.$f) {
+            (Some(a), Some(b)) => a.overlay(b),
+            (a @ None, b @ Some(_)) => *a = b,
+            _ => {}
+        } )*
+    };
+}
+
+fn overlay_map<K: Hash + Eq, V: Overlay>(base: &mut IndexMap<K, V>, over: IndexMap<K, V>) {
+    for (k, v) in over {
+        match base.get_mut(&k) {
+            Some(b) => b.overlay(v),
+            None => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+impl<T: Overlay> Overlay for Option<T> {
+    fn overlay(&mut self, over: Self) {
+        match (self.as_mut(), over) {
+            (Some(a), Some(b)) => a.overlay(b),
+            (None, b @ Some(_)) => *self = b,
+            _ => {}
+        }
+    }
+}
+
+impl Overlay for RawTopology {
+    fn overlay(&mut self, o: Self) {
+        replace!(self, o; name, namespace);
+        overlay_map(&mut self.variables, o.variables);
+        overlay_map(&mut self.services, o.services);
+        overlay_map(&mut self.networks, o.networks);
+        overlay_map(&mut self.volumes, o.volumes);
+    }
+}
+
+impl Overlay for RawVariable {
+    fn overlay(&mut self, o: Self) {
+        replace!(self, o; secret, description);
+    }
+}
+
+impl Overlay for RawService {
+    fn overlay(&mut self, o: Self) {
+        replace!(self, o; image, container_name, command, entrypoint, ports, expose, volumes, networks, restart, replicas, kind);
+        nested!(self, o; build, healthcheck, resources);
+        match (&mut self.environment, o.environment) {
+            (Some(a), Some(b)) => {
+                let mut merged = a.clone().into_map();
+                merged.extend(b.into_map());
+                *a = RawEnv::Map(merged);
+            }
+            (a @ None, b @ Some(_)) => *a = b,
+            _ => {}
+        }
+        match (&mut self.depends_on, o.depends_on) {
+            (Some(a), Some(b)) => {
+                let mut merged = a.clone().into_map();
+                merged.extend(b.into_map());
+                *a = RawDepends::Map(merged);
+            }
+            (a @ None, b @ Some(_)) => *a = b,
+            _ => {}
+        }
+    }
+}
+
+impl RawEnv {
+    /// The list form `KEY=VALUE` as a map; `KEY` alone takes an empty value.
+    pub fn into_map(self) -> IndexMap<L<String>, L<RawEnvValue>> {
+        match self {
+            RawEnv::Map(m) => m,
+            RawEnv::List(l) => l
+                .into_iter()
+                .map(|item| {
+                    let (k, v) = item.value.split_once('=').map_or((item.value.as_str(), ""), |(k, v)| (k, v));
+                    let value = RawEnvValue::Scalar(Scalar::String(v.to_string()));
+                    (Located { value: k.to_string(), loc: item.loc.clone() }, Located { value, loc: item.loc })
+                })
+                .collect(),
+        }
+    }
+}
+
+impl RawDepends {
+    pub fn into_map(self) -> IndexMap<L<String>, RawDependency> {
+        match self {
+            RawDepends::Map(m) => m,
+            RawDepends::List(l) => l.into_iter().map(|k| (k, RawDependency::default())).collect(),
+        }
+    }
+}
+
+impl Overlay for RawBuild {
+    fn overlay(&mut self, o: Self) {
+        replace!(self, o; context, dockerfile, target);
+    }
+}
+impl Overlay for RawHealth {
+    fn overlay(&mut self, o: Self) {
+        // Exec and shell forms are alternatives: setting one clears the other.
+        if o.command.is_some() || o.shell.is_some() {
+            self.command = o.command;
+            self.shell = o.shell;
+        }
+        replace!(self, o; interval, timeout, retries, start_period);
+    }
+}
+impl Overlay for RawResources {
+    fn overlay(&mut self, o: Self) {
+        nested!(self, o; limits, reservations);
+    }
+}
+impl Overlay for RawAmount {
+    fn overlay(&mut self, o: Self) {
+        replace!(self, o; cpus, memory);
+    }
+}
+impl Overlay for RawNetwork {
+    fn overlay(&mut self, o: Self) {
+        replace!(self, o; name, driver);
+    }
+}
+impl Overlay for RawVolume {
+    fn overlay(&mut self, o: Self) {
+        replace!(self, o; name, size, storage_class);
+    }
+}

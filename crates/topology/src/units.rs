@@ -1,0 +1,345 @@
+//! Sizes, CPU amounts and durations: parsed explicitly, with the unit
+//! conventions of each platform spelled out (Docker/Compose sizes are binary,
+//! Kubernetes `M` is decimal and `Mi` binary).
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+
+/// A memory or storage size in bytes.
+///
+/// Accepted spellings (case-insensitive for the Docker ones):
+/// - a plain integer: bytes;
+/// - Docker/Compose units `b`, `k`/`kb`, `m`/`mb`, `g`/`gb`, `t`/`tb`: **binary** (`128m` = 134217728);
+/// - Kubernetes binary units `Ki`, `Mi`, `Gi`, `Ti` (same values).
+///
+/// Kubernetes decimal suffixes (`K`, `M` as 10^3, 10^6…) are deliberately not a
+/// separate spelling: in topology files `M` means what it means to Docker (MiB),
+/// which is what the Compose files this tool renders have always meant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ByteSize(pub u64);
+
+pub const KIB: u64 = 1024;
+pub const MIB: u64 = 1024 * 1024;
+pub const GIB: u64 = 1024 * 1024 * 1024;
+pub const TIB: u64 = 1024 * GIB;
+
+impl ByteSize {
+    pub fn bytes(self) -> u64 {
+        self.0
+    }
+
+    /// Compose/Docker spelling: the largest binary unit that divides exactly (`256M`, `1G`, `1536K`, `100`).
+    pub fn to_compose(self) -> String {
+        for (unit, suffix) in [(TIB, "T"), (GIB, "G"), (MIB, "M"), (KIB, "K")] {
+            if self.0 != 0 && self.0 % unit == 0 {
+                return format!("{}{}", self.0 / unit, suffix);
+            }
+        }
+        self.0.to_string()
+    }
+
+    /// Kubernetes quantity, binary suffixes (`256Mi`), exact.
+    pub fn to_k8s(self) -> String {
+        for (unit, suffix) in [(TIB, "Ti"), (GIB, "Gi"), (MIB, "Mi"), (KIB, "Ki")] {
+            if self.0 != 0 && self.0 % unit == 0 {
+                return format!("{}{}", self.0 / unit, suffix);
+            }
+        }
+        self.0.to_string()
+    }
+}
+
+impl fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_compose())
+    }
+}
+
+pub const SIZE_HELP: &str = "a size like 256M, 64m, 128mb, 1G or 256Mi (Docker units are binary: 1M = 1048576 bytes), or a number of bytes";
+
+impl std::str::FromStr for ByteSize {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        let split = t.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(t.len());
+        let (num, unit) = t.split_at(split);
+        if num.is_empty() {
+            return Err(format!("`{s}` is not a size: expected {SIZE_HELP}"));
+        }
+        let mult = match unit {
+            "" | "b" | "B" => 1,
+            "Ki" => KIB,
+            "Mi" => MIB,
+            "Gi" => GIB,
+            "Ti" => TIB,
+            u => match u.to_ascii_lowercase().as_str() {
+                "k" | "kb" => KIB,
+                "m" | "mb" => MIB,
+                "g" | "gb" => GIB,
+                "t" | "tb" => TIB,
+                _ => return Err(format!("`{s}` has an unknown size unit `{u}`: expected {SIZE_HELP}")),
+            },
+        };
+        let value: f64 = num
+            .parse()
+            .map_err(|_| format!("`{s}` is not a size: expected {SIZE_HELP}"))?;
+        let bytes = value * mult as f64;
+        if !bytes.is_finite() || bytes.fract() != 0.0 || bytes > u64::MAX as f64 {
+            return Err(format!("`{s}` is not a whole number of bytes: expected {SIZE_HELP}"));
+        }
+        Ok(ByteSize(bytes as u64))
+    }
+}
+
+/// A CPU amount in millicores (`0.25` = `250m` = 250).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Cpus(pub u64);
+
+pub const CPU_HELP: &str = "a number of cores like 0.25 or 2, or millicores like 250m (at most 3 decimals)";
+
+impl Cpus {
+    pub fn millis(self) -> u64 {
+        self.0
+    }
+    /// Docker's `NanoCpus`.
+    pub fn nano(self) -> i64 {
+        (self.0 as i64) * 1_000_000
+    }
+    /// Compose spelling: a decimal number of cores (`0.25`).
+    pub fn to_compose(self) -> String {
+        let whole = self.0 / 1000;
+        let frac = self.0 % 1000;
+        if frac == 0 {
+            whole.to_string()
+        } else {
+            let f = format!("{frac:03}");
+            format!("{whole}.{}", f.trim_end_matches('0'))
+        }
+    }
+    /// Kubernetes quantity (`250m`, `2`).
+    pub fn to_k8s(self) -> String {
+        if self.0 % 1000 == 0 {
+            (self.0 / 1000).to_string()
+        } else {
+            format!("{}m", self.0)
+        }
+    }
+}
+
+impl fmt::Display for Cpus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_compose())
+    }
+}
+
+impl std::str::FromStr for Cpus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        let bad = || format!("`{s}` is not a CPU amount: expected {CPU_HELP}");
+        if let Some(m) = t.strip_suffix('m') {
+            let v: u64 = m.parse().map_err(|_| bad())?;
+            return if v == 0 { Err(format!("`{s}`: a CPU amount must be greater than 0")) } else { Ok(Cpus(v)) };
+        }
+        let v: f64 = t.parse().map_err(|_| bad())?;
+        if !v.is_finite() || v <= 0.0 {
+            return Err(format!("`{s}`: a CPU amount must be greater than 0 ({CPU_HELP})"));
+        }
+        let millis = v * 1000.0;
+        if (millis - millis.round()).abs() > 1e-6 {
+            return Err(format!("`{s}` is finer than a millicore: expected {CPU_HELP}"));
+        }
+        Ok(Cpus(millis.round() as u64))
+    }
+}
+
+/// A duration written like Compose does: `10s`, `1m30s`, `500ms`, `1h`, `2us`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Dur(pub Duration);
+
+pub const DURATION_HELP: &str = "a duration like 10s, 1m30s, 500ms or 1h (units: us, ms, s, m, h)";
+
+impl Dur {
+    pub fn get(self) -> Duration {
+        self.0
+    }
+    /// Whole seconds, rounded up (Kubernetes probe fields are integer seconds).
+    pub fn ceil_secs(self) -> u64 {
+        let d = self.0;
+        d.as_secs() + u64::from(d.subsec_nanos() > 0)
+    }
+    /// Compose/Go spelling (`10s`, `1m30s`, `500ms`).
+    pub fn to_compose(self) -> String {
+        let d = self.0;
+        let nanos = d.as_nanos();
+        if nanos == 0 {
+            return "0s".into();
+        }
+        if nanos % 1_000_000_000 != 0 {
+            if nanos % 1_000_000 == 0 {
+                return format!("{}ms", nanos / 1_000_000);
+            }
+            return format!("{}us", nanos / 1_000);
+        }
+        let mut secs = d.as_secs();
+        let mut out = String::new();
+        let h = secs / 3600;
+        secs %= 3600;
+        let m = secs / 60;
+        secs %= 60;
+        if h > 0 {
+            out.push_str(&format!("{h}h"));
+        }
+        if m > 0 {
+            out.push_str(&format!("{m}m"));
+        }
+        if secs > 0 {
+            out.push_str(&format!("{secs}s"));
+        }
+        out
+    }
+}
+
+impl fmt::Display for Dur {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_compose())
+    }
+}
+
+impl std::str::FromStr for Dur {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("`{s}` is not a duration: expected {DURATION_HELP}");
+        let mut rest = s.trim();
+        if rest.is_empty() {
+            return Err(bad());
+        }
+        if rest == "0" {
+            return Ok(Dur(Duration::ZERO));
+        }
+        let mut total = Duration::ZERO;
+        while !rest.is_empty() {
+            let n = rest.find(|c: char| !c.is_ascii_digit() && c != '.').ok_or_else(bad)?;
+            if n == 0 {
+                return Err(bad());
+            }
+            let value: f64 = rest[..n].parse().map_err(|_| bad())?;
+            rest = &rest[n..];
+            let u = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+            let unit = match &rest[..u] {
+                "ns" => 1e-9,
+                "us" | "µs" => 1e-6,
+                "ms" => 1e-3,
+                "s" => 1.0,
+                "m" => 60.0,
+                "h" => 3600.0,
+                _ => return Err(bad()),
+            };
+            rest = &rest[u..];
+            total += Duration::try_from_secs_f64(value * unit).map_err(|_| bad())?;
+        }
+        Ok(Dur(total))
+    }
+}
+
+macro_rules! serde_via_str {
+    ($t:ty, $expect:expr, $ser:ident) => {
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl Visitor<'_> for V {
+                    type Value = $t;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str($expect)
+                    }
+                    fn visit_str<E: de::Error>(self, v: &str) -> Result<$t, E> {
+                        v.parse().map_err(E::custom)
+                    }
+                    fn visit_u64<E: de::Error>(self, v: u64) -> Result<$t, E> {
+                        v.to_string().parse().map_err(E::custom)
+                    }
+                    fn visit_i64<E: de::Error>(self, v: i64) -> Result<$t, E> {
+                        v.to_string().parse().map_err(E::custom)
+                    }
+                    fn visit_f64<E: de::Error>(self, v: f64) -> Result<$t, E> {
+                        v.to_string().parse().map_err(E::custom)
+                    }
+                }
+                d.deserialize_any(V)
+            }
+        }
+        impl Serialize for $t {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.$ser())
+            }
+        }
+        impl schemars::JsonSchema for $t {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($t).into()
+            }
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!({
+                    "description": $expect,
+                    "type": ["string", "number"]
+                })
+            }
+        }
+    };
+}
+
+serde_via_str!(ByteSize, SIZE_HELP, to_compose);
+serde_via_str!(Cpus, CPU_HELP, to_compose);
+serde_via_str!(Dur, DURATION_HELP, to_compose);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_are_binary_like_docker() {
+        assert_eq!("128m".parse::<ByteSize>().unwrap().bytes(), 134_217_728);
+        assert_eq!("128mb".parse::<ByteSize>().unwrap().bytes(), 134_217_728);
+        assert_eq!("256M".parse::<ByteSize>().unwrap().bytes(), 268_435_456);
+        assert_eq!("256Mi".parse::<ByteSize>().unwrap().bytes(), 268_435_456);
+        assert_eq!("1.5G".parse::<ByteSize>().unwrap().bytes(), 1_610_612_736);
+        assert_eq!("1024".parse::<ByteSize>().unwrap().bytes(), 1024);
+        assert_eq!(ByteSize(268_435_456).to_k8s(), "256Mi");
+        assert_eq!(ByteSize(268_435_456).to_compose(), "256M");
+        assert_eq!(ByteSize(1000).to_k8s(), "1000");
+        for bad in ["", "abc", "12x", "1.5", "-3m", "m"] {
+            assert!(bad.parse::<ByteSize>().is_err(), "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn cpus_in_millicores() {
+        assert_eq!("0.25".parse::<Cpus>().unwrap(), Cpus(250));
+        assert_eq!("250m".parse::<Cpus>().unwrap(), Cpus(250));
+        assert_eq!("0.1".parse::<Cpus>().unwrap(), Cpus(100));
+        assert_eq!("2".parse::<Cpus>().unwrap(), Cpus(2000));
+        assert_eq!(Cpus(250).to_k8s(), "250m");
+        assert_eq!(Cpus(2000).to_k8s(), "2");
+        assert_eq!(Cpus(250).to_compose(), "0.25");
+        assert_eq!(Cpus(100).to_compose(), "0.1");
+        assert_eq!(Cpus(250).nano(), 250_000_000);
+        for bad in ["0", "-1", "abc", "0.0001", "0m", "1.5m"] {
+            assert!(bad.parse::<Cpus>().is_err(), "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn durations_like_compose() {
+        assert_eq!("10s".parse::<Dur>().unwrap().get(), Duration::from_secs(10));
+        assert_eq!("1m30s".parse::<Dur>().unwrap().get(), Duration::from_secs(90));
+        assert_eq!("500ms".parse::<Dur>().unwrap().get(), Duration::from_millis(500));
+        assert_eq!(Dur(Duration::from_secs(90)).to_compose(), "1m30s");
+        assert_eq!(Dur(Duration::from_millis(1500)).to_compose(), "1500ms");
+        assert_eq!(Dur(Duration::from_millis(1500)).ceil_secs(), 2);
+        for bad in ["", "10", "s", "10x", "1m30", "ten seconds"] {
+            assert!(bad.parse::<Dur>().is_err(), "{bad:?} should be rejected");
+        }
+    }
+}
