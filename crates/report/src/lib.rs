@@ -1,0 +1,410 @@
+//! The reports every backend produces, independent of the platform: live
+//! progress events, and the apply / diff / status / destroy reports that the
+//! CLI prints as text or as JSON (`--output json`). Backends fill these; the
+//! CLI renders them. Secret values never enter a report unmasked: use [`mask`].
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// Process exit codes, documented in README.md.
+pub mod exit {
+    /// Success; for `diff`: no changes.
+    pub const OK: i32 = 0;
+    /// Error: bad input, unreachable platform, failed or timed-out apply.
+    pub const ERROR: i32 = 1;
+    /// `diff` only: there are changes.
+    pub const CHANGES: i32 = 2;
+    /// Interrupted (Ctrl-C).
+    pub const INTERRUPTED: i32 = 130;
+}
+
+/// What the masked form of a secret looks like.
+pub const MASK: &str = "********";
+
+/// The text to show for a value that may be secret.
+pub fn mask(value: &str, secret: bool) -> String {
+    if secret { MASK.to_string() } else { value.to_string() }
+}
+
+/// Where a service is in an apply, destroy or wait.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Phase {
+    /// Waiting for its dependencies.
+    Pending,
+    Pulling { progress: Option<String> },
+    Creating,
+    Starting,
+    /// Probing readiness; `attempt` counts probes so far.
+    Probing { attempt: u32, last: Option<String> },
+    /// Waiting on the platform (rollout, scheduling...), with why.
+    Waiting { reason: String },
+    Ready,
+    /// Nothing to do: live state already matches.
+    Unchanged,
+    /// One-shot service that finished successfully.
+    Completed,
+    Removing,
+    Removed,
+    Failed { reason: String },
+}
+
+impl Phase {
+    pub fn is_terminal(&self) -> bool {
+        matches!(self, Phase::Ready | Phase::Unchanged | Phase::Completed | Phase::Removed | Phase::Failed { .. })
+    }
+    /// Short text for progress lines.
+    pub fn describe(&self) -> String {
+        match self {
+            Phase::Pending => "pending (waiting for dependencies)".into(),
+            Phase::Pulling { progress: None } => "pulling image".into(),
+            Phase::Pulling { progress: Some(p) } => format!("pulling image: {p}"),
+            Phase::Creating => "creating".into(),
+            Phase::Starting => "starting".into(),
+            Phase::Probing { attempt, last: None } => format!("probing (attempt {attempt})"),
+            Phase::Probing { attempt, last: Some(l) } => format!("probing (attempt {attempt}): {l}"),
+            Phase::Waiting { reason } => format!("waiting: {reason}"),
+            Phase::Ready => "ready".into(),
+            Phase::Unchanged => "unchanged".into(),
+            Phase::Completed => "completed".into(),
+            Phase::Removing => "removing".into(),
+            Phase::Removed => "removed".into(),
+            Phase::Failed { reason } => format!("failed: {reason}"),
+        }
+    }
+}
+
+/// Receives live progress. The CLI implements it with progress bars on a
+/// terminal, plain lines otherwise, or nothing for `--output json`.
+pub trait Progress: Send + Sync {
+    /// `service` moved to `phase`; `elapsed` counts from the start of its own work.
+    fn update(&self, service: &str, phase: &Phase, elapsed: Duration);
+    /// A message not tied to one service (warnings, notes).
+    fn note(&self, message: &str);
+}
+
+/// Discards progress.
+pub struct NoProgress;
+impl Progress for NoProgress {
+    fn update(&self, _: &str, _: &Phase, _: Duration) {}
+    fn note(&self, _: &str) {}
+}
+
+/// What apply did to one service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Created,
+    Updated,
+    Recreated,
+    Unchanged,
+    Removed,
+    Failed,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ServiceResult {
+    pub service: String,
+    pub action: Action,
+    pub phase: Phase,
+    pub ready: bool,
+    /// Time from the start of this service's work to ready (or failure).
+    pub elapsed_ms: u64,
+    /// Platform object(s): container ID/name, or `StatefulSet/redis`.
+    pub object: Option<String>,
+    /// Extra detail: last probe output, log tail, pod events.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub detail: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ApplyReport {
+    pub target: String,
+    pub project: String,
+    pub ok: bool,
+    pub elapsed_ms: u64,
+    pub services: Vec<ServiceResult>,
+    /// Objects removed by `--prune`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pruned: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// Set when `ok` is false.
+    pub error: Option<String>,
+}
+
+impl ApplyReport {
+    pub fn text(&self) -> String {
+        let mut s = String::new();
+        for r in &self.services {
+            let _ = writeln!(
+                s,
+                "{:<20} {:<10} {:<32} {:>8}",
+                r.service,
+                format!("{:?}", r.action).to_lowercase(),
+                r.phase.describe(),
+                format!("{}ms", r.elapsed_ms)
+            );
+            for d in &r.detail {
+                let _ = writeln!(s, "    {d}");
+            }
+        }
+        for p in &self.pruned {
+            let _ = writeln!(s, "pruned {p}");
+        }
+        match &self.error {
+            None => {
+                let changed = self.services.iter().filter(|r| r.action != Action::Unchanged).count();
+                if changed == 0 {
+                    let _ = writeln!(s, "{}: nothing to do, {} service(s) already up to date and ready ({} ms)", self.project, self.services.len(), self.elapsed_ms);
+                } else {
+                    let _ = writeln!(s, "{}: {} service(s) ready in {} ms", self.project, self.services.len(), self.elapsed_ms);
+                }
+            }
+            Some(e) => {
+                let _ = writeln!(s, "error: {e}");
+            }
+        }
+        s
+    }
+}
+
+/// How one object differs between plan and live state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    /// In the plan, not live.
+    Create,
+    /// Both, with field differences.
+    Update,
+    /// Live, with this project's labels, but no longer in the plan.
+    Delete,
+    Unchanged,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FieldChange {
+    /// Dotted path, like `env.REDIS_URL` or `spec.template.spec.containers[0].image`.
+    pub path: String,
+    /// Live value (`None`: absent). Already masked when secret.
+    pub live: Option<String>,
+    /// Planned value (`None`: absent). Already masked when secret.
+    pub planned: Option<String>,
+    pub secret: bool,
+}
+
+impl FieldChange {
+    /// Builds a change, masking both sides when `secret`.
+    pub fn new(path: impl Into<String>, live: Option<&str>, planned: Option<&str>, secret: bool) -> Self {
+        FieldChange {
+            path: path.into(),
+            live: live.map(|v| mask(v, secret)),
+            planned: planned.map(|v| mask(v, secret)),
+            secret,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ObjectDiff {
+    /// `container`, `network`, `volume`, or a Kubernetes kind.
+    pub kind: String,
+    pub name: String,
+    /// The topology service this object belongs to, if any.
+    pub service: Option<String>,
+    pub change: Change,
+    pub fields: Vec<FieldChange>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct DiffReport {
+    pub target: String,
+    pub project: String,
+    pub objects: Vec<ObjectDiff>,
+}
+
+impl DiffReport {
+    pub fn has_changes(&self) -> bool {
+        self.objects.iter().any(|o| o.change != Change::Unchanged)
+    }
+    pub fn exit_code(&self) -> i32 {
+        if self.has_changes() { exit::CHANGES } else { exit::OK }
+    }
+    /// Human-readable diff: one block per changed object, one line per field;
+    /// multi-line values are shown as a line diff.
+    pub fn text(&self) -> String {
+        let mut s = String::new();
+        for o in &self.objects {
+            let sign = match o.change {
+                Change::Create => "+",
+                Change::Update => "~",
+                Change::Delete => "-",
+                Change::Unchanged => "=",
+            };
+            if o.change == Change::Unchanged {
+                continue;
+            }
+            let what = match o.change {
+                Change::Create => "will be created",
+                Change::Update => "will be updated",
+                Change::Delete => "is no longer in the topology (removed by `apply --prune`)",
+                Change::Unchanged => "unchanged",
+            };
+            let _ = writeln!(s, "{sign} {} {} {what}", o.kind, o.name);
+            for f in &o.fields {
+                let live = f.live.as_deref();
+                let planned = f.planned.as_deref();
+                match (live, planned) {
+                    (Some(a), Some(b)) if a.contains('\n') || b.contains('\n') => {
+                        let _ = writeln!(s, "    ~ {}:", f.path);
+                        let d = similar::TextDiff::from_lines(a, b);
+                        for c in d.iter_all_changes() {
+                            let tag = match c.tag() {
+                                similar::ChangeTag::Delete => "-",
+                                similar::ChangeTag::Insert => "+",
+                                similar::ChangeTag::Equal => " ",
+                            };
+                            let _ = write!(s, "        {tag} {c}");
+                            if c.missing_newline() {
+                                s.push('\n');
+                            }
+                        }
+                    }
+                    (Some(a), Some(b)) => {
+                        let _ = writeln!(s, "    ~ {}: {a} -> {b}", f.path);
+                    }
+                    (None, Some(b)) => {
+                        let _ = writeln!(s, "    + {}: {b}", f.path);
+                    }
+                    (Some(a), None) => {
+                        let _ = writeln!(s, "    - {}: {a}", f.path);
+                    }
+                    (None, None) => {}
+                }
+            }
+        }
+        let count = |c: Change| self.objects.iter().filter(|o| o.change == c).count();
+        if self.has_changes() {
+            let _ = writeln!(
+                s,
+                "{}: {} to create, {} to update, {} to remove, {} unchanged",
+                self.project,
+                count(Change::Create),
+                count(Change::Update),
+                count(Change::Delete),
+                count(Change::Unchanged)
+            );
+        } else {
+            let _ = writeln!(s, "{}: no changes ({} objects up to date)", self.project, self.objects.len());
+        }
+        s
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ServiceStatus {
+    pub service: String,
+    /// Container name, or `StatefulSet/redis`.
+    pub object: Option<String>,
+    /// `running`, `exited`, `missing`, `3/3 ready`...
+    pub state: String,
+    pub ready: bool,
+    /// Docker health status or pod readiness summary.
+    pub health: Option<String>,
+    /// Published ports like `127.0.0.1:6379->6379/tcp`.
+    pub ports: Vec<String>,
+    /// Per-replica detail (pods and their states).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub detail: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct StatusReport {
+    pub target: String,
+    pub project: String,
+    pub services: Vec<ServiceStatus>,
+}
+
+impl StatusReport {
+    pub fn all_ready(&self) -> bool {
+        self.services.iter().all(|s| s.ready)
+    }
+    pub fn text(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "{:<16} {:<34} {:<14} {:<12} PORTS", "SERVICE", "OBJECT", "STATE", "HEALTH");
+        for x in &self.services {
+            let _ = writeln!(
+                s,
+                "{:<16} {:<34} {:<14} {:<12} {}",
+                x.service,
+                x.object.as_deref().unwrap_or("-"),
+                x.state,
+                x.health.as_deref().unwrap_or("-"),
+                x.ports.join(", ")
+            );
+            for d in &x.detail {
+                let _ = writeln!(s, "    {d}");
+            }
+        }
+        s
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct DestroyReport {
+    pub target: String,
+    pub project: String,
+    pub removed: Vec<String>,
+    /// Volumes / PVCs kept because `--volumes` was not given.
+    pub kept: Vec<String>,
+}
+
+impl DestroyReport {
+    pub fn text(&self) -> String {
+        let mut s = String::new();
+        for r in &self.removed {
+            let _ = writeln!(s, "removed {r}");
+        }
+        for k in &self.kept {
+            let _ = writeln!(s, "kept    {k} (pass --volumes to delete data)");
+        }
+        if self.removed.is_empty() {
+            let _ = writeln!(s, "{}: nothing to remove", self.project);
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_masked_in_field_changes() {
+        let f = FieldChange::new("env.JWT_SECRET_KEY", Some("old-secret"), Some("new-secret"), true);
+        assert_eq!(f.live.as_deref(), Some(MASK));
+        assert_eq!(f.planned.as_deref(), Some(MASK));
+        let r = DiffReport {
+            target: "compose".into(),
+            project: "p".into(),
+            objects: vec![ObjectDiff { kind: "container".into(), name: "c".into(), service: None, change: Change::Update, fields: vec![f] }],
+        };
+        let text = r.text();
+        assert!(!text.contains("secret"), "{text}");
+        assert!(!serde_json::to_string(&r).unwrap_or_default().contains("new-secret"));
+        assert_eq!(r.exit_code(), exit::CHANGES);
+    }
+
+    #[test]
+    fn no_changes_exit_zero() {
+        let r = DiffReport {
+            target: "k8s".into(),
+            project: "p".into(),
+            objects: vec![ObjectDiff { kind: "StatefulSet".into(), name: "redis".into(), service: Some("redis".into()), change: Change::Unchanged, fields: vec![] }],
+        };
+        assert_eq!(r.exit_code(), exit::OK);
+        assert!(r.text().contains("no changes"));
+    }
+}
