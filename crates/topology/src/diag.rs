@@ -235,7 +235,12 @@ pub(crate) fn yaml_path_at(text: &str, line: u32) -> Option<String> {
         if indent >= limit {
             continue;
         }
-        let key = body.split_once(':').map(|(k, _)| k.trim().trim_matches(['"', '\'']));
+        // A key is `name:` followed by a space or the end of the line (`"1:2"` is a scalar).
+        let key = body
+            .split_once(": ")
+            .map(|(k, _)| k)
+            .or_else(|| body.split(" #").next().map(str::trim_end).and_then(|b| b.strip_suffix(':')))
+            .map(|k| k.trim().trim_matches(['"', '\'']));
         match key {
             Some(k) if !k.is_empty() && !k.contains(' ') && !k.starts_with(['{', '[', '-']) => {
                 parts.push(k.to_string());

@@ -65,7 +65,19 @@ fn clean_serde_message(m: &str) -> String {
         Some(i) => &first[..i],
         None => first,
     };
-    first.trim_start_matches("error: ").to_string()
+    let first = first.trim_start_matches("error: ");
+    // Make serde's terse type names readable.
+    for (terse, plain) in [
+        ("invalid u32", "expected a whole number (0 or more)"),
+        ("invalid u16", "expected a port number (1-65535)"),
+        ("invalid i64", "expected a whole number"),
+        ("invalid f64", "expected a number"),
+    ] {
+        if let Some(rest) = first.strip_prefix(terse) {
+            return format!("{plain}{rest}");
+        }
+    }
+    first.to_string()
 }
 
 /// Reads a file into a [`SourceFile`], with a clear error when it is missing.

@@ -163,7 +163,7 @@ pub enum StringOrList {
     List(Vec<String>),
 }
 
-#[derive(Deserialize, JsonSchema, Debug, Clone)]
+#[derive(JsonSchema, Debug, Clone)]
 #[serde(untagged)]
 pub enum RawEnv {
     Map(IndexMap<L<String>, L<RawEnvValue>>),
@@ -268,7 +268,7 @@ pub struct RawAmount {
     pub memory: Option<L<ByteSize>>,
 }
 
-#[derive(Deserialize, JsonSchema, Debug, Clone)]
+#[derive(JsonSchema, Debug, Clone)]
 #[serde(untagged)]
 pub enum RawDepends {
     List(Vec<L<String>>),
@@ -446,3 +446,41 @@ impl Overlay for RawVolume {
         replace!(self, o; name, size, storage_class);
     }
 }
+
+// ---- list-or-map fields ------------------------------------------------------
+// Written by hand rather than `#[serde(untagged)]`: untagged enums buffer their
+// input, which loses the positions that `Located` keys need for errors.
+
+macro_rules! seq_or_map {
+    ($ty:ident, $key:ty, $val:ty, $expect:expr) => {
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> serde::de::Visitor<'de> for V {
+                    type Value = $ty;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str($expect)
+                    }
+                    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<$ty, A::Error> {
+                        let mut out = Vec::new();
+                        while let Some(x) = a.next_element::<L<String>>()? {
+                            out.push(x);
+                        }
+                        Ok($ty::List(out))
+                    }
+                    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<$ty, A::Error> {
+                        let mut out = IndexMap::new();
+                        while let Some((k, v)) = a.next_entry::<$key, $val>()? {
+                            out.insert(k, v);
+                        }
+                        Ok($ty::Map(out))
+                    }
+                }
+                d.deserialize_any(V)
+            }
+        }
+    };
+}
+
+seq_or_map!(RawEnv, L<String>, L<RawEnvValue>, "a map of NAME: value, or a list of NAME=value");
+seq_or_map!(RawDepends, L<String>, RawDependency, "a list of service names, or a map of service name to {condition: ...}");

@@ -1,0 +1,360 @@
+//! `deploy`: one topology, two platforms, the same deployment.
+//!
+//! This crate only wires things: it parses arguments, loads the topology
+//! (topology crate), calls the chosen backend (compose or k8s crate) and
+//! prints its report. No platform logic lives here.
+
+mod compose;
+mod k8s;
+mod progress;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use deploy_report::{Progress, exit};
+use deploy_topology::{Env, Errors, Topology};
+
+/// Deploy one service topology to Docker Compose or Kubernetes.
+#[derive(Parser, Debug)]
+#[command(name = "deploy", version, about, long_about = None, after_help = EXIT_CODES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+const EXIT_CODES: &str = "Exit codes: 0 success (diff: no changes), 1 error, 2 diff found changes, 130 interrupted.";
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Print the Compose file or the Kubernetes objects for a profile.
+    Render(RenderCmd),
+    /// Apply to Docker or Kubernetes and wait until every service is ready.
+    Apply(ApplyCmd),
+    /// Show planned versus live state, object by object and field by field (exit 2 when they differ).
+    Diff(TargetCmd),
+    /// Show each service's live state and readiness.
+    Status(TargetCmd),
+    /// Remove what the project created (volumes and PVCs stay unless --volumes).
+    Destroy(DestroyCmd),
+    /// Check the topology and profile without touching any platform.
+    Validate(Source),
+    /// Print the JSON Schema of topology and profile files.
+    Schema,
+}
+
+#[derive(Args, Debug)]
+struct Source {
+    /// Topology file.
+    #[arg(short = 'f', long = "file", default_value = "deploy.yaml", global = true)]
+    file: PathBuf,
+    /// Profile: a name (profiles/NAME.yaml next to the topology) or a path.
+    #[arg(short = 'p', long, env = "DEPLOY_PROFILE", global = true)]
+    profile: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+enum Target {
+    Compose,
+    K8s,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+enum Output {
+    Text,
+    Json,
+}
+
+#[derive(Args, Debug)]
+struct RenderCmd {
+    #[command(flatten)]
+    source: Source,
+    #[arg(short = 't', long, value_enum, default_value = "compose")]
+    target: Target,
+}
+
+#[derive(Args, Debug)]
+struct TargetCmd {
+    #[command(flatten)]
+    source: Source,
+    #[arg(short = 't', long, value_enum, default_value = "compose")]
+    target: Target,
+    /// Report format.
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
+    output: Output,
+    /// Give up waiting after this long (like 120s, 2m).
+    #[arg(long, default_value = "120s", value_parser = parse_duration)]
+    timeout: Duration,
+    /// Kubernetes: kubeconfig context.
+    #[arg(long)]
+    context: Option<String>,
+    /// Kubernetes: namespace (default: the topology's).
+    #[arg(short = 'n', long)]
+    namespace: Option<String>,
+    /// Only these services (and what they depend on).
+    services: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+struct ApplyCmd {
+    #[command(flatten)]
+    common: TargetCmd,
+    /// Recreate containers even when nothing changed.
+    #[arg(long)]
+    force_recreate: bool,
+    /// Remove objects of this project that the topology no longer has (never volumes).
+    #[arg(long)]
+    prune: bool,
+    /// Kubernetes: take over fields owned by another field manager.
+    #[arg(long)]
+    force_conflicts: bool,
+}
+
+#[derive(Args, Debug)]
+struct DestroyCmd {
+    #[command(flatten)]
+    common: TargetCmd,
+    /// Also delete named volumes / PersistentVolumeClaims: their data is lost.
+    #[arg(long)]
+    volumes: bool,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    s.parse::<deploy_topology::units::Dur>().map(|d| d.get())
+}
+
+/// Options every backend command takes.
+#[derive(Clone, Debug)]
+pub struct CommonArgs {
+    pub services: Vec<String>,
+    pub timeout: Duration,
+    pub context: Option<String>,
+    pub namespace: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ApplyArgs {
+    pub common: CommonArgs,
+    pub force_recreate: bool,
+    pub prune: bool,
+    pub force_conflicts: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct DestroyArgs {
+    pub common: CommonArgs,
+    pub volumes: bool,
+}
+
+/// An error a backend could not turn into a report: printed as `error: ...`, exit 1.
+#[derive(Debug)]
+pub struct CliError(pub String);
+
+impl From<String> for CliError {
+    fn from(s: String) -> Self {
+        CliError(s)
+    }
+}
+impl From<&str> for CliError {
+    fn from(s: &str) -> Self {
+        CliError(s.to_string())
+    }
+}
+impl From<Errors> for CliError {
+    fn from(e: Errors) -> Self {
+        CliError(e.render())
+    }
+}
+
+impl TargetCmd {
+    fn args(&self) -> CommonArgs {
+        CommonArgs {
+            services: self.services.clone(),
+            timeout: self.timeout,
+            context: self.context.clone(),
+            namespace: self.namespace.clone(),
+        }
+    }
+}
+
+fn load(source: &Source) -> Result<Topology, CliError> {
+    deploy_topology::load(&source.file, source.profile.as_deref()).map_err(|e| CliError(e.render()))
+}
+
+fn print_json<T: serde::Serialize>(v: &T) {
+    match serde_json::to_string_pretty(v) {
+        Ok(s) => println!("{s}"),
+        Err(e) => eprintln!("error: cannot write JSON: {e}"),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match run(cli) {
+        Ok(code) => code,
+        Err(CliError(msg)) => {
+            let msg = msg.trim_end();
+            if msg.starts_with("error") || msg.contains('×') {
+                eprintln!("{msg}");
+            } else {
+                eprintln!("error: {msg}");
+            }
+            exit::ERROR
+        }
+    };
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| CliError(format!("cannot start the async runtime: {e}")))
+}
+
+/// Runs `fut`, or stops at Ctrl-C with exit code 130 and a note on how to converge.
+fn interruptible<T>(rt: &tokio::runtime::Runtime, what: &str, fut: impl Future<Output = T>) -> Result<T, i32> {
+    rt.block_on(async {
+        tokio::select! {
+            r = fut => Ok(r),
+            _ = tokio::signal::ctrl_c() => {
+                eprintln!("\ninterrupted: {what} stopped part-way; run the same command again to converge (nothing is deleted)");
+                Err(exit::INTERRUPTED)
+            }
+        }
+    })
+}
+
+fn run(cli: Cli) -> Result<i32, CliError> {
+    match cli.command {
+        Command::Schema => {
+            println!("{}", deploy_topology::json_schema());
+            Ok(exit::OK)
+        }
+        Command::Validate(source) => {
+            let t = load(&source)?;
+            println!(
+                "{}: valid ({} services, {} networks, {} volumes{})",
+                source.file.display(),
+                t.services.len(),
+                t.networks.len(),
+                t.volumes.len(),
+                t.profile.as_ref().map(|p| format!(", profile {p}")).unwrap_or_default()
+            );
+            Ok(exit::OK)
+        }
+        Command::Render(cmd) => {
+            let t = load(&cmd.source)?;
+            let source = match &cmd.source.profile {
+                Some(p) => format!("{} (profile {p})", cmd.source.file.display()),
+                None => cmd.source.file.display().to_string(),
+            };
+            let (text, warnings) = match cmd.target {
+                Target::Compose => {
+                    let r = deploy_compose::render(&t);
+                    (r.to_yaml(&source), r.warnings)
+                }
+                Target::K8s => k8s::render(&t, &Env::from_process())?,
+            };
+            for w in &warnings {
+                eprintln!("warning: {w}");
+            }
+            print!("{text}");
+            Ok(exit::OK)
+        }
+        Command::Apply(cmd) => {
+            let t = load(&cmd.common.source)?;
+            let env = Env::from_process();
+            let args = ApplyArgs {
+                common: cmd.common.args(),
+                force_recreate: cmd.force_recreate,
+                prune: cmd.prune,
+                force_conflicts: cmd.force_conflicts,
+            };
+            let json = cmd.common.output == Output::Json;
+            let progress: Arc<dyn Progress> = progress::for_terminal(json);
+            let rt = runtime()?;
+            let result = interruptible(&rt, "apply", async {
+                match cmd.common.target {
+                    Target::Compose => compose::apply(&t, &env, &args, progress.clone()).await,
+                    Target::K8s => k8s::apply(&t, &env, &args, progress.clone()).await,
+                }
+            });
+            progress::finish(&progress);
+            let report = match result {
+                Ok(r) => r?,
+                Err(code) => return Ok(code),
+            };
+            if json {
+                print_json(&report);
+            } else {
+                print!("{}", report.text());
+            }
+            Ok(if report.ok { exit::OK } else { exit::ERROR })
+        }
+        Command::Diff(cmd) => {
+            let t = load(&cmd.source)?;
+            let env = Env::from_process();
+            let rt = runtime()?;
+            let args = cmd.args();
+            let report = match interruptible(&rt, "diff", async {
+                match cmd.target {
+                    Target::Compose => compose::diff(&t, &env, &args).await,
+                    Target::K8s => k8s::diff(&t, &env, &args).await,
+                }
+            }) {
+                Ok(r) => r?,
+                Err(code) => return Ok(code),
+            };
+            if cmd.output == Output::Json {
+                print_json(&report);
+            } else {
+                print!("{}", report.text());
+            }
+            Ok(report.exit_code())
+        }
+        Command::Status(cmd) => {
+            let t = load(&cmd.source)?;
+            let rt = runtime()?;
+            let args = cmd.args();
+            let report = match interruptible(&rt, "status", async {
+                match cmd.target {
+                    Target::Compose => compose::status(&t, &args).await,
+                    Target::K8s => k8s::status(&t, &args).await,
+                }
+            }) {
+                Ok(r) => r?,
+                Err(code) => return Ok(code),
+            };
+            if cmd.output == Output::Json {
+                print_json(&report);
+            } else {
+                print!("{}", report.text());
+            }
+            Ok(exit::OK)
+        }
+        Command::Destroy(cmd) => {
+            let t = load(&cmd.common.source)?;
+            let rt = runtime()?;
+            let args = DestroyArgs { common: cmd.common.args(), volumes: cmd.volumes };
+            let report = match interruptible(&rt, "destroy", async {
+                match cmd.common.target {
+                    Target::Compose => compose::destroy(&t, &args).await,
+                    Target::K8s => k8s::destroy(&t, &args).await,
+                }
+            }) {
+                Ok(r) => r?,
+                Err(code) => return Ok(code),
+            };
+            if cmd.common.output == Output::Json {
+                print_json(&report);
+            } else {
+                print!("{}", report.text());
+            }
+            Ok(exit::OK)
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! The Docker Compose backend.
+//!
+//! - [`render`]: topology → typed Compose model → YAML that `docker compose` reads.
+//! - [`engine`]: apply / diff / status / destroy against a Docker Engine through
+//!   bollard, waiting for readiness in `depends_on` order.
+
+pub mod engine;
+pub mod model;
+pub mod render;
+
+pub use render::{Rendered, render};
