@@ -222,7 +222,7 @@ fn reconcile(store: &mut Store, key: &WorkloadKey, b: &Behaviour, final_phase: b
     let w = Workload { rt: key.0, obj: &obj, ns: &key.1, name: &key.2, uid: &uid };
     let state = PodState::of(b, final_phase);
     if key.0 == res::STATEFULSETS {
-        reconcile_sts(store, &w, b, &state);
+        reconcile_sts(store, &w, &state);
     } else {
         reconcile_deploy(store, &w, b, &state);
     }
@@ -242,7 +242,7 @@ fn owned_pods(store: &Store, w: &Workload<'_>) -> Vec<Value> {
         .collect()
 }
 
-fn reconcile_sts(store: &mut Store, w: &Workload<'_>, b: &Behaviour, state: &PodState) {
+fn reconcile_sts(store: &mut Store, w: &Workload<'_>, state: &PodState) {
     let template = w.template();
     let revision = format!("{}-{}", w.name, short_hash(&template, 10));
     let replicas = w.replicas();
@@ -278,7 +278,7 @@ fn reconcile_sts(store: &mut Store, w: &Workload<'_>, b: &Behaviour, state: &Pod
                 }
             }
         }
-        write_pod(store, w, &template, &pod_name, extra, spec, state, b);
+        write_pod(store, w, &template, &pod_name, extra, spec, state);
     }
     for p in owned_pods(store, w) {
         let name = p.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
@@ -331,7 +331,7 @@ fn reconcile_deploy(store: &mut Store, w: &Workload<'_>, b: &Behaviour, state: &
         let mut extra = Map::new();
         extra.insert("pod-template-hash".into(), json!(hash));
         let spec = template.get("spec").cloned().unwrap_or_else(|| json!({}));
-        write_pod(store, w, &template, pod_name, extra, spec, state, b);
+        write_pod(store, w, &template, pod_name, extra, spec, state);
     }
     let now = util::now_rfc3339();
     let ready = if state.ready() { replicas } else { 0 };
@@ -403,7 +403,6 @@ fn ensure_pvc(store: &mut Store, w: &Workload<'_>, t: &Value, selector: &Value, 
     let _ = store.put_internal(res::PVCS, pvc, MANAGER);
 }
 
-#[allow(clippy::too_many_arguments)]
 fn write_pod(
     store: &mut Store,
     w: &Workload<'_>,
@@ -412,7 +411,6 @@ fn write_pod(
     extra_labels: Map<String, Value>,
     mut spec: Value,
     state: &PodState,
-    b: &Behaviour,
 ) {
     let mut labels = template.pointer("/metadata/labels").cloned().unwrap_or_else(|| json!({}));
     if let Some(l) = labels.as_object_mut() {
@@ -451,9 +449,9 @@ fn write_pod(
         };
         let comp = if w.rt == res::STATEFULSETS { "statefulset-controller" } else { "replicaset-controller" };
         let involved = json!({"kind": r.kind, "namespace": w.ns, "name": w.name, "uid": w.uid, "apiVersion": r.api_version()});
-        record_event(store, w.ns, w.name, involved, "Normal", "SuccessfulCreate", &what, comp, None);
+        record_event(store, w.ns, w.name, involved, "Normal", "SuccessfulCreate", &what, comp);
     }
-    pod_events(store, &out.object, &uid, state, b);
+    pod_events(store, &out.object, &uid, state);
 }
 
 fn containers(pod: &Value) -> Vec<(String, String)> {
@@ -566,7 +564,7 @@ fn unschedulable_message(has_pvc: bool) -> String {
     }
 }
 
-fn pod_events(store: &mut Store, pod: &Value, uid: &str, state: &PodState, b: &Behaviour) {
+fn pod_events(store: &mut Store, pod: &Value, uid: &str, state: &PodState) {
     let ns = pod.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or_default().to_owned();
     let name = pod.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_owned();
     let involved = |field: Option<String>| {
@@ -577,7 +575,7 @@ fn pod_events(store: &mut Store, pod: &Value, uid: &str, state: &PodState, b: &B
         v
     };
     let mut ev = |ty: &str, reason: &str, message: String, component: &str, field: Option<String>| {
-        record_event(store, &ns, &name, involved(field), ty, reason, &message, component, None);
+        record_event(store, &ns, &name, involved(field), ty, reason, &message, component);
     };
     if *state == PodState::Unschedulable {
         let has_pvc = pod
@@ -615,7 +613,6 @@ fn pod_events(store: &mut Store, pod: &Value, uid: &str, state: &PodState, b: &B
             PodState::Creating | PodState::Unschedulable => {}
         }
     }
-    let _ = b;
 }
 
 /// Writes (or bumps the count of) a core/v1 Event about `involved`.
@@ -629,7 +626,6 @@ fn record_event(
     reason: &str,
     message: &str,
     component: &str,
-    _series: Option<()>,
 ) {
     let now = util::now_rfc3339();
     let id = util::stable_hash(&json!([involved.get("uid"), reason, message]));

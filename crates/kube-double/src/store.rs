@@ -369,6 +369,7 @@ impl Store {
     }
 
     /// Server-side apply (`application/apply-patch+yaml`).
+    #[allow(clippy::too_many_arguments)]
     pub fn apply(
         &mut self,
         kind: Rt,
@@ -569,6 +570,7 @@ impl Store {
         self.finish(kind, body, managers, None, dry_run)
     }
 
+    #[allow(clippy::too_many_arguments)]
     /// PUT: replace (or create if absent). `subresource` is `Some("status")` for `/status`.
     pub fn replace(
         &mut self,

@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use futures::{StreamExt, TryStreamExt};
+use futures::TryStreamExt;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Service};
@@ -402,5 +402,41 @@ async fn kubeconfig_with_plain_http_works() {
         .map(|c| c.name_any())
         .collect();
     assert_eq!(n, ["k"]);
-    let _ = futures::stream::iter([1]).next().await;
+}
+
+#[tokio::test]
+async fn malformed_requests_get_status_errors() {
+    let s = server().await;
+    let client = s.client();
+    let cases: &[(&str, &str, &str, &[u8], u16)] = &[
+        ("PATCH", "/api/v1/namespaces/default/configmaps/x?fieldManager=m", "application/apply-patch+yaml", b"{not json", 400),
+        ("PATCH", "/api/v1/namespaces/default/configmaps/x?fieldManager=m", "application/apply-patch+yaml", b"metadata: [1, 2]", 400),
+        ("PATCH", "/api/v1/namespaces/default/configmaps/x?fieldManager=m", "application/apply-patch+yaml", b"[1, 2]", 400),
+        ("PATCH", "/api/v1/namespaces/default/configmaps/x?fieldManager=m&force=maybe", "application/apply-patch+yaml", b"{}", 400),
+        ("PATCH", "/api/v1/namespaces/default/configmaps/x?fieldManager=m&dryRun=Some", "application/apply-patch+yaml", b"{}", 400),
+        ("PATCH", "/apis/apps/v1/namespaces/default/statefulsets/x?fieldManager=m", "application/apply-patch+yaml", br#"{"apiVersion":"v1","kind":"ConfigMap"}"#, 400),
+        ("PATCH", "/apis/apps/v1/namespaces/default/statefulsets/x?fieldManager=m", "application/apply-patch+yaml", br#"{"apiVersion":"apps/v1","kind":"StatefulSet","metadata":{"name":"y"}}"#, 400),
+        ("PATCH", "/apis/apps/v1/namespaces/default/statefulsets/x?fieldManager=m", "application/apply-patch+yaml", br#"{"apiVersion":"apps/v1","kind":"StatefulSet","spec":"nope"}"#, 422),
+        ("PATCH", "/api/v1/namespaces/default/configmaps/x", "application/json-patch+json", b"[]", 415),
+        ("PATCH", "/api/v1/namespaces/default/configmaps/x", "application/merge-patch+json", b"{}", 404),
+        ("POST", "/api/v1/namespaces/default/configmaps", "application/json", br#"{"metadata":{}}"#, 422),
+        ("POST", "/api/v1/namespaces/default/configmaps", "application/json", br#"{"metadata":"x"}"#, 400),
+        ("GET", "/api/v1/namespaces/default/configmaps?labelSelector=a%20in%20b", "", b"", 400),
+        ("GET", "/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=abc", "", b"", 400),
+        ("GET", "/api/v1/namespaces/default/pods/p/log", "", b"", 400),
+        ("GET", "/apis", "", b"", 400),
+        ("DELETE", "/api/v1/namespaces/default/configmaps", "", b"", 405),
+    ];
+    for (method, path, ct, body, code) in cases {
+        let mut req = axum::http::Request::builder().method(*method).uri(*path);
+        if !ct.is_empty() {
+            req = req.header("content-type", *ct);
+        }
+        let req = req.body(body.to_vec()).expect("request");
+        let e = api_error(client.request_text(req).await.expect_err("error status"));
+        assert_eq!(e.code, *code, "{method} {path} {}: {e:?}", String::from_utf8_lossy(body));
+        assert!(e.status == Some(kube::core::response::StatusSummary::Failure), "{method} {path}: not a Failure Status");
+    }
+    // The server is still fine.
+    Api::<ConfigMap>::namespaced(client, "default").list(&ListParams::default()).await.expect("list");
 }
