@@ -1,0 +1,820 @@
+//! Topology → typed Kubernetes objects. See docs/kubernetes.md for every mapping decision.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use deploy_topology::validate::k8s_name;
+use deploy_topology::{self as topo, Diagnostic, Env, Errors, MountSource, ProbeTest, Protocol, Restart, Topology, Value, WorkloadKind};
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, StatefulSet, StatefulSetSpec};
+use k8s_openapi::api::core::v1::{
+    Container, ContainerPort, EnvVar, EnvVarSource, ExecAction, Namespace, PersistentVolumeClaim, PersistentVolumeClaimSpec,
+    PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, Probe, ResourceRequirements, Secret, SecretKeySelector,
+    Service, ServicePort, ServiceSpec, Volume as PodVolume, VolumeMount, VolumeResourceRequirements,
+};
+use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicySpec};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use k8s_openapi::ByteString;
+
+use crate::object::{labels, Object};
+
+/// The rendered objects, in apply order, and what could not be mapped.
+#[derive(Clone, Debug, Default)]
+pub struct Rendered {
+    pub objects: Vec<Object>,
+    pub warnings: Vec<String>,
+}
+
+impl Rendered {
+    /// Multi-document YAML, one document per object.
+    pub fn to_yaml(&self) -> String {
+        let mut out = String::new();
+        for (i, o) in self.objects.iter().enumerate() {
+            if i > 0 {
+                out.push_str("---\n");
+            }
+            match serde_saphyr::to_string(o) {
+                Ok(s) => {
+                    out.push_str(&s);
+                    if !s.ends_with('\n') {
+                        out.push('\n');
+                    }
+                }
+                Err(e) => out.push_str(&format!("# cannot serialize {}: {e}\n", o.id())),
+            }
+        }
+        out
+    }
+
+    /// Objects of one topology service.
+    pub fn of_service<'a>(&'a self, service: &'a str) -> impl Iterator<Item = &'a Object> + 'a {
+        self.objects.iter().filter(move |o| o.service() == Some(service))
+    }
+
+    /// The workload object of a service.
+    pub fn workload(&self, service: &str) -> Option<&Object> {
+        self.objects.iter().find(|o| o.is_workload() && o.service() == Some(service))
+    }
+}
+
+/// How secret values are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SecretMode {
+    /// `deploy render`: secrets keep the text as written in the topology (a `${VAR}` stays a placeholder),
+    /// in the Secret's `stringData`. The resolved value never appears.
+    AsWritten,
+    /// `deploy apply` / `diff`: secrets resolved from the environment, in the Secret's `data`.
+    Resolved,
+}
+
+/// Default storage request of a volume without `size` (same as the topology default).
+pub const DEFAULT_VOLUME_SIZE: topo::units::ByteSize = topo::DEFAULT_VOLUME_SIZE;
+
+/// Renders the topology for review (`deploy render --target k8s`): secrets stay as written.
+pub fn render(t: &Topology, env: &Env) -> Result<Rendered, Errors> {
+    render_with(t, env, SecretMode::AsWritten)
+}
+
+/// Renders the topology; `mode` says how secret values are written.
+pub fn render_with(t: &Topology, env: &Env, mode: SecretMode) -> Result<Rendered, Errors> {
+    let mut r = Renderer { t, env, mode, errors: Errors::default(), warnings: Vec::new() };
+    let objects = r.all();
+    r.errors.into_result(Rendered { objects, warnings: r.warnings })
+}
+
+struct Renderer<'a> {
+    t: &'a Topology,
+    env: &'a Env,
+    mode: SecretMode,
+    errors: Errors,
+    warnings: Vec<String>,
+}
+
+type Labels = BTreeMap<String, String>;
+
+fn map<const N: usize>(pairs: [(&str, &str); N]) -> Labels {
+    pairs.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+fn port_name(port: u16, proto: Protocol) -> String {
+    format!("{}-{port}", proto.as_str())
+}
+
+fn proto(p: Protocol) -> String {
+    p.as_str().to_ascii_uppercase()
+}
+
+/// Whole seconds for a probe field, at least 1.
+fn secs(d: Duration) -> i32 {
+    let s = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+    i32::try_from(s.max(1)).unwrap_or(i32::MAX)
+}
+
+fn clamp_i32(n: u64) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+impl Renderer<'_> {
+    fn project(&self) -> &str {
+        &self.t.name
+    }
+
+    /// Labels of a project-wide object.
+    fn project_labels(&self, component: &str) -> Labels {
+        let p = self.project();
+        map([
+            (labels::NAME, p),
+            (labels::INSTANCE, p),
+            (labels::COMPONENT, component),
+            (labels::PART_OF, p),
+            (labels::MANAGED_BY, labels::MANAGER),
+        ])
+    }
+
+    /// Labels of an object that belongs to a service.
+    fn service_labels(&self, service: &str) -> Labels {
+        let p = self.project();
+        map([
+            (labels::NAME, service),
+            (labels::INSTANCE, p),
+            (labels::COMPONENT, service),
+            (labels::PART_OF, p),
+            (labels::MANAGED_BY, labels::MANAGER),
+            (labels::SERVICE, service),
+        ])
+    }
+
+    /// The immutable selector of a service's pods: name + instance.
+    fn selector_labels(&self, service: &str) -> Labels {
+        map([(labels::NAME, service), (labels::INSTANCE, self.project())])
+    }
+
+    fn meta(&self, name: &str, labels: Labels) -> ObjectMeta {
+        ObjectMeta {
+            name: Some(name.to_string()),
+            namespace: Some(self.t.namespace.clone()),
+            labels: Some(labels),
+            ..Default::default()
+        }
+    }
+
+    fn network_label(net: &str) -> String {
+        format!("{}{}", labels::NETWORK_PREFIX, k8s_name(net))
+    }
+
+    fn warn(&mut self, w: String) {
+        if !self.warnings.contains(&w) {
+            self.warnings.push(w);
+        }
+    }
+
+    /// A non-secret value resolved; a secret one per the mode (as written, with a warning, or resolved).
+    fn value(&mut self, service: &str, v: &Value) -> String {
+        if v.secret && self.mode == SecretMode::AsWritten {
+            self.warn(format!(
+                "service `{service}`: secret value in `{}` is not an environment variable; it is rendered as written, and `deploy apply` writes its resolved value into the pod spec (move it to `environment` to keep it in a Secret)",
+                v.field
+            ));
+            return v.raw.clone();
+        }
+        match v.resolve(self.env) {
+            Ok(s) => s,
+            Err(d) => {
+                self.errors.push(d);
+                String::new()
+            }
+        }
+    }
+
+    fn all(&mut self) -> Vec<Object> {
+        let mut out = vec![self.namespace()];
+        out.extend(self.network_policies());
+        for name in self.t.order() {
+            let Some(s) = self.t.services.get(name) else { continue };
+            out.extend(self.service(s));
+        }
+        out
+    }
+
+    fn namespace(&self) -> Object {
+        Object::Namespace(Namespace {
+            metadata: ObjectMeta {
+                name: Some(self.t.namespace.clone()),
+                labels: Some(self.project_labels("namespace")),
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+    }
+
+    /// Docker-network isolation: a default deny for the project's pods, one allow-same-network policy
+    /// per network, and one allow-from-anywhere policy per service with published ports.
+    fn network_policies(&mut self) -> Vec<Object> {
+        let instance = map([(labels::INSTANCE, self.project())]);
+        let mut out = vec![Object::NetworkPolicy(NetworkPolicy {
+            metadata: self.meta("default-deny-ingress", self.project_labels("network-policy")),
+            spec: Some(NetworkPolicySpec {
+                pod_selector: Some(LabelSelector { match_labels: Some(instance.clone()), ..Default::default() }),
+                policy_types: Some(vec!["Ingress".into()]),
+                ingress: None,
+                egress: None,
+            }),
+        })];
+        for key in self.t.networks.keys() {
+            let label = Self::network_label(key);
+            if label.len() - "deploy.dev/".len() > 63 {
+                self.errors.push(Diagnostic::new(format!(
+                    "network `{key}`: the pod label `{label}` is longer than Kubernetes allows (63 characters after the prefix)"
+                )).help("use a shorter network key"));
+                continue;
+            }
+            let mut sel = instance.clone();
+            sel.insert(label, "true".into());
+            let selector = LabelSelector { match_labels: Some(sel), ..Default::default() };
+            out.push(Object::NetworkPolicy(NetworkPolicy {
+                metadata: self.meta(&format!("network-{}", k8s_name(key)), self.project_labels("network-policy")),
+                spec: Some(NetworkPolicySpec {
+                    pod_selector: Some(selector.clone()),
+                    policy_types: Some(vec!["Ingress".into()]),
+                    ingress: Some(vec![NetworkPolicyIngressRule {
+                        from: Some(vec![NetworkPolicyPeer { pod_selector: Some(selector), ..Default::default() }]),
+                        ports: None,
+                    }]),
+                    egress: None,
+                }),
+            }));
+        }
+        for (name, s) in &self.t.services {
+            if s.ports.is_empty() {
+                continue;
+            }
+            let mut ports: Vec<NetworkPolicyPort> = Vec::new();
+            for p in &s.ports {
+                let np = NetworkPolicyPort {
+                    port: Some(IntOrString::Int(i32::from(p.container))),
+                    protocol: Some(proto(p.protocol)),
+                    end_port: None,
+                };
+                if !ports.contains(&np) {
+                    ports.push(np);
+                }
+            }
+            out.push(Object::NetworkPolicy(NetworkPolicy {
+                metadata: self.meta(&format!("{name}-published"), self.service_labels(name)),
+                spec: Some(NetworkPolicySpec {
+                    pod_selector: Some(LabelSelector { match_labels: Some(self.selector_labels(name)), ..Default::default() }),
+                    policy_types: Some(vec!["Ingress".into()]),
+                    ingress: Some(vec![NetworkPolicyIngressRule { from: None, ports: Some(ports) }]),
+                    egress: None,
+                }),
+            }));
+        }
+        out
+    }
+
+    /// Secret, PVCs (Deployments only), Service and workload of one topology service.
+    fn service(&mut self, s: &topo::Service) -> Vec<Object> {
+        let name = s.name.as_str();
+        let mut out = Vec::new();
+        self.notes(s);
+
+        // -- secret environment values
+        let secret_name = format!("{name}-env");
+        let mut string_data: BTreeMap<String, String> = BTreeMap::new();
+        let mut data: BTreeMap<String, ByteString> = BTreeMap::new();
+        let mut env: Vec<EnvVar> = Vec::new();
+        for (k, v) in &s.environment {
+            if v.secret {
+                match self.mode {
+                    SecretMode::AsWritten => {
+                        string_data.insert(k.clone(), v.raw.clone());
+                    }
+                    SecretMode::Resolved => match v.resolve(self.env) {
+                        Ok(x) => {
+                            data.insert(k.clone(), ByteString(x.into_bytes()));
+                        }
+                        Err(d) => self.errors.push(d),
+                    },
+                }
+                env.push(EnvVar {
+                    name: k.clone(),
+                    value: None,
+                    value_from: Some(EnvVarSource {
+                        secret_key_ref: Some(SecretKeySelector { name: secret_name.clone(), key: k.clone(), optional: None }),
+                        ..Default::default()
+                    }),
+                });
+            } else {
+                let value = self.value(name, v);
+                env.push(EnvVar { name: k.clone(), value: Some(value), value_from: None });
+            }
+        }
+        if !string_data.is_empty() || !data.is_empty() {
+            out.push(Object::Secret(Secret {
+                metadata: self.meta(&secret_name, self.service_labels(name)),
+                type_: Some("Opaque".into()),
+                string_data: (!string_data.is_empty()).then_some(string_data),
+                data: (!data.is_empty()).then_some(data),
+                immutable: None,
+            }));
+        }
+
+        // -- container
+        let ports = s.container_ports();
+        let container = Container {
+            name: name.to_string(),
+            image: Some(self.value(name, &s.image)),
+            command: s.entrypoint.as_ref().map(|e| e.iter().map(|v| self.value(name, v)).collect()),
+            args: s.command.as_ref().map(|c| c.iter().map(|v| self.value(name, v)).collect()),
+            env: (!env.is_empty()).then_some(env),
+            ports: (!ports.is_empty()).then(|| {
+                ports
+                    .iter()
+                    .map(|(p, pr)| ContainerPort {
+                        container_port: i32::from(*p),
+                        name: Some(port_name(*p, *pr)),
+                        protocol: Some(proto(*pr)),
+                        ..Default::default()
+                    })
+                    .collect()
+            }),
+            resources: self.resources(s),
+            ..Default::default()
+        };
+        let mut container = container;
+        self.probes(s, &mut container);
+
+        // -- volumes
+        let mut mounts: Vec<VolumeMount> = Vec::new();
+        let mut claim_keys: Vec<&str> = Vec::new();
+        for m in &s.mounts {
+            match &m.source {
+                MountSource::Bind(_) => self.warn(format!(
+                    "service `{name}`: bind mount `{}` is skipped (a host path cannot be mounted into a Kubernetes pod portably); bake the files into the image or use a ConfigMap",
+                    m.short()
+                )),
+                MountSource::Volume(key) => {
+                    mounts.push(VolumeMount {
+                        name: k8s_name(key),
+                        mount_path: m.target.clone(),
+                        read_only: m.read_only.then_some(true),
+                        ..Default::default()
+                    });
+                    if !claim_keys.contains(&key.as_str()) {
+                        claim_keys.push(key);
+                    }
+                    let shared: Vec<&str> = self
+                        .t
+                        .services
+                        .values()
+                        .filter(|o| o.name != s.name && o.named_volumes().any(|(v, _)| v == key))
+                        .map(|o| o.name.as_str())
+                        .collect();
+                    if !shared.is_empty() {
+                        self.warn(format!(
+                            "volume `{key}` is mounted by `{name}` and `{}`: on Kubernetes each workload gets its own PersistentVolumeClaim, so the data is not shared",
+                            shared.join("`, `")
+                        ));
+                    }
+                }
+            }
+        }
+        if !mounts.is_empty() {
+            container.volume_mounts = Some(mounts);
+        }
+
+        let claims: Vec<PersistentVolumeClaim> = claim_keys.iter().map(|k| self.claim(name, k)).collect();
+
+        // -- pod template
+        let mut pod_labels = self.service_labels(name);
+        for net in &s.networks {
+            pod_labels.insert(Self::network_label(net), "true".into());
+        }
+        let mut pod_spec = PodSpec { containers: vec![container], ..Default::default() };
+
+        // -- Service
+        if !ports.is_empty() {
+            out.push(Object::Service(Service {
+                metadata: self.meta(name, self.service_labels(name)),
+                spec: Some(ServiceSpec {
+                    type_: Some("ClusterIP".into()),
+                    selector: Some(self.selector_labels(name)),
+                    ports: Some(
+                        ports
+                            .iter()
+                            .map(|(p, pr)| ServicePort {
+                                name: Some(port_name(*p, *pr)),
+                                port: i32::from(*p),
+                                target_port: Some(IntOrString::Int(i32::from(*p))),
+                                protocol: Some(proto(*pr)),
+                                ..Default::default()
+                            })
+                            .collect(),
+                    ),
+                    ..Default::default()
+                }),
+                status: None,
+            }));
+        } else if s.kind == WorkloadKind::Stateful {
+            // A StatefulSet needs a governing Service even without ports: a headless one.
+            out.push(Object::Service(Service {
+                metadata: self.meta(name, self.service_labels(name)),
+                spec: Some(ServiceSpec {
+                    cluster_ip: Some("None".into()),
+                    selector: Some(self.selector_labels(name)),
+                    ..Default::default()
+                }),
+                status: None,
+            }));
+        }
+
+        let selector = LabelSelector { match_labels: Some(self.selector_labels(name)), ..Default::default() };
+        let replicas = Some(i32::try_from(s.replicas).unwrap_or(i32::MAX));
+        match s.kind {
+            WorkloadKind::Stateful => {
+                out.push(Object::StatefulSet(StatefulSet {
+                    metadata: self.meta(name, self.service_labels(name)),
+                    spec: Some(StatefulSetSpec {
+                        replicas,
+                        selector,
+                        service_name: Some(name.to_string()),
+                        template: PodTemplateSpec {
+                            metadata: Some(ObjectMeta { labels: Some(pod_labels), ..Default::default() }),
+                            spec: Some(pod_spec),
+                        },
+                        volume_claim_templates: (!claims.is_empty()).then_some(claims),
+                        ..Default::default()
+                    }),
+                    status: None,
+                }));
+            }
+            WorkloadKind::Stateless => {
+                if !claims.is_empty() {
+                    if s.replicas > 1 {
+                        self.warn(format!(
+                            "service `{name}` is stateless with {} replicas and mounts named volumes: its ReadWriteOnce PersistentVolumeClaims can only be mounted on one node; make it `kind: stateful`",
+                            s.replicas
+                        ));
+                    }
+                    let mut volumes = Vec::new();
+                    for mut c in claims {
+                        let vol = c.metadata.name.clone().unwrap_or_default();
+                        let claim_name = format!("{name}-{vol}");
+                        c.metadata = self.meta(&claim_name, self.service_labels(name));
+                        volumes.push(PodVolume {
+                            name: vol,
+                            persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource { claim_name, read_only: None }),
+                            ..Default::default()
+                        });
+                        out.push(Object::PersistentVolumeClaim(c));
+                    }
+                    pod_spec.volumes = Some(volumes);
+                }
+                out.push(Object::Deployment(Deployment {
+                    metadata: self.meta(name, self.service_labels(name)),
+                    spec: Some(DeploymentSpec {
+                        replicas,
+                        selector,
+                        template: PodTemplateSpec {
+                            metadata: Some(ObjectMeta { labels: Some(pod_labels), ..Default::default() }),
+                            spec: Some(pod_spec),
+                        },
+                        ..Default::default()
+                    }),
+                    status: None,
+                }));
+            }
+        }
+        out
+    }
+
+    /// The claim (template) for a named volume.
+    fn claim(&self, service: &str, key: &str) -> PersistentVolumeClaim {
+        let v = self.t.volumes.get(key);
+        let size = v.map_or(DEFAULT_VOLUME_SIZE, |v| v.size);
+        PersistentVolumeClaim {
+            metadata: ObjectMeta {
+                name: Some(k8s_name(key)),
+                labels: Some(self.service_labels(service)),
+                ..Default::default()
+            },
+            spec: Some(PersistentVolumeClaimSpec {
+                access_modes: Some(vec!["ReadWriteOnce".into()]),
+                resources: Some(VolumeResourceRequirements {
+                    requests: Some(BTreeMap::from([("storage".to_string(), Quantity(size.to_k8s()))])),
+                    limits: None,
+                }),
+                storage_class_name: v.and_then(|v| v.storage_class.clone()),
+                ..Default::default()
+            }),
+            status: None,
+        }
+    }
+
+    fn resources(&self, s: &topo::Service) -> Option<ResourceRequirements> {
+        let amount = |a: &topo::Amount| -> Option<BTreeMap<String, Quantity>> {
+            let mut m = BTreeMap::new();
+            if let Some(c) = a.cpus {
+                m.insert("cpu".to_string(), Quantity(c.to_k8s()));
+            }
+            if let Some(b) = a.memory {
+                m.insert("memory".to_string(), Quantity(b.to_k8s()));
+            }
+            (!m.is_empty()).then_some(m)
+        };
+        let limits = amount(&s.resources.limits);
+        let requests = amount(&s.resources.reservations);
+        (limits.is_some() || requests.is_some()).then_some(ResourceRequirements { limits, requests, ..Default::default() })
+    }
+
+    /// Healthcheck → readiness and liveness probes, plus a startup probe for `start_period`.
+    fn probes(&mut self, s: &topo::Service, c: &mut Container) {
+        let Some(h) = &s.healthcheck else { return };
+        let name = s.name.as_str();
+        let command = match &h.test {
+            ProbeTest::Exec(v) => v.iter().map(|x| self.value(name, x)).collect::<Vec<_>>(),
+            ProbeTest::Shell(x) => vec!["sh".into(), "-c".into(), self.value(name, x)],
+        };
+        for (what, d) in [("interval", h.interval), ("timeout", h.timeout), ("start_period", h.start_period)] {
+            if let Some(d) = d
+                && d.get().subsec_nanos() > 0
+            {
+                self.warn(format!(
+                    "service `{name}`: healthcheck {what} {d} is rounded up to {}s (Kubernetes probes count whole seconds)",
+                    secs(d.get())
+                ));
+            }
+        }
+        let period = secs(h.interval_or_default());
+        let timeout = secs(h.timeout_or_default());
+        let retries = clamp_i32(u64::from(h.retries_or_default().max(1)));
+        let exec = Some(ExecAction { command: Some(command) });
+        let probe = Probe {
+            exec: exec.clone(),
+            period_seconds: Some(period),
+            timeout_seconds: Some(timeout),
+            failure_threshold: Some(retries),
+            ..Default::default()
+        };
+        c.readiness_probe = Some(probe.clone());
+        c.liveness_probe = Some(probe);
+        let start = h.start_period_or_default();
+        if !start.is_zero() {
+            // Probe every second during the start period so the pod is ready as soon as the
+            // service answers; failures in the start period do not count (Compose semantics),
+            // then `retries` more failures fail it. Liveness/readiness start after it succeeds.
+            let start_secs = u64::try_from(secs(start)).unwrap_or(1);
+            c.startup_probe = Some(Probe {
+                exec,
+                period_seconds: Some(1),
+                timeout_seconds: Some(timeout),
+                failure_threshold: Some(clamp_i32(start_secs + u64::from(h.retries_or_default().max(1)))),
+                ..Default::default()
+            });
+        }
+    }
+
+    /// Warnings for what Kubernetes does not map.
+    fn notes(&mut self, s: &topo::Service) {
+        let name = s.name.as_str();
+        if let Some(r @ (Restart::No | Restart::OnFailure(_))) = s.restart {
+            self.warn(format!(
+                "service `{name}`: `restart: {}` has no Kubernetes equivalent; StatefulSet and Deployment pods always restart",
+                r.as_compose()
+            ));
+        }
+        if s.build.is_some() {
+            self.warn(format!(
+                "service `{name}`: `build` is ignored on Kubernetes; push image `{}` to a registry the cluster can pull from",
+                s.image.masked_raw()
+            ));
+        }
+        for p in &s.ports {
+            let host = p.host.unwrap_or(p.container);
+            self.warn(format!(
+                "service `{name}` publishes port {}: on Kubernetes its Service is ClusterIP (cluster-internal); reach it with `kubectl port-forward -n {} service/{name} {host}:{}`",
+                p.short(),
+                self.t.namespace,
+                p.container
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = include_str!("../../../manifests/learn-greek.yaml");
+    const PROD: &str = include_str!("../../../profiles/prod.yaml");
+    const DEV: &str = include_str!("../../../profiles/dev.yaml");
+
+    fn prod() -> Topology {
+        deploy_topology::from_str("learn-greek.yaml", BASE, Some(("prod", PROD))).unwrap_or_else(|e| panic!("{}", e.render()))
+    }
+    fn dev() -> Topology {
+        deploy_topology::from_str("learn-greek.yaml", BASE, Some(("dev", DEV))).unwrap_or_else(|e| panic!("{}", e.render()))
+    }
+    fn env() -> Env {
+        Env::from_pairs([("JWT_SECRET_KEY", "super-secret-value-123")])
+    }
+    fn sts<'a>(r: &'a Rendered, name: &str) -> &'a StatefulSet {
+        r.objects
+            .iter()
+            .find_map(|o| match o {
+                Object::StatefulSet(s) if s.metadata.name.as_deref() == Some(name) => Some(s),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no StatefulSet {name}"))
+    }
+    fn svc<'a>(r: &'a Rendered, name: &str) -> &'a Service {
+        r.objects
+            .iter()
+            .find_map(|o| match o {
+                Object::Service(s) if s.metadata.name.as_deref() == Some(name) => Some(s),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no Service {name}"))
+    }
+
+    #[test]
+    fn prod_redis_statefulset_matches_compose() {
+        let r = render(&prod(), &env()).unwrap_or_else(|e| panic!("{}", e.render()));
+        let s = sts(&r, "redis");
+        assert_eq!(s.metadata.namespace.as_deref(), Some("learn-greek"));
+        let spec = s.spec.as_ref().expect("spec");
+        assert_eq!(spec.replicas, Some(1));
+        assert_eq!(spec.service_name.as_deref(), Some("redis"));
+        let sel = spec.selector.match_labels.as_ref().expect("selector");
+        assert_eq!(sel.len(), 2);
+        assert_eq!(sel.get(labels::NAME).map(String::as_str), Some("redis"));
+        assert_eq!(sel.get(labels::INSTANCE).map(String::as_str), Some("learn-greek"));
+        let pod = spec.template.spec.as_ref().expect("pod spec");
+        let c = &pod.containers[0];
+        assert_eq!(c.image.as_deref(), Some("redis:7-alpine"));
+        assert_eq!(c.command, None);
+        assert_eq!(
+            c.args.as_deref(),
+            Some(&["redis-server", "--appendonly", "yes", "--maxmemory", "128mb", "--maxmemory-policy", "allkeys-lru"].map(String::from)[..])
+        );
+        let res = c.resources.as_ref().expect("resources");
+        let q = |m: &Option<BTreeMap<String, Quantity>>, k: &str| m.as_ref().and_then(|m| m.get(k)).map(|q| q.0.clone());
+        assert_eq!(q(&res.limits, "cpu").as_deref(), Some("250m"));
+        assert_eq!(q(&res.limits, "memory").as_deref(), Some("256Mi"));
+        assert_eq!(q(&res.requests, "cpu").as_deref(), Some("100m"));
+        assert_eq!(q(&res.requests, "memory").as_deref(), Some("64Mi"));
+        for p in [&c.readiness_probe, &c.liveness_probe] {
+            let p = p.as_ref().expect("probe");
+            assert_eq!(p.exec.as_ref().and_then(|e| e.command.clone()), Some(vec!["redis-cli".to_string(), "ping".to_string()]));
+            assert_eq!(p.period_seconds, Some(10));
+            assert_eq!(p.timeout_seconds, Some(5));
+            assert_eq!(p.failure_threshold, Some(3));
+        }
+        let sp = c.startup_probe.as_ref().expect("startup probe");
+        assert_eq!(sp.period_seconds, Some(1));
+        assert_eq!(sp.failure_threshold, Some(5 + 3));
+        let vm = c.volume_mounts.as_ref().expect("mounts");
+        assert_eq!(vm[0].name, "redis-data");
+        assert_eq!(vm[0].mount_path, "/data");
+        let claims = spec.volume_claim_templates.as_ref().expect("claims");
+        assert_eq!(claims.len(), 1);
+        assert_eq!(claims[0].metadata.name.as_deref(), Some("redis-data"));
+        let cs = claims[0].spec.as_ref().expect("claim spec");
+        assert_eq!(cs.access_modes.as_deref(), Some(&["ReadWriteOnce".to_string()][..]));
+        assert_eq!(q(&cs.resources.as_ref().expect("res").requests, "storage").as_deref(), Some("1Gi"));
+        let pod_labels = spec.template.metadata.as_ref().and_then(|m| m.labels.as_ref()).expect("pod labels");
+        assert_eq!(pod_labels.get("deploy.dev/network-learn-greek-network").map(String::as_str), Some("true"));
+        // prod Redis: cluster-internal only
+        let service = svc(&r, "redis");
+        let ss = service.spec.as_ref().expect("svc spec");
+        assert_eq!(ss.type_.as_deref(), Some("ClusterIP"));
+        let ports = ss.ports.as_ref().expect("ports");
+        assert_eq!(ports.len(), 1);
+        assert_eq!(ports[0].port, 6379);
+        assert_eq!(ports[0].node_port, None);
+        assert!(!r.objects.iter().any(|o| o.id() == "NetworkPolicy/redis-published"));
+    }
+
+    #[test]
+    fn dev_redis_same_command_and_probe_published_port_is_a_warning() {
+        let r = render(&dev(), &Env::default()).unwrap_or_else(|e| panic!("{}", e.render()));
+        let p = render(&prod(), &env()).unwrap_or_else(|e| panic!("{}", e.render()));
+        let c = |r: &Rendered| sts(r, "redis").spec.as_ref().and_then(|s| s.template.spec.as_ref()).map(|s| s.containers[0].clone());
+        let (d, pr) = (c(&r).expect("dev"), c(&p).expect("prod"));
+        assert_eq!(d.args, pr.args);
+        assert_eq!(d.readiness_probe, pr.readiness_probe);
+        assert_eq!(d.startup_probe, pr.startup_probe);
+        assert_eq!(d.volume_mounts, pr.volume_mounts);
+        assert_eq!(svc(&r, "redis").spec.as_ref().and_then(|s| s.type_.clone()).as_deref(), Some("ClusterIP"));
+        assert!(r.warnings.iter().any(|w| w.contains("port-forward") && w.contains("service/redis 6379:6379")), "{:?}", r.warnings);
+        assert!(r.warnings.iter().any(|w| w.contains("bind mount `./learn-greek-easy-backend/src:/app/src`")), "{:?}", r.warnings);
+        assert!(r.objects.iter().any(|o| o.id() == "NetworkPolicy/redis-published"));
+        assert_eq!(r.objects.first().map(Object::id).as_deref(), Some("Namespace/learn-greek-dev"));
+    }
+
+    #[test]
+    fn secrets_stay_as_written_in_render_and_are_referenced() {
+        let t = prod();
+        let r = render(&t, &env()).unwrap_or_else(|e| panic!("{}", e.render()));
+        let yaml = r.to_yaml();
+        assert!(!yaml.contains("super-secret-value-123"), "{yaml}");
+        let secret = r
+            .objects
+            .iter()
+            .find_map(|o| match o {
+                Object::Secret(s) if s.metadata.name.as_deref() == Some("backend-env") => Some(s),
+                _ => None,
+            })
+            .expect("backend secret");
+        let sd = secret.string_data.as_ref().expect("stringData");
+        assert_eq!(sd.get("JWT_SECRET_KEY").map(String::as_str), Some("${JWT_SECRET_KEY:?JWT_SECRET_KEY is required}"));
+        assert!(secret.data.is_none());
+        let dep = r
+            .workload("backend")
+            .and_then(|o| match o {
+                Object::Deployment(d) => d.spec.as_ref()?.template.spec.as_ref().map(|p| p.containers[0].clone()),
+                _ => None,
+            })
+            .expect("backend deployment");
+        let env = dep.env.expect("env");
+        let jwt = env.iter().find(|e| e.name == "JWT_SECRET_KEY").expect("jwt");
+        assert_eq!(jwt.value, None);
+        let r#ref = jwt.value_from.as_ref().and_then(|v| v.secret_key_ref.as_ref()).expect("secretKeyRef");
+        assert_eq!((r#ref.name.as_str(), r#ref.key.as_str()), ("backend-env", "JWT_SECRET_KEY"));
+        let redis_url = env.iter().find(|e| e.name == "REDIS_URL").expect("redis url");
+        assert_eq!(redis_url.value.as_deref(), Some("redis://redis:6379/0"));
+        let cors = env.iter().find(|e| e.name == "CORS_ORIGINS").expect("cors");
+        assert_eq!(cors.value.as_deref(), Some("[\"https://yourdomain.com\"]"));
+        // resolved mode: the real value, in data
+        let r2 = render_with(&t, &self::env(), SecretMode::Resolved).unwrap_or_else(|e| panic!("{}", e.render()));
+        let s2 = r2.objects.iter().find_map(|o| match o {
+            Object::Secret(s) if s.metadata.name.as_deref() == Some("backend-env") => Some(s),
+            _ => None,
+        });
+        let data = s2.and_then(|s| s.data.as_ref()).expect("data");
+        assert_eq!(data.get("JWT_SECRET_KEY").map(|b| b.0.clone()), Some(b"super-secret-value-123".to_vec()));
+    }
+
+    #[test]
+    fn missing_required_variable_is_an_error_only_when_resolved() {
+        let t = prod();
+        // render keeps the secret placeholder: no error for JWT_SECRET_KEY
+        assert!(render(&t, &Env::default()).is_ok());
+        let e = render_with(&t, &Env::default(), SecretMode::Resolved).expect_err("error");
+        assert!(e.render().contains("JWT_SECRET_KEY"), "{}", e.render());
+        let text = "name: x\nservices:\n  a:\n    image: nginx\n    environment:\n      URL: ${NEEDED:?set it}\n";
+        let t = deploy_topology::from_str("x.yaml", text, None).unwrap_or_else(|e| panic!("{}", e.render()));
+        let e = render(&t, &Env::default()).expect_err("error");
+        let msg = e.render();
+        assert!(msg.contains("NEEDED") && msg.contains("x.yaml"), "{msg}");
+    }
+
+    #[test]
+    fn network_policies_isolate_like_docker_networks() {
+        let r = render(&prod(), &env()).unwrap_or_else(|e| panic!("{}", e.render()));
+        let np: Vec<&NetworkPolicy> = r
+            .objects
+            .iter()
+            .filter_map(|o| match o {
+                Object::NetworkPolicy(n) => Some(n),
+                _ => None,
+            })
+            .collect();
+        let deny = np.iter().find(|n| n.metadata.name.as_deref() == Some("default-deny-ingress")).expect("deny");
+        let ds = deny.spec.as_ref().expect("spec");
+        assert_eq!(ds.ingress, None);
+        assert_eq!(ds.policy_types.as_deref(), Some(&["Ingress".to_string()][..]));
+        let net = np.iter().find(|n| n.metadata.name.as_deref() == Some("network-learn-greek-network")).expect("net");
+        let ns = net.spec.as_ref().expect("spec");
+        let from = ns.ingress.as_ref().and_then(|i| i[0].from.as_ref()).expect("from");
+        assert_eq!(from[0].pod_selector, ns.pod_selector);
+        // prod publishes frontend 80 and backend 8000 from anywhere
+        assert!(np.iter().any(|n| n.metadata.name.as_deref() == Some("frontend-published")));
+        assert!(np.iter().any(|n| n.metadata.name.as_deref() == Some("backend-published")));
+    }
+
+    #[test]
+    fn restart_no_and_subsecond_durations_warn() {
+        let text = "name: x\nservices:\n  a:\n    image: nginx\n    restart: \"no\"\n    healthcheck:\n      command: [true]\n      interval: 500ms\n      timeout: 1500ms\n";
+        let t = deploy_topology::from_str("x.yaml", text, None).unwrap_or_else(|e| panic!("{}", e.render()));
+        let r = render(&t, &Env::default()).unwrap_or_else(|e| panic!("{}", e.render()));
+        assert!(r.warnings.iter().any(|w| w.contains("restart: no")), "{:?}", r.warnings);
+        assert!(r.warnings.iter().any(|w| w.contains("interval 500ms is rounded up to 1s")), "{:?}", r.warnings);
+        assert!(r.warnings.iter().any(|w| w.contains("timeout 1500ms is rounded up to 2s")), "{:?}", r.warnings);
+        let Some(Object::Deployment(d)) = r.workload("a") else { panic!("deployment") };
+        let c = &d.spec.as_ref().and_then(|s| s.template.spec.as_ref()).expect("pod").containers[0];
+        let p = c.readiness_probe.as_ref().expect("probe");
+        assert_eq!((p.period_seconds, p.timeout_seconds), (Some(1), Some(2)));
+        assert!(c.startup_probe.is_none());
+    }
+
+    #[test]
+    fn yaml_is_multi_document_with_kinds() {
+        let r = render(&prod(), &env()).unwrap_or_else(|e| panic!("{}", e.render()));
+        let y = r.to_yaml();
+        assert_eq!(y.matches("\n---\n").count() + 1, r.objects.len());
+        assert!(y.contains("kind: StatefulSet"));
+        assert!(y.contains("apiVersion: apps/v1"));
+    }
+}
