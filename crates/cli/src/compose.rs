@@ -13,7 +13,12 @@ fn err(e: engine::EngineError) -> CliError {
     CliError(e.to_string())
 }
 
-pub async fn apply(t: &Topology, env: &Env, args: &ApplyArgs, progress: Arc<dyn Progress>) -> Result<ApplyReport, CliError> {
+pub async fn apply(
+    t: &Topology,
+    env: &Env,
+    args: &ApplyArgs,
+    progress: Arc<dyn Progress>,
+) -> Result<ApplyReport, CliError> {
     let opts = ApplyOptions {
         services: args.common.services.clone(),
         timeout: args.common.timeout,
@@ -32,6 +37,9 @@ pub async fn status(t: &Topology, args: &CommonArgs) -> Result<StatusReport, Cli
 }
 
 pub async fn destroy(t: &Topology, args: &DestroyArgs) -> Result<DestroyReport, CliError> {
-    let opts = DestroyOptions { services: args.common.services.clone(), volumes: args.volumes };
+    let opts = DestroyOptions {
+        services: args.common.services.clone(),
+        volumes: args.volumes,
+    };
     engine::destroy(t, &opts).await.map_err(err)
 }

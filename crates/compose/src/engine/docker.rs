@@ -1,0 +1,162 @@
+//! Connection to the engine and small helpers over bollard.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::errors::Error;
+use bollard::models::{ContainerInspectResponse, ContainerSummary};
+use bollard::query_parameters::{ListContainersOptionsBuilder, LogsOptionsBuilder};
+use futures::StreamExt;
+
+use super::EngineError;
+use super::labels;
+
+/// Where bollard will connect: `DOCKER_HOST`, or the default local socket.
+pub fn host_description() -> String {
+    match std::env::var("DOCKER_HOST") {
+        Ok(h) if !h.is_empty() => format!("{h} (from DOCKER_HOST)"),
+        _ => "unix:///var/run/docker.sock (the default; set DOCKER_HOST to use another engine)"
+            .to_string(),
+    }
+}
+
+/// Connects to the engine named by `DOCKER_HOST` (or the local default) and
+/// negotiates the API version, so that an unreachable engine is reported
+/// before anything else happens.
+pub async fn connect() -> Result<Docker, EngineError> {
+    let unreachable = |reason: String| EngineError::Unreachable {
+        host: host_description(),
+        reason,
+    };
+    let docker = Docker::connect_with_defaults().map_err(|e| unreachable(describe(&e)))?;
+    // Fail fast when nothing answers; the operations themselves use the default timeout.
+    match tokio::time::timeout(Duration::from_secs(15), docker.negotiate_version()).await {
+        Ok(Ok(d)) => Ok(d),
+        Ok(Err(e)) => Err(unreachable(describe(&e))),
+        Err(_) => Err(unreachable("no answer within 15s".to_string())),
+    }
+}
+
+/// A one-line description of a bollard error (the engine's own message when it sent one).
+pub fn describe(e: &Error) -> String {
+    match e {
+        Error::DockerResponseServerError {
+            status_code,
+            message,
+        } => format!("{message} (HTTP {status_code})"),
+        Error::DockerStreamError { error } => error.clone(),
+        other => {
+            let mut s = other.to_string();
+            let mut src = std::error::Error::source(other);
+            while let Some(inner) = src {
+                let m = inner.to_string();
+                if !s.contains(&m) {
+                    s.push_str(": ");
+                    s.push_str(&m);
+                }
+                src = inner.source();
+            }
+            s
+        }
+    }
+}
+
+pub fn is_not_found(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
+}
+
+pub fn is_status(e: &Error, code: u16) -> bool {
+    matches!(e, Error::DockerResponseServerError { status_code, .. } if *status_code == code)
+}
+
+/// Inspects a container; `None` when it does not exist.
+pub async fn inspect(
+    docker: &Docker,
+    name_or_id: &str,
+) -> Result<Option<ContainerInspectResponse>, Error> {
+    match docker.inspect_container(name_or_id, None).await {
+        Ok(c) => Ok(Some(c)),
+        Err(e) if is_not_found(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Every container (running or not) carrying this project's label, optionally of one service.
+pub async fn project_containers(
+    docker: &Docker,
+    project: &str,
+    service: Option<&str>,
+) -> Result<Vec<ContainerSummary>, Error> {
+    let mut label = vec![
+        format!("{}={project}", labels::PROJECT),
+        format!("{}=False", labels::ONEOFF),
+    ];
+    if let Some(s) = service {
+        label.push(format!("{}={s}", labels::SERVICE));
+    }
+    let mut filters: HashMap<&str, Vec<String>> = HashMap::new();
+    filters.insert("label", label);
+    let opts = ListContainersOptionsBuilder::default()
+        .all(true)
+        .filters(&filters)
+        .build();
+    docker.list_containers(Some(opts)).await
+}
+
+/// The container's name without Docker's leading slash.
+pub fn container_name(c: &ContainerInspectResponse) -> String {
+    c.name
+        .as_deref()
+        .unwrap_or_default()
+        .trim_start_matches('/')
+        .to_string()
+}
+
+pub fn summary_name(c: &ContainerSummary) -> String {
+    c.names
+        .as_ref()
+        .and_then(|n| n.first())
+        .map(|n| n.trim_start_matches('/').to_string())
+        .or_else(|| c.id.clone())
+        .unwrap_or_default()
+}
+
+pub fn short_id(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
+}
+
+/// The last `lines` lines of a container's output, each prefixed for display.
+pub async fn logs_tail(docker: &Docker, container: &str, lines: usize) -> Vec<String> {
+    let opts = LogsOptionsBuilder::default()
+        .stdout(true)
+        .stderr(true)
+        .tail(&lines.to_string())
+        .build();
+    let collect = async {
+        let mut out = String::new();
+        let mut stream = docker.logs(container, Some(opts));
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(chunk) => out.push_str(&String::from_utf8_lossy(&chunk.into_bytes())),
+                Err(e) => {
+                    out.push_str(&format!("(cannot read logs: {})", describe(&e)));
+                    break;
+                }
+            }
+        }
+        out
+    };
+    let text = tokio::time::timeout(Duration::from_secs(5), collect)
+        .await
+        .unwrap_or_default();
+    let all: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let start = all.len().saturating_sub(lines);
+    all[start..].iter().map(|l| format!("log: {l}")).collect()
+}
