@@ -440,3 +440,26 @@ async fn malformed_requests_get_status_errors() {
     // The server is still fine.
     Api::<ConfigMap>::namespaced(client, "default").list(&ListParams::default()).await.expect("list");
 }
+
+#[tokio::test]
+async fn streaming_list_watcher() {
+    let s = server().await;
+    let cms: Api<ConfigMap> = Api::namespaced(s.client(), "default");
+    let mk = |name: &str| -> ConfigMap { serde_json::from_value(json!({"metadata": {"name": name}})).expect("cm") };
+    cms.create(&PostParams::default(), &mk("before")).await.expect("create");
+    let mut stream = Box::pin(watcher(cms.clone(), watcher::Config::default().streaming_lists()));
+    let mut initial = Vec::new();
+    loop {
+        let ev = tokio::time::timeout(Duration::from_secs(5), stream.try_next()).await.expect("event").expect("ok").expect("some");
+        match ev {
+            watcher::Event::InitApply(o) => initial.push(o.name_any()),
+            watcher::Event::InitDone => break,
+            _ => {}
+        }
+    }
+    assert_eq!(initial, ["before"]);
+    cms.create(&PostParams::default(), &mk("after")).await.expect("create");
+    let ev = tokio::time::timeout(Duration::from_secs(5), stream.try_next()).await.expect("event").expect("ok");
+    assert!(matches!(ev, Some(watcher::Event::Apply(o)) if o.name_any() == "after"));
+    assert!(s.requests().iter().any(|r| r.is_watch() && r.query.contains("sendInitialEvents=true")));
+}
