@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The main job: deploy the seed's Redis with the Compose target on this
+# machine's Docker Engine and show it ready. Installs and starts what it
+# needs (Docker Engine, the local stand-in Redis image, the deploy binary).
+#
+#   ./demo.sh            # dev profile: Redis published on 127.0.0.1:6379
+#   PROFILE=prod ./demo.sh   # prod profile: internal only, limits, restart policy
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+PROFILE="${PROFILE:-dev}"
+
+tests/support/ensure-docker.sh
+# No registry is reachable here: build a local stand-in for redis:7-alpine
+# from Debian's redis-server/redis-cli binaries (see tests/support/redis-image).
+tests/support/redis-image/build.sh
+cargo build --release --locked -q -p deploy
+deploy=target/release/deploy
+
+echo "==> deploy apply --target compose --profile $PROFILE redis"
+"$deploy" apply --target compose --profile "$PROFILE" -f manifests/learn-greek.yaml redis
+echo
+echo "==> deploy status"
+"$deploy" status --target compose --profile "$PROFILE" -f manifests/learn-greek.yaml redis
+echo
+container=$([ "$PROFILE" = prod ] && echo learn-greek-redis || echo learn-greek-redis-dev)
+echo "==> checks from the seed's Validation section (docker exec $container redis-cli ...)"
+echo "ping:             $(docker exec "$container" redis-cli ping)"
+echo "maxmemory:        $(docker exec "$container" redis-cli CONFIG GET maxmemory | tail -1)"
+echo "maxmemory-policy: $(docker exec "$container" redis-cli CONFIG GET maxmemory-policy | tail -1)"
+echo "appendonly:       $(docker exec "$container" redis-cli CONFIG GET appendonly | tail -1)"
+echo "health:           $(docker inspect "$container" --format '{{.State.Health.Status}}')"
+echo
+echo "Remove it with: $deploy destroy --target compose --profile $PROFILE -f manifests/learn-greek.yaml"
