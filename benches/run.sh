@@ -63,12 +63,18 @@ echo "## Compose apply (seed Redis, prod profile)"
 echo
 # Baseline: Docker Compose on the seed's own production file, Redis only.
 seedfile="$work/docker-compose.yml"
-cleanup_compose() { docker compose -p learn-greek -f "$seedfile" down -v >/dev/null 2>&1 || true; docker rm -f learn-greek-redis >/dev/null 2>&1 || true; docker volume rm learn-greek-redis-data >/dev/null 2>&1 || true; }
-cleanup_deploy() { "$deploy" destroy --target compose -p prod -f manifests/learn-greek.yaml --volumes >/dev/null 2>&1 || true; cleanup_compose; }
+# Removes everything either tool created, volumes included (a cold start each run).
+cat > "$work/cleanup.sh" <<SH
+"$deploy" destroy --target compose -p prod -f "$PWD/manifests/learn-greek.yaml" --volumes >/dev/null 2>&1 || true
+docker compose -p learn-greek -f "$seedfile" down -v >/dev/null 2>&1 || true
+docker rm -f learn-greek-redis >/dev/null 2>&1 || true
+docker volume rm learn-greek-redis-data >/dev/null 2>&1 || true
+SH
+cleanup_deploy() { bash "$work/cleanup.sh"; }
 md --runs "$RUNS" \
-   -n "deploy apply (cold: image present, nothing running)" --prepare "bash -c '$(declare -f cleanup_compose cleanup_deploy); deploy=$deploy; seedfile=$seedfile; cleanup_deploy'" \
+   -n "deploy apply (cold: image present, nothing running)" --prepare "bash $work/cleanup.sh" \
       "$deploy apply --target compose -p prod -f manifests/learn-greek.yaml redis" \
-   -n "docker compose up -d --wait redis (cold, baseline)" --prepare "bash -c '$(declare -f cleanup_compose cleanup_deploy); deploy=$deploy; seedfile=$seedfile; cleanup_deploy'" \
+   -n "docker compose up -d --wait redis (cold, baseline)" --prepare "bash $work/cleanup.sh" \
       "docker compose -p learn-greek -f $seedfile up -d --wait redis"
 cleanup_deploy
 "$deploy" apply --target compose -p prod -f manifests/learn-greek.yaml redis >/dev/null
