@@ -18,7 +18,10 @@ pub struct Rendered {
 impl Rendered {
     /// The Compose YAML, with a header saying where it came from.
     pub fn to_yaml(&self, source: &str) -> String {
-        let body = serde_saphyr::to_string(&self.file).unwrap_or_default();
+        // Plain scalars, not folded `>-` blocks: long values such as URLs stay on one line.
+        let mut options = serde_saphyr::SerializerOptions::default();
+        options.prefer_block_scalars = false;
+        let body = serde_saphyr::to_string_with_options(&self.file, options).unwrap_or_default();
         format!("# Rendered by deploy from {source}. Edit the topology, not this file.\n{body}")
     }
 }
