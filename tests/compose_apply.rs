@@ -93,6 +93,14 @@ fn published_port_change_recreates_and_keeps_the_volume() {
         "{j}"
     );
 
+    // `docker compose` reads the logs of our container as its own.
+    let logs = h::docker(&["compose", "-p", "deploy-t-redisport", "logs", "--no-color", "redis"]);
+    assert!(
+        String::from_utf8_lossy(&logs.stdout).contains("Ready to accept connections"),
+        "docker compose logs: {}",
+        String::from_utf8_lossy(&logs.stderr)
+    );
+
     // Destroy removes container and network, keeps the volume without --volumes.
     let o = p.run("destroy", &[]);
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
@@ -343,4 +351,12 @@ fn prune_removes_services_no_longer_in_the_topology() {
     assert!(!h::exists("container", "deploy-t-prune-b-1"));
     assert_eq!(service(&rep, "a")["action"], "unchanged");
     assert_eq!(p.run("diff", &[]).status.code(), Some(0));
+
+    // `docker compose down` removes what deploy created; apply converges again.
+    let down = h::docker(&["compose", "-p", "deploy-t-prune", "down"]);
+    assert!(down.status.success(), "{}", String::from_utf8_lossy(&down.stderr));
+    assert!(!h::exists("container", "deploy-t-prune-a-1"));
+    assert!(!h::exists("network", "deploy-t-prune_default"));
+    let rep = p.apply_ok(&[]);
+    assert_eq!(service(&rep, "a")["action"], "created");
 }

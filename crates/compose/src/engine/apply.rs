@@ -142,7 +142,7 @@ pub async fn apply(
                 None => report.services.push(ServiceResult {
                     service: p.service.clone(),
                     action: Action::Unchanged,
-                    phase: Phase::Pending,
+                    phase: Phase::Waiting { reason: "not applied".into() },
                     ready: false,
                     elapsed_ms: 0,
                     object: None,
@@ -705,8 +705,14 @@ async fn start_container(ctx: &Ctx<'_>, p: &PlannedService, id: &str) -> Result<
         Err(e) => {
             let msg = describe(&e);
             if msg.contains("address already in use") || msg.contains("port is already allocated") {
+                // The engine's message is long; keep its last, telling part.
+                let core = ["listen tcp", "Bind for"]
+                    .iter()
+                    .find_map(|k| msg.find(k).map(|i| &msg[i..]))
+                    .unwrap_or(&msg)
+                    .trim_end_matches(" (HTTP 500)");
                 Err(format!(
-                    "cannot publish {}: a host port is already in use ({msg}); stop whatever listens there, or change `ports:` of service `{}`",
+                    "cannot publish {}: the host port is already in use ({core}); stop whatever listens there, or change `ports:` of service `{}`",
                     p.spec.ports.join(", "),
                     p.service
                 ))
