@@ -29,7 +29,7 @@ fn every_bad_input_is_located_and_explained() {
     let f = write(d, "type.yaml", "services:\n  r:\n    image: x\n    replicas: [1]\n");
     fails(d, &["render", "-f", &f], &["type.yaml:4:15", "services.r.replicas"]);
     let f = write(d, "size.yaml", "services:\n  r:\n    image: x\n    resources:\n      limits: {memory: 1.5x}\n");
-    fails(d, &["render", "-f", &f], &["size.yaml:5:25", "unknown size unit", "256M"]);
+    fails(d, &["render", "-f", &f], &["size.yaml:5:24", "unknown size unit", "256M"]);
     let f = write(d, "dur.yaml", "services:\n  r:\n    image: x\n    healthcheck:\n      command: [ok]\n      timeout: soon\n");
     fails(d, &["render", "-f", &f], &["dur.yaml:6:16", "services.r.healthcheck.timeout", "10s"]);
     let f = write(d, "cpu.yaml", "services:\n  r:\n    image: x\n    resources:\n      reservations:\n        cpus: -1\n");
