@@ -94,7 +94,14 @@ fn published_port_change_recreates_and_keeps_the_volume() {
     );
 
     // `docker compose` reads the logs of our container as its own.
-    let logs = h::docker(&["compose", "-p", "deploy-t-redisport", "logs", "--no-color", "redis"]);
+    let logs = h::docker(&[
+        "compose",
+        "-p",
+        "deploy-t-redisport",
+        "logs",
+        "--no-color",
+        "redis",
+    ]);
     assert!(
         String::from_utf8_lossy(&logs.stdout).contains("Ready to accept connections"),
         "docker compose logs: {}",
@@ -354,9 +361,72 @@ fn prune_removes_services_no_longer_in_the_topology() {
 
     // `docker compose down` removes what deploy created; apply converges again.
     let down = h::docker(&["compose", "-p", "deploy-t-prune", "down"]);
-    assert!(down.status.success(), "{}", String::from_utf8_lossy(&down.stderr));
+    assert!(
+        down.status.success(),
+        "{}",
+        String::from_utf8_lossy(&down.stderr)
+    );
     assert!(!h::exists("container", "deploy-t-prune-a-1"));
     assert!(!h::exists("network", "deploy-t-prune_default"));
     let rep = p.apply_ok(&[]);
     assert_eq!(service(&rep, "a")["action"], "created");
+}
+
+#[test]
+fn bind_mounts_resolve_against_the_project_dir_and_env_changes_are_diffed() {
+    if !h::docker_ready() {
+        return;
+    }
+    let yaml = r#"name: deploy-t-bind
+services:
+  app:
+    image: deploy-test/busybox:1
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+    environment:
+      GREETING: hello
+      API_TOKEN: not-for-your-eyes
+    volumes: ["./data:/data:ro"]
+    healthcheck:
+      shell: test -f /data/marker
+      interval: 10s
+"#;
+    let p = Project::from_yaml(yaml);
+    std::fs::create_dir_all(p.dir.join("data")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(p.dir.join("data/marker"), "x").unwrap_or_else(|e| panic!("{e}"));
+    p.apply_ok(&[]);
+    let c = "deploy-t-bind-app-1";
+    let mounts = inspect(
+        c,
+        "{{range .Mounts}}{{.Type}} {{.Source}} {{.Destination}} {{.RW}}{{end}}",
+    );
+    assert_eq!(
+        mounts,
+        format!("bind {} /data false", p.dir.join("data").display())
+    );
+    // The image's own PATH is not a difference.
+    assert!(inspect(c, "{{json .Config.Env}}").contains("PATH="));
+    let d = p.run("diff", &[]);
+    assert_eq!(d.status.code(), Some(0), "{}", show(&d));
+
+    // Dropping a variable and changing a secret one are both differences; the secret stays masked.
+    p.rewrite(
+        &yaml
+            .replace("      GREETING: hello\n", "")
+            .replace("not-for-your-eyes", "still-not-for-your-eyes"),
+    );
+    let d = p.run("diff", &[]);
+    assert_eq!(d.status.code(), Some(2), "{}", show(&d));
+    let out = stdout(&d);
+    assert!(out.contains("- env.GREETING: hello"), "{}", show(&d));
+    assert!(
+        out.contains("~ env.API_TOKEN: ******** -> ********"),
+        "{}",
+        show(&d)
+    );
+    assert!(!out.contains("for-your-eyes"), "{}", show(&d));
+    let rep = p.apply_ok(&[]);
+    assert_eq!(service(&rep, "app")["action"], "recreated");
+    assert!(!rep.to_string().contains("for-your-eyes"), "{rep}");
+    assert!(!inspect(c, "{{json .Config.Env}}").contains("GREETING"));
+    assert_eq!(p.run("diff", &[]).status.code(), Some(0));
 }
