@@ -191,6 +191,13 @@ fn dependent_starts_only_after_its_dependency_is_ready() {
     assert_eq!(rep["services"].as_array().map(Vec::len), Some(2), "{rep}");
     assert_eq!(service(&rep, "redis")["action"], "unchanged");
     assert_eq!(service(&rep, "app")["action"], "unchanged");
+
+    // The image's anonymous /data volume goes with `destroy --volumes`.
+    let anon = inspect("deploy-t-order-redis-1", "{{range .Mounts}}{{.Name}}{{end}}");
+    assert!(!anon.is_empty() && h::exists("volume", &anon), "anonymous volume {anon}");
+    p.destroy();
+    assert!(!h::exists("container", "deploy-t-order-redis-1"));
+    assert!(!h::exists("volume", &anon), "anonymous volume {anon} removed");
 }
 
 const ONESHOT: &str = r#"name: deploy-t-oneshot

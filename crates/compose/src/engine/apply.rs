@@ -193,7 +193,7 @@ pub async fn apply(
                 let name = d::summary_name(&c);
                 if opts.prune {
                     let id = c.id.clone().unwrap_or_default();
-                    match remove_container(&ctx.docker, &id).await {
+                    match remove_container(&ctx.docker, &id, true).await {
                         Ok(()) => report
                             .pruned
                             .push(format!("container {name} (service `{svc}`)")),
@@ -428,7 +428,13 @@ async fn ensure_volumes(
 }
 
 /// Stops (gracefully, so that data is flushed) and removes a container. Missing is fine.
-pub(super) async fn remove_container(docker: &Docker, id: &str) -> Result<(), String> {
+/// `anonymous_volumes`: also delete the anonymous volumes Docker made for the
+/// image's `VOLUME`s (scratch space: the topology keeps data in named volumes only).
+pub(super) async fn remove_container(
+    docker: &Docker,
+    id: &str,
+    anonymous_volumes: bool,
+) -> Result<(), String> {
     let stop = bollard::query_parameters::StopContainerOptionsBuilder::default()
         .t(10)
         .build();
@@ -439,6 +445,7 @@ pub(super) async fn remove_container(docker: &Docker, id: &str) -> Result<(), St
     }
     let rm = bollard::query_parameters::RemoveContainerOptionsBuilder::default()
         .force(true)
+        .v(anonymous_volumes)
         .build();
     match docker.remove_container(id, Some(rm)).await {
         Ok(()) => Ok(()),
@@ -575,7 +582,7 @@ async fn run_service_inner(ctx: &Ctx<'_>, p: &PlannedService) -> ServiceResult {
             detail.push("recreated: --force-recreate".to_string());
         }
         ctx.update(&p.service, &Phase::Removing, start);
-        if let Err(e) = remove_container(&ctx.docker, &id).await {
+        if let Err(e) = remove_container(&ctx.docker, &id, true).await {
             return failed(
                 ctx,
                 p,
@@ -662,7 +669,7 @@ async fn find_existing(
                 .await
                 .map_err(|e| format!("cannot inspect container: {}", describe(&e)))?;
         } else {
-            remove_container(&ctx.docker, id)
+            remove_container(&ctx.docker, id, true)
                 .await
                 .map_err(|e| format!("cannot remove extra container {id}: {e}"))?;
         }
@@ -776,7 +783,7 @@ async fn create_and_start(
     ctx.update(&p.service, &Phase::Starting, start);
     if let Err(reason) = start_container(ctx, p, &id).await {
         // Leave nothing half-done: the next apply creates it afresh.
-        if let Err(e) = remove_container(&ctx.docker, &id).await {
+        if let Err(e) = remove_container(&ctx.docker, &id, true).await {
             detail.push(format!(
                 "the container that could not start was not removed: {e}"
             ));

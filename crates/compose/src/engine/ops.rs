@@ -396,7 +396,10 @@ pub async fn destroy(t: &Topology, opts: &DestroyOptions) -> Result<DestroyRepor
         let docker = &docker;
         async move {
             let id = c.id.clone().unwrap_or_default();
-            (d::summary_name(c), remove_container(docker, &id).await)
+            (
+                d::summary_name(c),
+                remove_container(docker, &id, opts.volumes).await,
+            )
         }
     }))
     .await;
