@@ -260,6 +260,7 @@ pub(crate) fn yaml_path_at(text: &str, line: u32) -> Option<String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -207,6 +207,7 @@ pub fn resolve(s: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Strin
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

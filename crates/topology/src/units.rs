@@ -34,7 +34,7 @@ impl ByteSize {
     /// Compose/Docker spelling: the largest binary unit that divides exactly (`256M`, `1G`, `1536K`, `100`).
     pub fn to_compose(self) -> String {
         for (unit, suffix) in [(TIB, "T"), (GIB, "G"), (MIB, "M"), (KIB, "K")] {
-            if self.0 != 0 && self.0 % unit == 0 {
+            if self.0 != 0 && self.0.is_multiple_of(unit) {
                 return format!("{}{}", self.0 / unit, suffix);
             }
         }
@@ -44,7 +44,7 @@ impl ByteSize {
     /// Kubernetes quantity, binary suffixes (`256Mi`), exact.
     pub fn to_k8s(self) -> String {
         for (unit, suffix) in [(TIB, "Ti"), (GIB, "Gi"), (MIB, "Mi"), (KIB, "Ki")] {
-            if self.0 != 0 && self.0 % unit == 0 {
+            if self.0 != 0 && self.0.is_multiple_of(unit) {
                 return format!("{}{}", self.0 / unit, suffix);
             }
         }
@@ -121,7 +121,7 @@ impl Cpus {
     }
     /// Kubernetes quantity (`250m`, `2`).
     pub fn to_k8s(self) -> String {
-        if self.0 % 1000 == 0 {
+        if self.0.is_multiple_of(1000) {
             (self.0 / 1000).to_string()
         } else {
             format!("{}m", self.0)
@@ -178,8 +178,8 @@ impl Dur {
         if nanos == 0 {
             return "0s".into();
         }
-        if nanos % 1_000_000_000 != 0 {
-            if nanos % 1_000_000 == 0 {
+        if !nanos.is_multiple_of(1_000_000_000) {
+            if nanos.is_multiple_of(1_000_000) {
                 return format!("{}ms", nanos / 1_000_000);
             }
             return format!("{}us", nanos / 1_000);
@@ -295,6 +295,7 @@ serde_via_str!(Cpus, CPU_HELP, to_compose);
 serde_via_str!(Dur, DURATION_HELP, to_compose);
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
