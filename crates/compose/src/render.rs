@@ -92,10 +92,18 @@ pub fn render(t: &Topology) -> Rendered {
             ComposeNetwork { driver: Some(n.driver.clone()), name: Some(n.name.clone()) },
         );
     }
+    // Only volumes some service mounts: Compose creates what is declared.
+    let used: std::collections::HashSet<&str> = t
+        .services
+        .values()
+        .flat_map(|s| s.mounts.iter())
+        .filter_map(|m| match &m.source {
+            MountSource::Volume(v) => Some(v.as_str()),
+            MountSource::Bind(_) => None,
+        })
+        .collect();
     for v in t.volumes.values() {
-        // Only volumes some service mounts: Compose creates what is declared.
-        let used = t.services.values().any(|s| s.mounts.iter().any(|m| m.source == MountSource::Volume(v.key.clone())));
-        if used {
+        if used.contains(v.key.as_str()) {
             file.volumes.insert(v.key.clone(), ComposeVolume { name: Some(v.name.clone()) });
         }
     }

@@ -350,9 +350,9 @@ impl Topology {
     /// Services in dependency order: every service after all it depends on
     /// (ties keep file order). Validation has already ruled out cycles.
     pub fn order(&self) -> Vec<&str> {
-        let mut done: Vec<&str> = Vec::new();
-        fn visit<'a>(t: &'a Topology, name: &'a str, done: &mut Vec<&'a str>) {
-            if done.contains(&name) {
+        let mut done: indexmap::IndexSet<&str> = indexmap::IndexSet::with_capacity(self.services.len());
+        fn visit<'a>(t: &'a Topology, name: &'a str, done: &mut indexmap::IndexSet<&'a str>) {
+            if done.contains(name) {
                 return;
             }
             if let Some(s) = t.services.get(name) {
@@ -360,12 +360,12 @@ impl Topology {
                     visit(t, dep, done);
                 }
             }
-            done.push(name);
+            done.insert(name);
         }
         for name in self.services.keys() {
             visit(self, name, &mut done);
         }
-        done
+        done.into_iter().collect()
     }
 
     /// Waves: each wave's services depend only on earlier waves.

@@ -146,7 +146,8 @@ pub(crate) fn build(raw: RawTopology, profile: Option<String>, project_dir: Path
     // -- services
     let service_names: Vec<String> = raw.services.keys().map(|k| k.value.clone()).collect();
     let mut services = IndexMap::new();
-    let mut published: Vec<(String, u16, Protocol, String, Option<Loc>)> = Vec::new();
+    // Host ports already published: (port, protocol) → [(host IP, service)].
+    let mut published: std::collections::HashMap<(u16, Protocol), Vec<(String, String)>> = std::collections::HashMap::new();
     let mut needs_default_network = false;
     for (key, s) in &raw.services {
         let sname = key.value.clone();
@@ -196,9 +197,10 @@ pub(crate) fn build(raw: RawTopology, profile: Option<String>, project_dir: Path
                 Ok(port) => {
                     if let Some(h) = port.host {
                         let ip = port.host_ip.clone().unwrap_or_else(|| "0.0.0.0".into());
-                        if let Some((other, ..)) = published.iter().find(|(_, hp, pr, pip, _)| {
-                            *hp == h && *pr == port.protocol && (pip == &ip || pip == "0.0.0.0" || ip == "0.0.0.0")
-                        }) {
+                        let taken = published.entry((h, port.protocol)).or_default();
+                        if let Some((_, other)) =
+                            taken.iter().find(|(pip, _)| pip == &ip || pip == "0.0.0.0" || ip == "0.0.0.0")
+                        {
                             let msg = if *other == sname {
                                 format!("service `{sname}` publishes host port {h}/{} twice", port.protocol.as_str())
                             } else {
@@ -206,7 +208,7 @@ pub(crate) fn build(raw: RawTopology, profile: Option<String>, project_dir: Path
                             };
                             cx.err(Diagnostic::new(msg).at(p.loc()).field(f("ports")).help("give each service its own host port, or remove one of the mappings"));
                         } else {
-                            published.push((sname.clone(), h, port.protocol, ip, p.loc.clone()));
+                            taken.push((ip, sname.clone()));
                         }
                     }
                     ports.push(port);
@@ -306,7 +308,7 @@ pub(crate) fn build(raw: RawTopology, profile: Option<String>, project_dir: Path
         let mut depends_on = IndexMap::new();
         if let Some(d) = s.depends_on.clone() {
             for (dep, spec) in d.into_map() {
-                if !service_names.contains(&dep.value) {
+                if !raw.services.contains_key(dep.value.as_str()) {
                     cx.err(Diagnostic::new(format!("service `{sname}` depends on `{}`, which is not a service of this topology", dep.value)).at(dep.loc()).field(f(&format!("depends_on.{}", dep.value))).help(format!("services are: {}", service_names.join(", "))));
                     continue;
                 }
