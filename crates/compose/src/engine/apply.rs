@@ -895,6 +895,10 @@ async fn wait_ready(ctx: &Ctx<'_>, p: &PlannedService, id: &str, start: Instant)
                             start,
                         );
                     }
+                } else if p.probe.is_some() && last_health.as_deref() == Some("healthy") {
+                    // Docker ran the same probe within its interval and it passed:
+                    // no need to exec it again (this keeps a no-op re-apply fast).
+                    return Outcome::Ready { detail: vec!["docker health: healthy".into()] };
                 } else if let Some(pr) = &p.probe {
                     attempt += 1;
                     ctx.update(
