@@ -34,11 +34,22 @@ fn count(double: &KubeDouble) -> String {
     let r = double.requests();
     let by = |m: &str| r.iter().filter(|x| x.method == m && !x.is_watch()).count();
     let watches = r.iter().filter(|x| x.is_watch()).count();
-    format!("{} requests: {} PATCH (apply), {} GET/LIST, {} WATCH, {} other", r.len(), by("PATCH"), by("GET"), watches, r.len() - by("PATCH") - by("GET") - watches)
+    format!(
+        "{} requests: {} PATCH (apply), {} GET/LIST, {} WATCH, {} other",
+        r.len(),
+        by("PATCH"),
+        by("GET"),
+        watches,
+        r.len() - by("PATCH") - by("GET") - watches
+    )
 }
 
 fn bench(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap_or_else(|e| panic!("{e}"));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
     // kube's client spawns onto the runtime it is built in.
     let _guard = rt.enter();
     let double = rt.block_on(KubeDouble::start()).unwrap_or_else(|e| panic!("{e}"));
@@ -51,11 +62,15 @@ fn bench(c: &mut Criterion) {
     // Request counts, once, for docs/benchmarks.md.
     let objects = deploy_k8s::render(&base, &env).unwrap_or_else(|e| panic!("{e}")).objects.len();
     double.reset_requests();
-    let r = rt.block_on(deploy_k8s::apply(&client, &base, &env, &opts(), progress.clone())).unwrap_or_else(|e| panic!("{e}"));
+    let r = rt
+        .block_on(deploy_k8s::apply(&client, &base, &env, &opts(), progress.clone()))
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(r.ok, "{}", r.text());
     println!("k8s first apply ({objects} objects, {} workloads): {}", base.services.len(), count(&double));
     double.reset_requests();
-    let r = rt.block_on(deploy_k8s::apply(&client, &base, &env, &opts(), progress.clone())).unwrap_or_else(|e| panic!("{e}"));
+    let r = rt
+        .block_on(deploy_k8s::apply(&client, &base, &env, &opts(), progress.clone()))
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(r.ok);
     println!("k8s re-apply, nothing to do: {}", count(&double));
     double.reset_requests();
@@ -71,13 +86,20 @@ fn bench(c: &mut Criterion) {
             n += 1;
             let mut t = base.clone();
             t.namespace = format!("bench-{n}");
-            let r = rt.block_on(deploy_k8s::apply(&client, &t, &env, &opts(), progress.clone())).unwrap_or_else(|e| panic!("{e}"));
+            let r = rt
+                .block_on(deploy_k8s::apply(&client, &t, &env, &opts(), progress.clone()))
+                .unwrap_or_else(|e| panic!("{e}"));
             assert!(r.ok);
             black_box(r)
         })
     });
     g.bench_function("apply/no-op", |b| {
-        b.iter(|| black_box(rt.block_on(deploy_k8s::apply(&client, &base, &env, &opts(), progress.clone())).unwrap_or_else(|e| panic!("{e}"))))
+        b.iter(|| {
+            black_box(
+                rt.block_on(deploy_k8s::apply(&client, &base, &env, &opts(), progress.clone()))
+                    .unwrap_or_else(|e| panic!("{e}")),
+            )
+        })
     });
     g.bench_function("diff/no-changes", |b| {
         b.iter(|| black_box(rt.block_on(deploy_k8s::diff(&client, &base, &env, &[])).unwrap_or_else(|e| panic!("{e}"))))

@@ -53,13 +53,15 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("render");
     g.bench_function("seed/compose", |b| {
         b.iter(|| {
-            let t = from_str("learn-greek.yaml", black_box(&base), Some(("prod.yaml", &prod))).unwrap_or_else(|e| panic!("{e}"));
+            let t = from_str("learn-greek.yaml", black_box(&base), Some(("prod.yaml", &prod)))
+                .unwrap_or_else(|e| panic!("{e}"));
             black_box(deploy_compose::render(&t).to_yaml("bench"))
         })
     });
     g.bench_function("seed/k8s", |b| {
         b.iter(|| {
-            let t = from_str("learn-greek.yaml", black_box(&base), Some(("prod.yaml", &prod))).unwrap_or_else(|e| panic!("{e}"));
+            let t = from_str("learn-greek.yaml", black_box(&base), Some(("prod.yaml", &prod)))
+                .unwrap_or_else(|e| panic!("{e}"));
             black_box(deploy_k8s::render(&t, &env).unwrap_or_else(|e| panic!("{e}")).to_yaml())
         })
     });

@@ -20,10 +20,7 @@ fn published_port_change_recreates_and_keeps_the_volume() {
     let c = "deploy-t-redisport-redis-1";
     let rep = p.apply_ok(&[]);
     assert_eq!(service(&rep, "redis")["action"], "created");
-    assert_eq!(
-        h::tcp_ping(port).unwrap_or_else(|e| panic!("127.0.0.1:{port}: {e}")),
-        "+PONG"
-    );
+    assert_eq!(h::tcp_ping(port).unwrap_or_else(|e| panic!("127.0.0.1:{port}: {e}")), "+PONG");
     assert_eq!(
         inspect(c, "{{json .HostConfig.PortBindings}}"),
         format!(r#"{{"6379/tcp":[{{"HostIp":"127.0.0.1","HostPort":"{port}"}}]}}"#)
@@ -35,26 +32,15 @@ fn published_port_change_recreates_and_keeps_the_volume() {
     assert_eq!(redis_cli(c, &["SET", "k", "v1"]), "OK");
 
     // A config change: diff says what, apply recreates that service alone.
-    p.rewrite(&h::redis_topology(
-        "deploy-t-redisport",
-        port,
-        " --maxmemory-samples 7",
-    ));
+    p.rewrite(&h::redis_topology("deploy-t-redisport", port, " --maxmemory-samples 7"));
     let d = p.run("diff", &[]);
     assert_eq!(d.status.code(), Some(2), "{}", show(&d));
-    assert!(
-        stdout(&d).contains("~ container deploy-t-redisport-redis-1 will be updated"),
-        "{}",
-        show(&d)
-    );
+    assert!(stdout(&d).contains("~ container deploy-t-redisport-redis-1 will be updated"), "{}", show(&d));
     assert!(stdout(&d).contains("command:"), "{}", show(&d));
     assert!(stdout(&d).contains("--maxmemory-samples 7"), "{}", show(&d));
     let dj = h::json(&p.run("diff", &["--output", "json"]));
-    let obj = dj["objects"]
-        .as_array()
-        .and_then(|a| a.iter().find(|o| o["kind"] == "container"))
-        .cloned()
-        .unwrap_or_default();
+    let obj =
+        dj["objects"].as_array().and_then(|a| a.iter().find(|o| o["kind"] == "container")).cloned().unwrap_or_default();
     assert_eq!(obj["change"], "update", "{dj}");
     assert!(obj["fields"].to_string().contains("\"command\""), "{dj}");
 
@@ -62,15 +48,8 @@ fn published_port_change_recreates_and_keeps_the_volume() {
     assert_eq!(service(&rep, "redis")["action"], "recreated", "{rep}");
     let id2 = inspect(c, "{{.Id}}");
     assert_ne!(id, id2);
-    assert_eq!(
-        redis_cli(c, &["CONFIG", "GET", "maxmemory-samples"]),
-        "maxmemory-samples\n7"
-    );
-    assert_eq!(
-        redis_cli(c, &["GET", "k"]),
-        "v1",
-        "named volume kept across recreate"
-    );
+    assert_eq!(redis_cli(c, &["CONFIG", "GET", "maxmemory-samples"]), "maxmemory-samples\n7");
+    assert_eq!(redis_cli(c, &["GET", "k"]), "v1", "named volume kept across recreate");
     assert_eq!(p.run("diff", &[]).status.code(), Some(0));
 
     // --force-recreate recreates an unchanged service, still keeping data.
@@ -86,22 +65,10 @@ fn published_port_change_recreates_and_keeps_the_volume() {
     let j = h::json(&s);
     assert_eq!(j["services"][0]["ready"], true, "{j}");
     assert_eq!(j["services"][0]["object"], c, "{j}");
-    assert!(
-        j["services"][0]["ports"]
-            .to_string()
-            .contains(&format!("127.0.0.1:{port}->6379/tcp")),
-        "{j}"
-    );
+    assert!(j["services"][0]["ports"].to_string().contains(&format!("127.0.0.1:{port}->6379/tcp")), "{j}");
 
     // `docker compose` reads the logs of our container as its own.
-    let logs = h::docker(&[
-        "compose",
-        "-p",
-        "deploy-t-redisport",
-        "logs",
-        "--no-color",
-        "redis",
-    ]);
+    let logs = h::docker(&["compose", "-p", "deploy-t-redisport", "logs", "--no-color", "redis"]);
     assert!(
         String::from_utf8_lossy(&logs.stdout).contains("Ready to accept connections"),
         "docker compose logs: {}",
@@ -166,10 +133,7 @@ fn dependent_starts_only_after_its_dependency_is_ready() {
         app_started - redis_started
     );
     // The probe that made Redis ready ran before the app started: the app saw PONG.
-    assert_eq!(
-        inspect("deploy-t-order-app-1", "{{.State.Status}}"),
-        "running"
-    );
+    assert_eq!(inspect("deploy-t-order-app-1", "{{.State.Status}}"), "running");
     // Both networks, service name as alias on each.
     let nets = inspect(
         "deploy-t-order-redis-1",
@@ -178,10 +142,7 @@ fn dependent_starts_only_after_its_dependency_is_ready() {
     assert!(nets.contains("deploy-t-order_front=redis"), "{nets}");
     assert!(nets.contains("deploy-t-order_back=redis"), "{nets}");
     assert_eq!(
-        inspect(
-            "deploy-t-order-app-1",
-            "{{index .Config.Labels \"com.docker.compose.depends_on\"}}"
-        ),
+        inspect("deploy-t-order-app-1", "{{index .Config.Labels \"com.docker.compose.depends_on\"}}"),
         "redis:service_healthy:false"
     );
     assert_eq!(p.run("diff", &[]).status.code(), Some(0));
@@ -224,48 +185,24 @@ fn one_shot_dependency_completes_before_its_dependent_starts() {
     }
     let p = Project::from_yaml(ONESHOT);
     let rep = p.apply_ok(&[]);
-    assert_eq!(
-        service(&rep, "migrate")["phase"]["state"],
-        "completed",
-        "{rep}"
-    );
+    assert_eq!(service(&rep, "migrate")["phase"]["state"], "completed", "{rep}");
     assert_eq!(service(&rep, "migrate")["ready"], true);
     assert_eq!(service(&rep, "app")["phase"]["state"], "ready", "{rep}");
-    let finished = docker_time(&inspect(
-        "deploy-t-oneshot-migrate-1",
-        "{{.State.FinishedAt}}",
-    ));
+    let finished = docker_time(&inspect("deploy-t-oneshot-migrate-1", "{{.State.FinishedAt}}"));
     let started = docker_time(&inspect("deploy-t-oneshot-app-1", "{{.State.StartedAt}}"));
-    assert!(
-        started >= finished,
-        "app started {:.3}s before migrate finished",
-        finished - started
-    );
-    assert_eq!(
-        inspect("deploy-t-oneshot-migrate-1", "{{.State.ExitCode}}"),
-        "0"
-    );
+    assert!(started >= finished, "app started {:.3}s before migrate finished", finished - started);
+    assert_eq!(inspect("deploy-t-oneshot-migrate-1", "{{.State.ExitCode}}"), "0");
 
     // Re-apply: the completed one-shot is not run again.
     let fin = inspect("deploy-t-oneshot-migrate-1", "{{.State.FinishedAt}}");
     let rep = p.apply_ok(&[]);
     assert_eq!(service(&rep, "migrate")["action"], "unchanged", "{rep}");
-    assert_eq!(
-        service(&rep, "migrate")["phase"]["state"],
-        "completed",
-        "{rep}"
-    );
+    assert_eq!(service(&rep, "migrate")["phase"]["state"], "completed", "{rep}");
     assert_eq!(service(&rep, "app")["action"], "unchanged", "{rep}");
-    assert_eq!(
-        inspect("deploy-t-oneshot-migrate-1", "{{.State.FinishedAt}}"),
-        fin
-    );
+    assert_eq!(inspect("deploy-t-oneshot-migrate-1", "{{.State.FinishedAt}}"), fin);
 
     let s = h::json(&p.run("status", &["--output", "json"]));
-    assert!(
-        s["services"].to_string().contains("completed (exit 0)"),
-        "{s}"
-    );
+    assert!(s["services"].to_string().contains("completed (exit 0)"), "{s}");
 }
 
 #[test]
@@ -275,10 +212,7 @@ fn failing_one_shot_blocks_its_dependent_and_shows_logs() {
     }
     let yaml = ONESHOT
         .replace("deploy-t-oneshot", "deploy-t-oneshotfail")
-        .replace(
-            "sleep 1; echo migrated > /shared/done; echo migration-finished",
-            "echo migration-broke; exit 3",
-        );
+        .replace("sleep 1; echo migrated > /shared/done; echo migration-finished", "echo migration-broke; exit 3");
     let p = Project::from_yaml(&yaml);
     let o = p.run("apply", &["--output", "json"]);
     assert_eq!(o.status.code(), Some(1), "{}", show(&o));
@@ -286,28 +220,12 @@ fn failing_one_shot_blocks_its_dependent_and_shows_logs() {
     assert_eq!(j["ok"], false);
     let m = service(&j, "migrate");
     assert_eq!(m["phase"]["state"], "failed", "{j}");
-    assert!(
-        m["phase"]["reason"]
-            .to_string()
-            .contains("exited with code 3"),
-        "{j}"
-    );
-    assert!(
-        m["detail"].to_string().contains("migration-broke"),
-        "logs in the detail: {j}"
-    );
+    assert!(m["phase"]["reason"].to_string().contains("exited with code 3"), "{j}");
+    assert!(m["detail"].to_string().contains("migration-broke"), "logs in the detail: {j}");
     let a = service(&j, "app");
     assert_eq!(a["phase"]["state"], "failed");
-    assert!(
-        a["phase"]["reason"]
-            .to_string()
-            .contains("dependency `migrate`"),
-        "{j}"
-    );
-    assert!(
-        !h::exists("container", "deploy-t-oneshotfail-app-1"),
-        "the dependent was not created"
-    );
+    assert!(a["phase"]["reason"].to_string().contains("dependency `migrate`"), "{j}");
+    assert!(!h::exists("container", "deploy-t-oneshotfail-app-1"), "the dependent was not created");
 }
 
 const PRUNE: &str = r#"name: deploy-t-prune
@@ -330,10 +248,7 @@ fn prune_removes_services_no_longer_in_the_topology() {
     assert!(h::exists("container", "deploy-t-prune-b-1"));
     // Default network of a topology without networks.
     assert_eq!(
-        inspect(
-            "deploy-t-prune-a-1",
-            "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}"
-        ),
+        inspect("deploy-t-prune-a-1", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}"),
         "deploy-t-prune_default"
     );
 
@@ -341,38 +256,21 @@ fn prune_removes_services_no_longer_in_the_topology() {
     p.rewrite(&only_a);
     let d = p.run("diff", &[]);
     assert_eq!(d.status.code(), Some(2), "{}", show(&d));
-    assert!(
-        stdout(&d).contains("- container deploy-t-prune-b-1 is no longer in the topology"),
-        "{}",
-        show(&d)
-    );
+    assert!(stdout(&d).contains("- container deploy-t-prune-b-1 is no longer in the topology"), "{}", show(&d));
 
     let rep = p.apply_ok(&[]);
-    assert!(
-        rep["warnings"].to_string().contains("deploy-t-prune-b-1"),
-        "{rep}"
-    );
-    assert!(
-        h::exists("container", "deploy-t-prune-b-1"),
-        "not removed without --prune"
-    );
+    assert!(rep["warnings"].to_string().contains("deploy-t-prune-b-1"), "{rep}");
+    assert!(h::exists("container", "deploy-t-prune-b-1"), "not removed without --prune");
 
     let rep = p.apply_ok(&["--prune"]);
-    assert!(
-        rep["pruned"].to_string().contains("deploy-t-prune-b-1"),
-        "{rep}"
-    );
+    assert!(rep["pruned"].to_string().contains("deploy-t-prune-b-1"), "{rep}");
     assert!(!h::exists("container", "deploy-t-prune-b-1"));
     assert_eq!(service(&rep, "a")["action"], "unchanged");
     assert_eq!(p.run("diff", &[]).status.code(), Some(0));
 
     // `docker compose down` removes what deploy created; apply converges again.
     let down = h::docker(&["compose", "-p", "deploy-t-prune", "down"]);
-    assert!(
-        down.status.success(),
-        "{}",
-        String::from_utf8_lossy(&down.stderr)
-    );
+    assert!(down.status.success(), "{}", String::from_utf8_lossy(&down.stderr));
     assert!(!h::exists("container", "deploy-t-prune-a-1"));
     assert!(!h::exists("network", "deploy-t-prune_default"));
     let rep = p.apply_ok(&[]);
@@ -402,34 +300,20 @@ services:
     std::fs::write(p.dir.join("data/marker"), "x").unwrap_or_else(|e| panic!("{e}"));
     p.apply_ok(&[]);
     let c = "deploy-t-bind-app-1";
-    let mounts = inspect(
-        c,
-        "{{range .Mounts}}{{.Type}} {{.Source}} {{.Destination}} {{.RW}}{{end}}",
-    );
-    assert_eq!(
-        mounts,
-        format!("bind {} /data false", p.dir.join("data").display())
-    );
+    let mounts = inspect(c, "{{range .Mounts}}{{.Type}} {{.Source}} {{.Destination}} {{.RW}}{{end}}");
+    assert_eq!(mounts, format!("bind {} /data false", p.dir.join("data").display()));
     // The image's own PATH is not a difference.
     assert!(inspect(c, "{{json .Config.Env}}").contains("PATH="));
     let d = p.run("diff", &[]);
     assert_eq!(d.status.code(), Some(0), "{}", show(&d));
 
     // Dropping a variable and changing a secret one are both differences; the secret stays masked.
-    p.rewrite(
-        &yaml
-            .replace("      GREETING: hello\n", "")
-            .replace("not-for-your-eyes", "still-not-for-your-eyes"),
-    );
+    p.rewrite(&yaml.replace("      GREETING: hello\n", "").replace("not-for-your-eyes", "still-not-for-your-eyes"));
     let d = p.run("diff", &[]);
     assert_eq!(d.status.code(), Some(2), "{}", show(&d));
     let out = stdout(&d);
     assert!(out.contains("- env.GREETING: hello"), "{}", show(&d));
-    assert!(
-        out.contains("~ env.API_TOKEN: ******** -> ********"),
-        "{}",
-        show(&d)
-    );
+    assert!(out.contains("~ env.API_TOKEN: ******** -> ********"), "{}", show(&d));
     assert!(!out.contains("for-your-eyes"), "{}", show(&d));
     let rep = p.apply_ok(&[]);
     assert_eq!(service(&rep, "app")["action"], "recreated");

@@ -19,9 +19,7 @@ use crate::common;
 pub fn docker_ready() -> bool {
     static READY: OnceLock<Result<(), String>> = OnceLock::new();
     let r = READY.get_or_init(|| {
-        let v = Command::new("docker")
-            .args(["version", "--format", "{{.Server.APIVersion}}"])
-            .output();
+        let v = Command::new("docker").args(["version", "--format", "{{.Server.APIVersion}}"]).output();
         match v {
             Ok(o) if o.status.success() => {}
             Ok(o) => {
@@ -54,9 +52,7 @@ pub fn docker_ready() -> bool {
             panic!("CI is set and the Docker test environment is not usable: {e}")
         }
         Err(e) => {
-            eprintln!(
-                "NOTICE: skipping a Docker end-to-end test: {e} (run tests/support/ensure-docker.sh)"
-            );
+            eprintln!("NOTICE: skipping a Docker end-to-end test: {e} (run tests/support/ensure-docker.sh)");
             false
         }
     }
@@ -64,10 +60,7 @@ pub fn docker_ready() -> bool {
 
 /// Runs the docker CLI.
 pub fn docker(args: &[&str]) -> Output {
-    Command::new("docker")
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run docker: {e}"))
+    Command::new("docker").args(args).output().unwrap_or_else(|e| panic!("cannot run docker: {e}"))
 }
 
 /// `docker inspect -f FORMAT NAME`, trimmed; empty when it does not exist.
@@ -101,10 +94,7 @@ pub fn wait_docker_healthy(container: &str, within: Duration) {
         if s == "healthy" {
             return;
         }
-        assert!(
-            start.elapsed() < within,
-            "{container}: Docker health is `{s}` after {within:?}"
-        );
+        assert!(start.elapsed() < within, "{container}: Docker health is `{s}` after {within:?}");
         std::thread::sleep(Duration::from_millis(250));
     }
 }
@@ -123,8 +113,7 @@ pub fn tcp_ping(port: u16) -> std::io::Result<String> {
 /// A TCP port that is free on 127.0.0.1 and 0.0.0.0 right now.
 pub fn free_port() -> u16 {
     for _ in 0..50 {
-        let l =
-            TcpListener::bind((Ipv4Addr::UNSPECIFIED, 0)).unwrap_or_else(|e| panic!("bind: {e}"));
+        let l = TcpListener::bind((Ipv4Addr::UNSPECIFIED, 0)).unwrap_or_else(|e| panic!("bind: {e}"));
         let port = l.local_addr().map(|a| a.port()).unwrap_or(0);
         drop(l);
         if port >= 20000 && TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
@@ -136,22 +125,12 @@ pub fn free_port() -> u16 {
 
 /// Parses `--output json` stdout.
 pub fn json(o: &Output) -> serde_json::Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
-            common::stdout(o),
-            common::stderr(o)
-        )
-    })
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", common::stdout(o), common::stderr(o)))
 }
 
 pub fn show(o: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}--- stderr\n{}",
-        o.status.code(),
-        common::stdout(o),
-        common::stderr(o)
-    )
+    format!("exit {:?}\n--- stdout\n{}--- stderr\n{}", o.status.code(), common::stdout(o), common::stderr(o))
 }
 
 /// A topology under test: its file, profile and directory. Dropping it runs
@@ -170,13 +149,7 @@ impl Project {
         let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
         let file = tmp.path().join("deploy.yaml");
         std::fs::write(&file, yaml).unwrap_or_else(|e| panic!("write: {e}"));
-        let p = Project {
-            dir: tmp.path().to_path_buf(),
-            file,
-            profile: None,
-            env: Vec::new(),
-            _tmp: Some(tmp),
-        };
+        let p = Project { dir: tmp.path().to_path_buf(), file, profile: None, env: Vec::new(), _tmp: Some(tmp) };
         p.destroy();
         p
     }
@@ -201,11 +174,7 @@ impl Project {
     }
 
     fn args<'a>(&'a self, cmd: &'a str, extra: &'a [&'a str]) -> Vec<String> {
-        let mut a = vec![
-            cmd.to_string(),
-            "-f".into(),
-            self.file.display().to_string(),
-        ];
+        let mut a = vec![cmd.to_string(), "-f".into(), self.file.display().to_string()];
         if let Some(p) = &self.profile {
             a.push("-p".into());
             a.push(p.clone());
@@ -222,11 +191,7 @@ impl Project {
     pub fn run_env(&self, cmd: &str, extra: &[&str], env: &[(&str, &str)]) -> Output {
         let args = self.args(cmd, extra);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let mut all: Vec<(&str, &str)> = self
-            .env
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
+        let mut all: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         all.extend_from_slice(env);
         common::deploy_in(&self.dir, &args, &all)
     }
@@ -238,10 +203,8 @@ impl Project {
         for (k, v) in &self.env {
             c.env(k, v);
         }
-        c.stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        c.spawn()
-            .unwrap_or_else(|e| panic!("cannot spawn deploy: {e}"))
+        c.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        c.spawn().unwrap_or_else(|e| panic!("cannot spawn deploy: {e}"))
     }
 
     /// `deploy apply ...`, asserting success; returns the JSON report.
@@ -278,9 +241,7 @@ pub fn service<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json:
 pub fn docker_time(ts: &str) -> f64 {
     // 2024-05-01T12:34:56.123456789Z
     let ts = ts.trim();
-    let (date, time) = ts
-        .split_once('T')
-        .unwrap_or_else(|| panic!("bad timestamp {ts}"));
+    let (date, time) = ts.split_once('T').unwrap_or_else(|| panic!("bad timestamp {ts}"));
     let time = time.trim_end_matches('Z');
     let d: Vec<i64> = date.split('-').map(|x| x.parse().unwrap_or(0)).collect();
     let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));

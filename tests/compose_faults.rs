@@ -20,16 +20,12 @@ fn all_output(o: &std::process::Output) -> String {
 fn daemon_unreachable_names_the_socket() {
     // Needs no engine: the engine is what is missing.
     let mut p = Project::from_yaml(&h::redis_topology("deploy-t-nodaemon", 1, ""));
-    p.env
-        .push(("DOCKER_HOST".into(), "unix:///nonexistent.sock".into()));
+    p.env.push(("DOCKER_HOST".into(), "unix:///nonexistent.sock".into()));
     for cmd in ["apply", "diff", "status", "destroy"] {
         let o = p.run(cmd, &[]);
         assert_eq!(o.status.code(), Some(1), "{cmd}: {}", show(&o));
         let out = all_output(&o);
-        assert!(
-            out.contains("unix:///nonexistent.sock"),
-            "{cmd} names the socket: {out}"
-        );
+        assert!(out.contains("unix:///nonexistent.sock"), "{cmd} names the socket: {out}");
         assert!(out.contains("DOCKER_HOST"), "{cmd} says what to do: {out}");
         assert!(out.contains("cannot reach the Docker engine"), "{out}");
     }
@@ -52,19 +48,9 @@ services:
     );
     let o = p.run("apply", &[]);
     assert_eq!(o.status.code(), Some(1), "{}", show(&o));
-    assert!(
-        all_output(&o).contains("DEPLOY_T_UNSET_TOKEN"),
-        "{}",
-        show(&o)
-    );
-    assert!(
-        !h::exists("network", "deploy-t-novar_default"),
-        "nothing created"
-    );
-    assert!(
-        !h::exists("container", "deploy-t-novar-app-1"),
-        "nothing created"
-    );
+    assert!(all_output(&o).contains("DEPLOY_T_UNSET_TOKEN"), "{}", show(&o));
+    assert!(!h::exists("network", "deploy-t-novar_default"), "nothing created");
+    assert!(!h::exists("container", "deploy-t-novar-app-1"), "nothing created");
 }
 
 #[test]
@@ -73,17 +59,13 @@ fn host_port_in_use_is_reported_and_a_second_apply_converges() {
         return;
     }
     let port = h::free_port();
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port))
-        .unwrap_or_else(|e| panic!("bind {port}: {e}"));
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).unwrap_or_else(|e| panic!("bind {port}: {e}"));
     let p = Project::from_yaml(&h::redis_topology("deploy-t-portbusy", port, ""));
     let o = p.run("apply", &["--output", "json"]);
     assert_eq!(o.status.code(), Some(1), "{}", show(&o));
     let j = h::json(&o);
     let r = service(&j, "redis");
-    let reason = r["phase"]["reason"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let reason = r["phase"]["reason"].as_str().unwrap_or_default().to_string();
     assert!(reason.contains("already in use"), "{j}");
     assert!(reason.contains(&port.to_string()), "{j}");
     assert!(reason.contains("`redis`"), "names the service: {j}");
@@ -117,15 +99,9 @@ volumes:
     let j = h::json(&o);
     let r = service(&j, "app");
     let reason = r["phase"]["reason"].as_str().unwrap_or_default();
-    assert!(
-        reason.contains("docker.io/deploytest/definitely-not-here:0.0.1"),
-        "names the image: {j}"
-    );
+    assert!(reason.contains("docker.io/deploytest/definitely-not-here:0.0.1"), "names the image: {j}");
     assert!(reason.contains("cannot be pulled"), "{j}");
-    assert!(
-        j["error"].to_string().contains("nothing was changed"),
-        "{j}"
-    );
+    assert!(j["error"].to_string().contains("nothing was changed"), "{j}");
     assert!(!h::exists("network", "deploy-t-nopull_default"));
     assert!(!h::exists("volume", "deploy-t-nopull_data"));
     assert!(!h::exists("container", "deploy-t-nopull-app-1"));
@@ -160,18 +136,12 @@ services:
     assert!(reason.contains("probe-said-no"), "last probe output: {j}");
     let detail = r["detail"].to_string();
     assert!(detail.contains("booting-marker"), "log tail: {j}");
-    assert!(
-        r["detail"].as_array().map(Vec::len).unwrap_or(0) >= 2,
-        "{j}"
-    );
+    assert!(r["detail"].as_array().map(Vec::len).unwrap_or(0) >= 2, "{j}");
     // Text output too.
     let o = p.run("apply", &["--timeout", "2s"]);
     assert_eq!(o.status.code(), Some(1));
     let out = all_output(&o);
-    assert!(
-        out.contains("probe-said-no") && out.contains("booting-marker"),
-        "{out}"
-    );
+    assert!(out.contains("probe-said-no") && out.contains("booting-marker"), "{out}");
 }
 
 #[test]
@@ -193,18 +163,10 @@ services:
     let start = Instant::now();
     let o = p.run("apply", &["--output", "json"]);
     assert_eq!(o.status.code(), Some(1), "{}", show(&o));
-    assert!(
-        start.elapsed() < Duration::from_secs(30),
-        "did not wait for the timeout"
-    );
+    assert!(start.elapsed() < Duration::from_secs(30), "did not wait for the timeout");
     let j = h::json(&o);
     let r = service(&j, "app");
-    assert!(
-        r["phase"]["reason"]
-            .to_string()
-            .contains("exited with code 3"),
-        "{j}"
-    );
+    assert!(r["phase"]["reason"].to_string().contains("exited with code 3"), "{j}");
     assert!(r["detail"].to_string().contains("dying-marker"), "{j}");
 }
 
@@ -229,28 +191,18 @@ services:
     // Wait until the container runs (apply is then probing), then interrupt.
     let start = Instant::now();
     while inspect("deploy-t-ctrlc-app-1", "{{.State.Status}}") != "running" {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "container never started"
-        );
+        assert!(start.elapsed() < Duration::from_secs(30), "container never started");
         std::thread::sleep(Duration::from_millis(100));
     }
     std::thread::sleep(Duration::from_millis(300));
-    let k = Command::new("kill")
-        .args(["-INT", &pid.to_string()])
-        .status();
+    let k = Command::new("kill").args(["-INT", &pid.to_string()]).status();
     assert!(k.is_ok_and(|s| s.success()), "kill -INT {pid}");
-    let o = child
-        .wait_with_output()
-        .unwrap_or_else(|e| panic!("wait: {e}"));
+    let o = child.wait_with_output().unwrap_or_else(|e| panic!("wait: {e}"));
     assert_eq!(o.status.code(), Some(130), "{}", show(&o));
 
     let rep = p.apply_ok(&[]);
     let r = service(&rep, "app");
     assert_eq!(r["ready"], true, "{rep}");
-    assert_eq!(
-        inspect("deploy-t-ctrlc-app-1", "{{.State.Status}}"),
-        "running"
-    );
+    assert_eq!(inspect("deploy-t-ctrlc-app-1", "{{.State.Status}}"), "running");
     assert_eq!(p.run("diff", &[]).status.code(), Some(0));
 }

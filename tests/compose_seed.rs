@@ -18,115 +18,44 @@ fn common_checks(project: &str, container: &str, network: &str, volume: &str) {
     h::wait_docker_healthy(container, Duration::from_secs(40));
     assert_eq!(inspect(container, "{{.State.Status}}"), "running");
     assert_eq!(redis_cli(container, &["ping"]), "PONG");
-    assert_eq!(
-        redis_cli(container, &["CONFIG", "GET", "maxmemory"]),
-        "maxmemory\n134217728"
-    );
-    assert_eq!(
-        redis_cli(container, &["CONFIG", "GET", "maxmemory-policy"]),
-        "maxmemory-policy\nallkeys-lru"
-    );
-    assert_eq!(
-        redis_cli(container, &["CONFIG", "GET", "appendonly"]),
-        "appendonly\nyes"
-    );
+    assert_eq!(redis_cli(container, &["CONFIG", "GET", "maxmemory"]), "maxmemory\n134217728");
+    assert_eq!(redis_cli(container, &["CONFIG", "GET", "maxmemory-policy"]), "maxmemory-policy\nallkeys-lru");
+    assert_eq!(redis_cli(container, &["CONFIG", "GET", "appendonly"]), "appendonly\nyes");
 
     // Volume and network, with Compose's labels.
     let vol_project = String::from_utf8_lossy(
-        &docker(&[
-            "volume",
-            "inspect",
-            "-f",
-            "{{index .Labels \"com.docker.compose.project\"}}",
-            volume,
-        ])
-        .stdout,
+        &docker(&["volume", "inspect", "-f", "{{index .Labels \"com.docker.compose.project\"}}", volume]).stdout,
     )
     .trim()
     .to_string();
-    assert_eq!(
-        vol_project, project,
-        "volume {volume} carries the project label"
-    );
-    let mounts = inspect(
-        container,
-        "{{range .Mounts}}{{.Type}}:{{.Name}}:{{.Destination}} {{end}}",
-    );
-    assert!(
-        mounts.contains(&format!("volume:{volume}:/data")),
-        "mounts: {mounts}"
-    );
+    assert_eq!(vol_project, project, "volume {volume} carries the project label");
+    let mounts = inspect(container, "{{range .Mounts}}{{.Type}}:{{.Name}}:{{.Destination}} {{end}}");
+    assert!(mounts.contains(&format!("volume:{volume}:/data")), "mounts: {mounts}");
     let net_project = String::from_utf8_lossy(
-        &docker(&[
-            "network",
-            "inspect",
-            "-f",
-            "{{index .Labels \"com.docker.compose.project\"}}",
-            network,
-        ])
-        .stdout,
+        &docker(&["network", "inspect", "-f", "{{index .Labels \"com.docker.compose.project\"}}", network]).stdout,
     )
     .trim()
     .to_string();
-    assert_eq!(
-        net_project, project,
-        "network {network} carries the project label"
-    );
-    let aliases = inspect(
-        container,
-        &format!("{{{{json (index .NetworkSettings.Networks \"{network}\").Aliases}}}}"),
-    );
-    assert!(
-        aliases.contains("\"redis\""),
-        "the service name resolves on {network}: aliases {aliases}"
-    );
+    assert_eq!(net_project, project, "network {network} carries the project label");
+    let aliases = inspect(container, &format!("{{{{json (index .NetworkSettings.Networks \"{network}\").Aliases}}}}"));
+    assert!(aliases.contains("\"redis\""), "the service name resolves on {network}: aliases {aliases}");
 
     // `docker compose` sees the container as its own.
-    let ps = docker(&[
-        "compose",
-        "-p",
-        project,
-        "ps",
-        "--format",
-        "{{.Name}} {{.Service}}",
-    ]);
+    let ps = docker(&["compose", "-p", project, "ps", "--format", "{{.Name}} {{.Service}}"]);
     let ps_out = String::from_utf8_lossy(&ps.stdout);
-    assert!(
-        ps.status.success(),
-        "docker compose ps: {}",
-        String::from_utf8_lossy(&ps.stderr)
-    );
-    assert!(
-        ps_out.contains(&format!("{container} redis")),
-        "docker compose -p {project} ps:\n{ps_out}"
-    );
+    assert!(ps.status.success(), "docker compose ps: {}", String::from_utf8_lossy(&ps.stderr));
+    assert!(ps_out.contains(&format!("{container} redis")), "docker compose -p {project} ps:\n{ps_out}");
 
     // Data survives a restart.
-    assert_eq!(
-        redis_cli(
-            container,
-            &["SET", "persistence_test", "this_should_persist"]
-        ),
-        "OK"
-    );
+    assert_eq!(redis_cli(container, &["SET", "persistence_test", "this_should_persist"]), "OK");
     let r = docker(&["restart", container]);
-    assert!(
-        r.status.success(),
-        "docker restart: {}",
-        String::from_utf8_lossy(&r.stderr)
-    );
+    assert!(r.status.success(), "docker restart: {}", String::from_utf8_lossy(&r.stderr));
     let start = Instant::now();
     while docker(&["exec", container, "redis-cli", "ping"]).stdout != b"PONG\n" {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "redis did not come back after restart"
-        );
+        assert!(start.elapsed() < Duration::from_secs(20), "redis did not come back after restart");
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert_eq!(
-        redis_cli(container, &["GET", "persistence_test"]),
-        "this_should_persist"
-    );
+    assert_eq!(redis_cli(container, &["GET", "persistence_test"]), "this_should_persist");
 }
 
 #[test]
@@ -145,34 +74,17 @@ fn seed_redis_prod_profile() {
     assert_eq!(r["ready"], true);
     eprintln!("prod: cold apply-to-ready {cold:?}");
 
-    common_checks(
-        "learn-greek",
-        container,
-        "learn-greek-network",
-        "learn-greek-redis-data",
-    );
+    common_checks("learn-greek", container, "learn-greek-network", "learn-greek-redis-data");
 
     // Production limits and restart policy; nothing published.
     assert_eq!(inspect(container, "{{.HostConfig.NanoCpus}}"), "250000000");
     assert_eq!(inspect(container, "{{.HostConfig.Memory}}"), "268435456");
-    assert_eq!(
-        inspect(container, "{{.HostConfig.MemoryReservation}}"),
-        "67108864"
-    );
-    assert_eq!(
-        inspect(container, "{{.HostConfig.RestartPolicy.Name}}"),
-        "unless-stopped"
-    );
+    assert_eq!(inspect(container, "{{.HostConfig.MemoryReservation}}"), "67108864");
+    assert_eq!(inspect(container, "{{.HostConfig.RestartPolicy.Name}}"), "unless-stopped");
     let bindings = inspect(container, "{{json .HostConfig.PortBindings}}");
-    assert!(
-        bindings == "null" || bindings == "{}",
-        "prod binds no host port: {bindings}"
-    );
+    assert!(bindings == "null" || bindings == "{}", "prod binds no host port: {bindings}");
     let ports = inspect(container, "{{json .NetworkSettings.Ports}}");
-    assert!(
-        !ports.contains("HostPort"),
-        "prod publishes no port: {ports}"
-    );
+    assert!(!ports.contains("HostPort"), "prod publishes no port: {ports}");
 
     // Re-applying an unchanged topology touches nothing, and says so.
     let id = inspect(container, "{{.Id}}");
@@ -184,11 +96,7 @@ fn seed_redis_prod_profile() {
     assert_eq!(r["action"], "unchanged", "{again}");
     assert_eq!(r["phase"]["state"], "unchanged", "{again}");
     assert_eq!(inspect(container, "{{.Id}}"), id, "same container");
-    assert_eq!(
-        inspect(container, "{{.State.StartedAt}}"),
-        started,
-        "not restarted"
-    );
+    assert_eq!(inspect(container, "{{.State.StartedAt}}"), started, "not restarted");
     let text = p.run("apply", &["redis"]);
     assert_eq!(text.status.code(), Some(0), "{}", show(&text));
     assert!(stdout(&text).contains("nothing to do"), "{}", show(&text));
@@ -198,13 +106,9 @@ fn seed_redis_prod_profile() {
     assert_eq!(d.status.code(), Some(0), "diff after apply:\n{}", show(&d));
 
     // A config change that recreates the container keeps the volume's data.
-    assert_eq!(
-        redis_cli(container, &["SET", "before_change", "kept"]),
-        "OK"
-    );
+    assert_eq!(redis_cli(container, &["SET", "before_change", "kept"]), "OK");
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let prod =
-        std::fs::read_to_string(common::root().join("profiles/prod.yaml")).unwrap_or_default();
+    let prod = std::fs::read_to_string(common::root().join("profiles/prod.yaml")).unwrap_or_default();
     let changed = prod.replace("memory: 256M", "memory: 320M");
     assert_ne!(changed, prod);
     let changed_path = tmp.path().join("prod-changed.yaml");
@@ -212,22 +116,9 @@ fn seed_redis_prod_profile() {
     let pc = changed_path.display().to_string();
     let file = p.file.display().to_string();
     let d = common::deploy(&["diff", "-f", &file, "-p", &pc, "redis"]);
-    assert_eq!(
-        d.status.code(),
-        Some(2),
-        "diff after a change:\n{}",
-        show(&d)
-    );
-    assert!(
-        stdout(&d).contains("resources.limits.memory"),
-        "{}",
-        show(&d)
-    );
-    assert!(
-        stdout(&d).contains("268435456 -> 335544320"),
-        "{}",
-        show(&d)
-    );
+    assert_eq!(d.status.code(), Some(2), "diff after a change:\n{}", show(&d));
+    assert!(stdout(&d).contains("resources.limits.memory"), "{}", show(&d));
+    assert!(stdout(&d).contains("268435456 -> 335544320"), "{}", show(&d));
     let o = common::deploy(&["apply", "-f", &file, "-p", &pc, "--output", "json", "redis"]);
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     let j = h::json(&o);
@@ -236,10 +127,7 @@ fn seed_redis_prod_profile() {
     assert_ne!(new_id, id, "recreated");
     assert_eq!(inspect(container, "{{.HostConfig.Memory}}"), "335544320");
     assert_eq!(redis_cli(container, &["GET", "before_change"]), "kept");
-    assert_eq!(
-        redis_cli(container, &["GET", "persistence_test"]),
-        "this_should_persist"
-    );
+    assert_eq!(redis_cli(container, &["GET", "persistence_test"]), "this_should_persist");
     // And back.
     let back = p.apply_ok(&["redis"]);
     assert_eq!(service(&back, "redis")["action"], "recreated");
@@ -251,10 +139,7 @@ fn seed_redis_prod_profile() {
         let d = p.run_env("diff", &["--output", fmt], &[("JWT_SECRET_KEY", secret)]);
         assert_eq!(d.status.code(), Some(2), "{}", show(&d));
         let all = format!("{}{}", stdout(&d), common::stderr(&d));
-        assert!(
-            !all.contains(secret),
-            "secret leaked in diff ({fmt}):\n{all}"
-        );
+        assert!(!all.contains(secret), "secret leaked in diff ({fmt}):\n{all}");
         assert!(all.contains("JWT_SECRET_KEY"), "{all}");
         assert!(all.contains("********"), "{all}");
     }
@@ -277,27 +162,16 @@ fn seed_redis_dev_profile() {
     let report = p.apply_ok(&["redis"]);
     assert_eq!(service(&report, "redis")["ready"], true);
 
-    common_checks(
-        "learn-greek-dev",
-        container,
-        "learn-greek-network-dev",
-        "learn-greek-redis-data-dev",
-    );
+    common_checks("learn-greek-dev", container, "learn-greek-network-dev", "learn-greek-redis-data-dev");
 
     // Dev publishes 6379 on the host; no limits, no restart policy.
     assert_eq!(
         inspect(container, "{{json .HostConfig.PortBindings}}"),
         r#"{"6379/tcp":[{"HostIp":"0.0.0.0","HostPort":"6379"}]}"#
     );
-    assert_eq!(
-        h::tcp_ping(6379).unwrap_or_else(|e| panic!("127.0.0.1:6379: {e}")),
-        "+PONG"
-    );
+    assert_eq!(h::tcp_ping(6379).unwrap_or_else(|e| panic!("127.0.0.1:6379: {e}")), "+PONG");
     assert_eq!(inspect(container, "{{.HostConfig.NanoCpus}}"), "0");
-    assert_eq!(
-        inspect(container, "{{.HostConfig.RestartPolicy.Name}}"),
-        "no"
-    );
+    assert_eq!(inspect(container, "{{.HostConfig.RestartPolicy.Name}}"), "no");
 
     let s = p.run("status", &["--output", "json", "redis"]);
     assert_eq!(s.status.code(), Some(0), "{}", show(&s));
@@ -305,10 +179,7 @@ fn seed_redis_dev_profile() {
     let r = &j["services"][0];
     assert_eq!(r["ready"], true, "{j}");
     assert_eq!(r["state"], "running");
-    assert!(
-        r["ports"].to_string().contains("0.0.0.0:6379->6379/tcp"),
-        "{j}"
-    );
+    assert!(r["ports"].to_string().contains("0.0.0.0:6379->6379/tcp"), "{j}");
 
     let d = p.run("diff", &["redis"]);
     assert_eq!(d.status.code(), Some(0), "{}", show(&d));

@@ -79,7 +79,8 @@ async fn apply_diff_status_destroy_through_the_binary() {
     let o = run(&e, &prod_args("status", "prod", &["--output", "json"])).await;
     assert!(o.status.success(), "{}", all(&o));
     let st: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap_or_else(|err| panic!("{err}: {}", all(&o)));
-    let redis = st["services"].as_array().and_then(|s| s.iter().find(|x| x["service"] == "redis")).cloned().unwrap_or_default();
+    let redis =
+        st["services"].as_array().and_then(|s| s.iter().find(|x| x["service"] == "redis")).cloned().unwrap_or_default();
     assert_eq!(redis["object"], "StatefulSet/redis");
     assert_eq!(redis["ready"], true);
 
@@ -133,7 +134,11 @@ async fn a_missing_secret_variable_sends_nothing() {
     let e = setup(&d);
     let kc = e.kubeconfig.display().to_string();
     let o = tokio::task::spawn_blocking(move || {
-        deploy_in(&root(), &["apply", "--target", "k8s", "-f", "manifests/learn-greek.yaml", "--profile", "prod"], &[("KUBECONFIG", kc.as_str())])
+        deploy_in(
+            &root(),
+            &["apply", "--target", "k8s", "-f", "manifests/learn-greek.yaml", "--profile", "prod"],
+            &[("KUBECONFIG", kc.as_str())],
+        )
     })
     .await
     .unwrap_or_else(|e| panic!("join: {e}"));

@@ -24,7 +24,10 @@ fn kubeconfig() -> Option<String> {
 
 async fn run(kc: &str, ns: &str, args: &[&str]) -> Output {
     let mut v: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    v.extend(["--target", "k8s", "-f", "manifests/learn-greek.yaml", "--profile", "prod", "--namespace", ns].map(String::from));
+    v.extend(
+        ["--target", "k8s", "-f", "manifests/learn-greek.yaml", "--profile", "prod", "--namespace", ns]
+            .map(String::from),
+    );
     let kc = kc.to_string();
     tokio::task::spawn_blocking(move || {
         let a: Vec<&str> = v.iter().map(String::as_str).collect();
@@ -69,7 +72,9 @@ async fn wait_pod_ready(pods: &Api<Pod>, name: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_on_a_live_cluster() {
     let Some(kc) = kubeconfig() else {
-        eprintln!("k8s_live: DEPLOY_E2E_KUBECONFIG is not set; skipping the live-cluster suite (see docs/kubernetes.md)");
+        eprintln!(
+            "k8s_live: DEPLOY_E2E_KUBECONFIG is not set; skipping the live-cluster suite (see docs/kubernetes.md)"
+        );
         return;
     };
     let ns = format!("deploy-e2e-{}", std::process::id());
@@ -95,7 +100,9 @@ async fn redis_on_a_live_cluster() {
     assert!(aof.contains("yes"), "{aof}");
 
     // persistence across a pod deletion
-    assert!(exec(&pods, "redis-0", &["redis-cli", "SET", "persistence_test", "this_should_persist"]).await.contains("OK"));
+    assert!(
+        exec(&pods, "redis-0", &["redis-cli", "SET", "persistence_test", "this_should_persist"]).await.contains("OK")
+    );
     pods.delete("redis-0", &DeleteParams::default()).await.unwrap_or_else(|e| panic!("delete pod: {e}"));
     tokio::time::sleep(Duration::from_secs(2)).await;
     wait_pod_ready(&pods, "redis-0").await;
@@ -112,7 +119,11 @@ async fn redis_on_a_live_cluster() {
 
     // destroy keeps the claim; --volumes removes it and the namespace
     let o = run(&kc, &ns, &["destroy"]).await;
-    assert!(o.status.success() && stdout(&o).contains("kept    PersistentVolumeClaim/redis-data-redis-0"), "{}", all(&o));
+    assert!(
+        o.status.success() && stdout(&o).contains("kept    PersistentVolumeClaim/redis-data-redis-0"),
+        "{}",
+        all(&o)
+    );
     let o = run(&kc, &ns, &["destroy", "--volumes"]).await;
     assert!(o.status.success() && stdout(&o).contains(&format!("removed Namespace/{ns}")), "{}", all(&o));
 }

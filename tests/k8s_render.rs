@@ -15,7 +15,11 @@ const VERSIONS: &[&str] = &["1.33.0", "1.37.0"];
 
 fn render(profile: &str) -> (String, String) {
     let env = [("JWT_SECRET_KEY", JWT), ("POSTGRES_PASSWORD", PG)];
-    let o = deploy_in(&root(), &["render", "--target", "k8s", "--profile", profile, "-f", "manifests/learn-greek.yaml"], &env);
+    let o = deploy_in(
+        &root(),
+        &["render", "--target", "k8s", "--profile", profile, "-f", "manifests/learn-greek.yaml"],
+        &env,
+    );
     assert!(o.status.success(), "render {profile} failed:\n{}", stderr(&o));
     (stdout(&o), stderr(&o))
 }
@@ -23,7 +27,9 @@ fn render(profile: &str) -> (String, String) {
 /// The documents of a multi-document YAML stream, parsed.
 fn documents(yaml: &str) -> Vec<serde_json::Value> {
     yaml.split("\n---\n")
-        .map(|d| serde_saphyr::from_str::<serde_json::Value>(d).unwrap_or_else(|e| panic!("bad YAML document: {e}\n{d}")))
+        .map(|d| {
+            serde_saphyr::from_str::<serde_json::Value>(d).unwrap_or_else(|e| panic!("bad YAML document: {e}\n{d}"))
+        })
         .collect()
 }
 
@@ -50,7 +56,15 @@ fn prod_redis_statefulset_is_the_compose_deployment() {
     assert!(c.get("command").is_none(), "the image's entrypoint is kept: {c}");
     assert_eq!(
         c["args"],
-        serde_json::json!(["redis-server", "--appendonly", "yes", "--maxmemory", "128mb", "--maxmemory-policy", "allkeys-lru"])
+        serde_json::json!([
+            "redis-server",
+            "--appendonly",
+            "yes",
+            "--maxmemory",
+            "128mb",
+            "--maxmemory-policy",
+            "allkeys-lru"
+        ])
     );
     assert_eq!(c["resources"]["limits"], serde_json::json!({"cpu": "250m", "memory": "256Mi"}));
     assert_eq!(c["resources"]["requests"], serde_json::json!({"cpu": "100m", "memory": "64Mi"}));
@@ -78,9 +92,15 @@ fn prod_redis_statefulset_is_the_compose_deployment() {
     // prod Redis is cluster-internal only
     let svc = find(&docs, "Service", "redis");
     assert_eq!(svc["spec"]["type"], "ClusterIP");
-    assert_eq!(svc["spec"]["ports"], serde_json::json!([{"name": "tcp-6379", "port": 6379, "targetPort": 6379, "protocol": "TCP"}]));
+    assert_eq!(
+        svc["spec"]["ports"],
+        serde_json::json!([{"name": "tcp-6379", "port": 6379, "targetPort": 6379, "protocol": "TCP"}])
+    );
     assert!(!yaml.contains("NodePort") && !yaml.contains("LoadBalancer"), "{yaml}");
-    assert!(!docs.iter().any(|d| d["metadata"]["name"] == "redis-published"), "prod Redis must not be reachable from outside its network");
+    assert!(
+        !docs.iter().any(|d| d["metadata"]["name"] == "redis-published"),
+        "prod Redis must not be reachable from outside its network"
+    );
 }
 
 #[test]
@@ -141,7 +161,10 @@ fn every_object_passes_kubernetes_validate_strict() {
             let out = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
             assert!(o.status.success(), "{profile} against {version}:\n{out}");
             let passed = out.matches(" passed for resource ").count();
-            assert_eq!(passed, count, "{profile} against {version}: expected every one of {count} objects to pass:\n{out}");
+            assert_eq!(
+                passed, count,
+                "{profile} against {version}: expected every one of {count} objects to pass:\n{out}"
+            );
         }
     }
 }

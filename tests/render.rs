@@ -98,7 +98,8 @@ fn check_profile(profile: &str, seed_file: &str) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let seed = common::root().join("tests/fixtures/seed").join(seed_file);
     std::fs::copy(&seed, dir.path().join(seed_file)).unwrap_or_else(|e| panic!("{e}"));
-    let out = common::deploy(&["render", "--target", "compose", "--profile", profile, "-f", "manifests/learn-greek.yaml"]);
+    let out =
+        common::deploy(&["render", "--target", "compose", "--profile", profile, "-f", "manifests/learn-greek.yaml"]);
     assert!(out.status.success(), "render failed: {}", common::stderr(&out));
     let rendered = common::stdout(&out);
     assert!(!rendered.contains("version:"), "no obsolete `version:` key");
@@ -109,7 +110,11 @@ fn check_profile(profile: &str, seed_file: &str) {
     let b = normalise(compose_config(dir.path(), "rendered.yml"));
     let mut diffs = Vec::new();
     differences(&a, &b, "", &mut diffs);
-    assert!(diffs.is_empty(), "profile {profile}: rendered file differs from the seed:\n{}\n--- rendered:\n{rendered}", diffs.join("\n"));
+    assert!(
+        diffs.is_empty(),
+        "profile {profile}: rendered file differs from the seed:\n{}\n--- rendered:\n{rendered}",
+        diffs.join("\n")
+    );
     // Guard against a vacuous comparison.
     assert_eq!(a["services"].as_object().map(|m| m.len()), Some(4));
     assert!(a["services"]["redis"]["command"].as_array().is_some_and(|c| c.len() == 7));
@@ -135,7 +140,10 @@ fn fixtures_match_the_seed_document() {
     };
     for f in ["docker-compose.yml", "docker-compose.dev.yml"] {
         let fixture = std::fs::read_to_string(common::root().join("tests/fixtures/seed").join(f)).unwrap_or_default();
-        assert!(fixture.len() > 1000 && text.contains(&fixture), "{f} is not a verbatim copy of the seed's complete file");
+        assert!(
+            fixture.len() > 1000 && text.contains(&fixture),
+            "{f} is not a verbatim copy of the seed's complete file"
+        );
     }
 }
 
@@ -159,7 +167,18 @@ fn schema_is_json_schema_of_the_topology() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("schema is not JSON: {e}"));
     assert_eq!(v["title"], "deploy topology");
     let service = &v["$defs"]["RawService"]["properties"];
-    for field in ["image", "command", "environment", "ports", "volumes", "networks", "healthcheck", "resources", "restart", "depends_on"] {
+    for field in [
+        "image",
+        "command",
+        "environment",
+        "ports",
+        "volumes",
+        "networks",
+        "healthcheck",
+        "resources",
+        "restart",
+        "depends_on",
+    ] {
         assert!(service.get(field).is_some(), "schema lacks services.*.{field}: {service}");
     }
     assert_eq!(v["$defs"]["RawService"]["additionalProperties"], false, "typos are rejected");

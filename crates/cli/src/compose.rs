@@ -37,9 +37,6 @@ pub async fn status(t: &Topology, args: &CommonArgs) -> Result<StatusReport, Cli
 }
 
 pub async fn destroy(t: &Topology, args: &DestroyArgs) -> Result<DestroyReport, CliError> {
-    let opts = DestroyOptions {
-        services: args.common.services.clone(),
-        volumes: args.volumes,
-    };
+    let opts = DestroyOptions { services: args.common.services.clone(), volumes: args.volumes };
     engine::destroy(t, &opts).await.map_err(err)
 }

@@ -27,7 +27,12 @@ async fn client(args: &CommonArgs) -> Result<kube::Client, CliError> {
     Ok(deploy_k8s::client(args.context.as_deref()).await?)
 }
 
-pub async fn apply(t: &Topology, env: &Env, args: &ApplyArgs, progress: Arc<dyn Progress>) -> Result<ApplyReport, CliError> {
+pub async fn apply(
+    t: &Topology,
+    env: &Env,
+    args: &ApplyArgs,
+    progress: Arc<dyn Progress>,
+) -> Result<ApplyReport, CliError> {
     let t = with_namespace(t, &args.common);
     // Everything must resolve before the client is even built: no partial apply.
     t.check_resolvable(env, true)?;

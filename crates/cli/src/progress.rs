@@ -67,7 +67,10 @@ impl Progress for Bars {
         bar.set_message(format!("{} ({:.1}s)", phase.describe(), elapsed.as_secs_f64()));
         if phase.is_terminal() {
             let mark = if matches!(phase, Phase::Failed { .. }) { "✗" } else { "✓" };
-            bar.set_style(ProgressStyle::with_template("{prefix:<22} {wide_msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+            bar.set_style(
+                ProgressStyle::with_template("{prefix:<22} {wide_msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
             bar.set_prefix(format!("{mark} {service}"));
             bar.finish();
         }

@@ -87,10 +87,8 @@ pub fn render(t: &Topology) -> Rendered {
         file.services.insert(s.name.clone(), cs);
     }
     for n in t.networks.values() {
-        file.networks.insert(
-            n.key.clone(),
-            ComposeNetwork { driver: Some(n.driver.clone()), name: Some(n.name.clone()) },
-        );
+        file.networks
+            .insert(n.key.clone(), ComposeNetwork { driver: Some(n.driver.clone()), name: Some(n.name.clone()) });
     }
     // Only volumes some service mounts: Compose creates what is declared.
     let used: std::collections::HashSet<&str> = t

@@ -76,7 +76,8 @@ pub fn conflict_message(object: &str, status: &kube::core::Status) -> String {
 mod tests {
     #[test]
     fn managers_from_conflict_message() {
-        let m = "Apply failed with 2 conflicts: conflict with \"kubectl-edit\": .spec.replicas\nconflict with \"helm\": .x";
+        let m =
+            "Apply failed with 2 conflicts: conflict with \"kubectl-edit\": .spec.replicas\nconflict with \"helm\": .x";
         assert_eq!(super::conflict_managers(m), vec!["kubectl-edit".to_string(), "helm".to_string()]);
     }
 }

@@ -13,6 +13,6 @@ pub mod render;
 pub mod wait;
 
 pub use error::Error;
-pub use object::{labels, Object};
-pub use ops::{apply, client, destroy, diff, status, ApplyOptions, FIELD_MANAGER};
-pub use render::{render, render_with, Rendered, SecretMode};
+pub use object::{Object, labels};
+pub use ops::{ApplyOptions, FIELD_MANAGER, apply, client, destroy, diff, status};
+pub use render::{Rendered, SecretMode, render, render_with};

@@ -1,10 +1,10 @@
 //! The typed Kubernetes objects this backend produces, as one enum.
 
+use k8s_openapi::Resource as _;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use k8s_openapi::Resource as _;
 use serde::Serialize;
 
 /// Label keys (Kubernetes recommended labels plus this tool's own).
@@ -102,7 +102,8 @@ impl Object {
 }
 
 /// Kinds this backend manages, in the order `destroy` deletes them.
-pub const MANAGED_KINDS: &[&str] = &["Deployment", "StatefulSet", "Service", "NetworkPolicy", "Secret", "PersistentVolumeClaim"];
+pub const MANAGED_KINDS: &[&str] =
+    &["Deployment", "StatefulSet", "Service", "NetworkPolicy", "Secret", "PersistentVolumeClaim"];
 
 /// `apiVersion` of a managed kind.
 pub fn api_version_for(kind: &str) -> &'static str {

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use deploy_report::{
-    Action, ApplyReport, Change, DestroyReport, DiffReport, FieldChange, ObjectDiff, Phase, Progress, ServiceResult, ServiceStatus,
-    StatusReport,
+    Action, ApplyReport, Change, DestroyReport, DiffReport, FieldChange, ObjectDiff, Phase, Progress, ServiceResult,
+    ServiceStatus, StatusReport,
 };
 use deploy_topology::{Condition, Env, Topology};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
@@ -73,7 +73,9 @@ pub async fn patch_object(client: &Client, obj: &Object, pp: &PatchParams) -> Re
         };
     }
     Ok(match obj {
-        Object::Namespace(o) => Object::Namespace(Api::<Namespace>::all(client.clone()).patch(name, pp, &Patch::Apply(o)).await?),
+        Object::Namespace(o) => {
+            Object::Namespace(Api::<Namespace>::all(client.clone()).patch(name, pp, &Patch::Apply(o)).await?)
+        }
         Object::Secret(o) => ns_patch!(Secret, Secret, o),
         Object::Service(o) => ns_patch!(Service, Service, o),
         Object::PersistentVolumeClaim(o) => ns_patch!(PersistentVolumeClaim, PersistentVolumeClaim, o),
@@ -84,7 +86,12 @@ pub async fn patch_object(client: &Client, obj: &Object, pp: &PatchParams) -> Re
 }
 
 /// Every object of `kinds` in `ns` carrying this project's labels. One list request per kind.
-pub async fn list_managed(client: &Client, ns: &str, project: &str, kinds: &[&str]) -> Result<Vec<Object>, kube::Error> {
+pub async fn list_managed(
+    client: &Client,
+    ns: &str,
+    project: &str,
+    kinds: &[&str],
+) -> Result<Vec<Object>, kube::Error> {
     let lp = ListParams::default().labels(&labels::project_selector(project));
     let mut out = Vec::new();
     for kind in kinds {
@@ -151,7 +158,13 @@ enum DepState {
 /// Applies the topology: namespace, Secrets, NetworkPolicies, Services, then the workloads in
 /// dependency order, waiting (by watch) for each to be ready before starting the services that
 /// depend on it with `service_healthy`. Everything resolves before the first request.
-pub async fn apply(client: &Client, t: &Topology, env: &Env, opts: &ApplyOptions, progress: Arc<dyn Progress>) -> Result<ApplyReport, Error> {
+pub async fn apply(
+    client: &Client,
+    t: &Topology,
+    env: &Env,
+    opts: &ApplyOptions,
+    progress: Arc<dyn Progress>,
+) -> Result<ApplyReport, Error> {
     let start = Instant::now();
     let deadline = start + opts.timeout;
     // No request before everything resolves: no partial apply.
@@ -178,7 +191,8 @@ pub async fn apply(client: &Client, t: &Topology, env: &Env, opts: &ApplyOptions
     };
 
     // What exists now: tells created / updated / unchanged apart, and what --prune removes.
-    let before_objects = list_managed(client, ns, &t.name, &["Secret", "Service", "StatefulSet", "Deployment", "NetworkPolicy"]).await?;
+    let before_objects =
+        list_managed(client, ns, &t.name, &["Secret", "Service", "StatefulSet", "Deployment", "NetworkPolicy"]).await?;
     let before: Versions =
         before_objects.iter().map(|o| (o.id(), o.metadata().resource_version.clone().unwrap_or_default())).collect();
 
@@ -225,7 +239,17 @@ pub async fn apply(client: &Client, t: &Topology, env: &Env, opts: &ApplyOptions
         senders.insert(s.clone(), tx);
         receivers.insert(s.clone(), rx);
     }
-    let ctx = Ctx { client, t, plan: &plan, pp: &pp, opts, before: &before, changed: &changed, progress: progress.clone(), deadline };
+    let ctx = Ctx {
+        client,
+        t,
+        plan: &plan,
+        pp: &pp,
+        opts,
+        before: &before,
+        changed: &changed,
+        progress: progress.clone(),
+        deadline,
+    };
     let tasks = selected.iter().map(|name| {
         let deps: Vec<(String, Condition, watch::Receiver<DepState>)> = t.services[name.as_str()]
             .depends_on
@@ -282,9 +306,20 @@ pub async fn apply(client: &Client, t: &Topology, env: &Env, opts: &ApplyOptions
     Ok(report)
 }
 
-fn fail_all(mut report: ApplyReport, selected: &[String], msg: &str, culprit: Option<&str>, start: Instant, progress: &dyn Progress) -> ApplyReport {
+fn fail_all(
+    mut report: ApplyReport,
+    selected: &[String],
+    msg: &str,
+    culprit: Option<&str>,
+    start: Instant,
+    progress: &dyn Progress,
+) -> ApplyReport {
     for s in selected {
-        let reason = if Some(s.as_str()) == culprit { msg.to_string() } else { "not applied: the apply stopped on an earlier error".to_string() };
+        let reason = if Some(s.as_str()) == culprit {
+            msg.to_string()
+        } else {
+            "not applied: the apply stopped on an earlier error".to_string()
+        };
         let phase = Phase::Failed { reason };
         progress.update(s, &phase, start.elapsed());
         report.services.push(ServiceResult {
@@ -338,9 +373,18 @@ impl Ctx<'_> {
         for (dep, cond, mut rx) in deps {
             // service_healthy waits for ready; service_started (and completed) for the workload to be applied.
             let need = if cond == Condition::ServiceHealthy { DepState::Ready } else { DepState::Applied };
-            let got = rx.wait_for(|s| *s == DepState::Failed || *s == DepState::Ready || (need == DepState::Applied && *s == DepState::Applied)).await;
+            let got = rx
+                .wait_for(|s| {
+                    *s == DepState::Failed
+                        || *s == DepState::Ready
+                        || (need == DepState::Applied && *s == DepState::Applied)
+                })
+                .await;
             if got.map(|s| *s == DepState::Failed).unwrap_or(true) {
-                let reason = format!("dependency `{dep}` did not become {}", if need == DepState::Ready { "ready" } else { "applied" });
+                let reason = format!(
+                    "dependency `{dep}` did not become {}",
+                    if need == DepState::Ready { "ready" } else { "applied" }
+                );
                 result.phase = Phase::Failed { reason };
                 progress.update(name, &result.phase, Duration::ZERO);
                 return (result, None);
@@ -394,7 +438,8 @@ impl Ctx<'_> {
             _ => return (result, None),
         };
         let selector = wait::pod_selector(&self.t.name, name);
-        let report = |reason: &str| progress.update(name, &Phase::Waiting { reason: reason.to_string() }, began.elapsed());
+        let report =
+            |reason: &str| progress.update(name, &Phase::Waiting { reason: reason.to_string() }, began.elapsed());
         match wait::wait_ready(self.client, &self.t.namespace, &selector, workload, self.deadline, &report).await {
             Ok(w) if w.ready => {
                 result.ready = true;
@@ -417,15 +462,24 @@ impl Ctx<'_> {
 
     /// `kubectl rollout restart`: a merge patch of the pod-template annotation, as a separate manager.
     async fn restart(&self, obj: &Object) -> Result<Object, kube::Error> {
-        let now = format!("{:?}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+        let now = format!(
+            "{:?}",
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos()
+        );
         let body = serde_json::json!({"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: now}}}}});
         let pp = PatchParams { field_manager: Some(RESTART_MANAGER.into()), ..Default::default() };
         let ns = &self.t.namespace;
         Ok(match obj {
-            Object::StatefulSet(_) => {
-                Object::StatefulSet(Api::<StatefulSet>::namespaced(self.client.clone(), ns).patch(obj.name(), &pp, &Patch::Merge(&body)).await?)
-            }
-            _ => Object::Deployment(Api::<Deployment>::namespaced(self.client.clone(), ns).patch(obj.name(), &pp, &Patch::Merge(&body)).await?),
+            Object::StatefulSet(_) => Object::StatefulSet(
+                Api::<StatefulSet>::namespaced(self.client.clone(), ns)
+                    .patch(obj.name(), &pp, &Patch::Merge(&body))
+                    .await?,
+            ),
+            _ => Object::Deployment(
+                Api::<Deployment>::namespaced(self.client.clone(), ns)
+                    .patch(obj.name(), &pp, &Patch::Merge(&body))
+                    .await?,
+            ),
         })
     }
 }
@@ -508,7 +562,13 @@ pub async fn diff(client: &Client, t: &Topology, env: &Env, services: &[String])
     let ns = t.namespace.as_str();
     let live_ns = Api::<Namespace>::all(client.clone()).get_opt(ns).await?;
     let live: Vec<Object> = if live_ns.is_some() {
-        list_managed(client, ns, &t.name, &["Secret", "Service", "PersistentVolumeClaim", "StatefulSet", "Deployment", "NetworkPolicy"]).await?
+        list_managed(
+            client,
+            ns,
+            &t.name,
+            &["Secret", "Service", "PersistentVolumeClaim", "StatefulSet", "Deployment", "NetworkPolicy"],
+        )
+        .await?
     } else {
         Vec::new()
     };
@@ -523,12 +583,20 @@ pub async fn diff(client: &Client, t: &Topology, env: &Env, services: &[String])
         let (change, fields) = match current {
             None => (Change::Create, Vec::new()),
             Some(cur) => {
-                let dry = patch_object(client, o, &pp).await.map_err(|e| Error::Other(format!("{}: dry-run apply: {}", o.id(), describe(&e))))?;
+                let dry = patch_object(client, o, &pp)
+                    .await
+                    .map_err(|e| Error::Other(format!("{}: dry-run apply: {}", o.id(), describe(&e))))?;
                 let fields = field_changes(o.kind(), &cur, &dry.to_json());
                 (if fields.is_empty() { Change::Unchanged } else { Change::Update }, fields)
             }
         };
-        report.objects.push(ObjectDiff { kind: o.kind().into(), name: o.name().into(), service: o.service().map(String::from), change, fields });
+        report.objects.push(ObjectDiff {
+            kind: o.kind().into(),
+            name: o.name().into(),
+            service: o.service().map(String::from),
+            change,
+            fields,
+        });
     }
     let planned: Vec<String> = plan.objects.iter().map(Object::id).collect();
     for l in &live {
@@ -556,7 +624,13 @@ pub async fn status(client: &Client, t: &Topology, services: &[String]) -> Resul
     let ns = t.namespace.as_str();
     let live = list_managed(client, ns, &t.name, &["StatefulSet", "Deployment", "Service"]).await?;
     let pods = Api::<Pod>::namespaced(client.clone(), ns)
-        .list(&ListParams::default().labels(&format!("{}={},{}={}", labels::INSTANCE, t.name, labels::MANAGED_BY, labels::MANAGER)))
+        .list(&ListParams::default().labels(&format!(
+            "{}={},{}={}",
+            labels::INSTANCE,
+            t.name,
+            labels::MANAGED_BY,
+            labels::MANAGER
+        )))
         .await?
         .items;
     let mut report = StatusReport { target: "k8s".into(), project: t.name.clone(), services: Vec::new() };
@@ -564,7 +638,9 @@ pub async fn status(client: &Client, t: &Topology, services: &[String]) -> Resul
         let workload = live.iter().find(|o| o.is_workload() && o.name() == name);
         let mine: Vec<&Pod> = pods
             .iter()
-            .filter(|p| p.metadata.labels.as_ref().and_then(|l| l.get(labels::NAME)).map(String::as_str) == Some(name.as_str()))
+            .filter(|p| {
+                p.metadata.labels.as_ref().and_then(|l| l.get(labels::NAME)).map(String::as_str) == Some(name.as_str())
+            })
             .collect();
         let ports = live
             .iter()
@@ -626,7 +702,8 @@ pub async fn status(client: &Client, t: &Topology, services: &[String]) -> Resul
 /// (deleting a namespace deletes its claims) and only when this tool created it.
 pub async fn destroy(client: &Client, t: &Topology, volumes: bool) -> Result<DestroyReport, Error> {
     let ns = t.namespace.as_str();
-    let mut report = DestroyReport { target: "k8s".into(), project: t.name.clone(), removed: Vec::new(), kept: Vec::new() };
+    let mut report =
+        DestroyReport { target: "k8s".into(), project: t.name.clone(), removed: Vec::new(), kept: Vec::new() };
     let live = list_managed(client, ns, &t.name, crate::object::MANAGED_KINDS).await?;
     for o in &live {
         if matches!(o, Object::PersistentVolumeClaim(_)) && !volumes {
@@ -636,11 +713,11 @@ pub async fn destroy(client: &Client, t: &Topology, volumes: bool) -> Result<Des
         delete_object(client, o.kind(), ns, o.name()).await?;
         report.removed.push(o.id());
     }
-    if volumes
-        && let Some(n) = Api::<Namespace>::all(client.clone()).get_opt(ns).await?
-    {
+    if volumes && let Some(n) = Api::<Namespace>::all(client.clone()).get_opt(ns).await? {
         let l = n.metadata.labels.unwrap_or_default();
-        if l.get(labels::INSTANCE) == Some(&t.name) && l.get(labels::MANAGED_BY).map(String::as_str) == Some(labels::MANAGER) {
+        if l.get(labels::INSTANCE) == Some(&t.name)
+            && l.get(labels::MANAGED_BY).map(String::as_str) == Some(labels::MANAGER)
+        {
             delete_object(client, "Namespace", "", ns).await?;
             report.removed.push(format!("Namespace/{ns}"));
         }

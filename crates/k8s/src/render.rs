@@ -4,20 +4,25 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use deploy_topology::validate::k8s_name;
-use deploy_topology::{self as topo, Diagnostic, Env, Errors, MountSource, ProbeTest, Protocol, Restart, Topology, Value, WorkloadKind};
+use deploy_topology::{
+    self as topo, Diagnostic, Env, Errors, MountSource, ProbeTest, Protocol, Restart, Topology, Value, WorkloadKind,
+};
+use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, EnvVar, EnvVarSource, ExecAction, Namespace, PersistentVolumeClaim, PersistentVolumeClaimSpec,
-    PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, Probe, ResourceRequirements, Secret, SecretKeySelector,
-    Service, ServicePort, ServiceSpec, Volume as PodVolume, VolumeMount, VolumeResourceRequirements,
+    Container, ContainerPort, EnvVar, EnvVarSource, ExecAction, Namespace, PersistentVolumeClaim,
+    PersistentVolumeClaimSpec, PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, Probe,
+    ResourceRequirements, Secret, SecretKeySelector, Service, ServicePort, ServiceSpec, Volume as PodVolume,
+    VolumeMount, VolumeResourceRequirements,
 };
-use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicySpec};
+use k8s_openapi::api::networking::v1::{
+    NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicySpec,
+};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use k8s_openapi::ByteString;
 
-use crate::object::{labels, Object};
+use crate::object::{Object, labels};
 
 /// The rendered objects, in apply order, and what could not be mapped.
 #[derive(Clone, Debug, Default)]
@@ -263,7 +268,10 @@ impl Renderer<'_> {
             out.push(Object::NetworkPolicy(NetworkPolicy {
                 metadata: self.meta(&format!("{name}-published"), self.service_labels(name)),
                 spec: Some(NetworkPolicySpec {
-                    pod_selector: Some(LabelSelector { match_labels: Some(self.selector_labels(name)), ..Default::default() }),
+                    pod_selector: Some(LabelSelector {
+                        match_labels: Some(self.selector_labels(name)),
+                        ..Default::default()
+                    }),
                     policy_types: Some(vec!["Ingress".into()]),
                     ingress: Some(vec![NetworkPolicyIngressRule { from: None, ports: Some(ports) }]),
                     egress: None,
@@ -301,7 +309,11 @@ impl Renderer<'_> {
                     name: k.clone(),
                     value: None,
                     value_from: Some(EnvVarSource {
-                        secret_key_ref: Some(SecretKeySelector { name: secret_name.clone(), key: k.clone(), optional: None }),
+                        secret_key_ref: Some(SecretKeySelector {
+                            name: secret_name.clone(),
+                            key: k.clone(),
+                            optional: None,
+                        }),
                         ..Default::default()
                     }),
                 });
@@ -464,7 +476,10 @@ impl Renderer<'_> {
                         c.metadata = self.meta(&claim_name, self.service_labels(name));
                         volumes.push(PodVolume {
                             name: vol,
-                            persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource { claim_name, read_only: None }),
+                            persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                                claim_name,
+                                read_only: None,
+                            }),
                             ..Default::default()
                         });
                         out.push(Object::PersistentVolumeClaim(c));
@@ -525,7 +540,11 @@ impl Renderer<'_> {
         };
         let limits = amount(&s.resources.limits);
         let requests = amount(&s.resources.reservations);
-        (limits.is_some() || requests.is_some()).then_some(ResourceRequirements { limits, requests, ..Default::default() })
+        (limits.is_some() || requests.is_some()).then_some(ResourceRequirements {
+            limits,
+            requests,
+            ..Default::default()
+        })
     }
 
     /// Healthcheck → readiness and liveness probes, plus a startup probe for `start_period`.
@@ -611,10 +630,12 @@ mod tests {
     const DEV: &str = include_str!("../../../profiles/dev.yaml");
 
     fn prod() -> Topology {
-        deploy_topology::from_str("learn-greek.yaml", BASE, Some(("prod", PROD))).unwrap_or_else(|e| panic!("{}", e.render()))
+        deploy_topology::from_str("learn-greek.yaml", BASE, Some(("prod", PROD)))
+            .unwrap_or_else(|e| panic!("{}", e.render()))
     }
     fn dev() -> Topology {
-        deploy_topology::from_str("learn-greek.yaml", BASE, Some(("dev", DEV))).unwrap_or_else(|e| panic!("{}", e.render()))
+        deploy_topology::from_str("learn-greek.yaml", BASE, Some(("dev", DEV)))
+            .unwrap_or_else(|e| panic!("{}", e.render()))
     }
     fn env() -> Env {
         Env::from_pairs([("JWT_SECRET_KEY", "super-secret-value-123")])
@@ -656,17 +677,24 @@ mod tests {
         assert_eq!(c.command, None);
         assert_eq!(
             c.args.as_deref(),
-            Some(&["redis-server", "--appendonly", "yes", "--maxmemory", "128mb", "--maxmemory-policy", "allkeys-lru"].map(String::from)[..])
+            Some(
+                &["redis-server", "--appendonly", "yes", "--maxmemory", "128mb", "--maxmemory-policy", "allkeys-lru"]
+                    .map(String::from)[..]
+            )
         );
         let res = c.resources.as_ref().expect("resources");
-        let q = |m: &Option<BTreeMap<String, Quantity>>, k: &str| m.as_ref().and_then(|m| m.get(k)).map(|q| q.0.clone());
+        let q =
+            |m: &Option<BTreeMap<String, Quantity>>, k: &str| m.as_ref().and_then(|m| m.get(k)).map(|q| q.0.clone());
         assert_eq!(q(&res.limits, "cpu").as_deref(), Some("250m"));
         assert_eq!(q(&res.limits, "memory").as_deref(), Some("256Mi"));
         assert_eq!(q(&res.requests, "cpu").as_deref(), Some("100m"));
         assert_eq!(q(&res.requests, "memory").as_deref(), Some("64Mi"));
         for p in [&c.readiness_probe, &c.liveness_probe] {
             let p = p.as_ref().expect("probe");
-            assert_eq!(p.exec.as_ref().and_then(|e| e.command.clone()), Some(vec!["redis-cli".to_string(), "ping".to_string()]));
+            assert_eq!(
+                p.exec.as_ref().and_then(|e| e.command.clone()),
+                Some(vec!["redis-cli".to_string(), "ping".to_string()])
+            );
             assert_eq!(p.period_seconds, Some(10));
             assert_eq!(p.timeout_seconds, Some(5));
             assert_eq!(p.failure_threshold, Some(3));
@@ -700,15 +728,25 @@ mod tests {
     fn dev_redis_same_command_and_probe_published_port_is_a_warning() {
         let r = render(&dev(), &Env::default()).unwrap_or_else(|e| panic!("{}", e.render()));
         let p = render(&prod(), &env()).unwrap_or_else(|e| panic!("{}", e.render()));
-        let c = |r: &Rendered| sts(r, "redis").spec.as_ref().and_then(|s| s.template.spec.as_ref()).map(|s| s.containers[0].clone());
+        let c = |r: &Rendered| {
+            sts(r, "redis").spec.as_ref().and_then(|s| s.template.spec.as_ref()).map(|s| s.containers[0].clone())
+        };
         let (d, pr) = (c(&r).expect("dev"), c(&p).expect("prod"));
         assert_eq!(d.args, pr.args);
         assert_eq!(d.readiness_probe, pr.readiness_probe);
         assert_eq!(d.startup_probe, pr.startup_probe);
         assert_eq!(d.volume_mounts, pr.volume_mounts);
         assert_eq!(svc(&r, "redis").spec.as_ref().and_then(|s| s.type_.clone()).as_deref(), Some("ClusterIP"));
-        assert!(r.warnings.iter().any(|w| w.contains("port-forward") && w.contains("service/redis 6379:6379")), "{:?}", r.warnings);
-        assert!(r.warnings.iter().any(|w| w.contains("bind mount `./learn-greek-easy-backend/src:/app/src`")), "{:?}", r.warnings);
+        assert!(
+            r.warnings.iter().any(|w| w.contains("port-forward") && w.contains("service/redis 6379:6379")),
+            "{:?}",
+            r.warnings
+        );
+        assert!(
+            r.warnings.iter().any(|w| w.contains("bind mount `./learn-greek-easy-backend/src:/app/src`")),
+            "{:?}",
+            r.warnings
+        );
         assert!(r.objects.iter().any(|o| o.id() == "NetworkPolicy/redis-published"));
         assert_eq!(r.objects.first().map(Object::id).as_deref(), Some("Namespace/learn-greek-dev"));
     }

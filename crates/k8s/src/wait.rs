@@ -30,7 +30,9 @@ pub enum Rollout {
 pub fn statefulset_rollout(s: &StatefulSet) -> Rollout {
     let generation = s.metadata.generation.unwrap_or(0);
     let want = s.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-    let Some(st) = &s.status else { return Rollout::Progressing("waiting for the controller to observe the StatefulSet".into()) };
+    let Some(st) = &s.status else {
+        return Rollout::Progressing("waiting for the controller to observe the StatefulSet".into());
+    };
     if st.observed_generation.unwrap_or(0) < generation {
         return Rollout::Progressing("waiting for the StatefulSet spec update to be observed".into());
     }
@@ -62,7 +64,9 @@ pub fn statefulset_rollout(s: &StatefulSet) -> Rollout {
 pub fn deployment_rollout(d: &Deployment) -> Rollout {
     let generation = d.metadata.generation.unwrap_or(0);
     let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-    let Some(st) = &d.status else { return Rollout::Progressing("waiting for the controller to observe the Deployment".into()) };
+    let Some(st) = &d.status else {
+        return Rollout::Progressing("waiting for the controller to observe the Deployment".into());
+    };
     if st.observed_generation.unwrap_or(0) < generation {
         return Rollout::Progressing("waiting for the Deployment spec update to be observed".into());
     }
@@ -72,7 +76,10 @@ pub fn deployment_rollout(d: &Deployment) -> Rollout {
         .flatten()
         .find(|c| c.type_ == "Progressing" && c.reason.as_deref() == Some("ProgressDeadlineExceeded"))
     {
-        return Rollout::Failed(format!("ProgressDeadlineExceeded: {}", c.message.as_deref().unwrap_or("rollout did not progress")));
+        return Rollout::Failed(format!(
+            "ProgressDeadlineExceeded: {}",
+            c.message.as_deref().unwrap_or("rollout did not progress")
+        ));
     }
     let updated = st.updated_replicas.unwrap_or(0);
     if updated < want {
@@ -111,7 +118,12 @@ pub fn pod_reason(p: &Pod) -> Option<String> {
             return Some(s);
         }
         if let Some(t) = c.state.as_ref().and_then(|s| s.terminated.as_ref()) {
-            return Some(format!("pod {name}: container {} terminated: {} (exit code {})", c.name, t.reason.as_deref().unwrap_or("Error"), t.exit_code));
+            return Some(format!(
+                "pod {name}: container {} terminated: {} (exit code {})",
+                c.name,
+                t.reason.as_deref().unwrap_or("Error"),
+                t.exit_code
+            ));
         }
         if !c.ready
             && let Some(t) = c.last_state.as_ref().and_then(|s| s.terminated.as_ref())
@@ -130,12 +142,17 @@ pub fn pod_reason(p: &Pod) -> Option<String> {
     }
     for cond in st.conditions.iter().flatten() {
         if cond.type_ == "Ready" && cond.status == "False" && st.phase.as_deref() == Some("Running") {
-            return Some(format!("pod {name}: running, not ready{}", cond.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()));
+            return Some(format!(
+                "pod {name}: running, not ready{}",
+                cond.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()
+            ));
         }
     }
     match st.phase.as_deref() {
         Some("Pending") => Some(format!("pod {name}: Pending")),
-        Some("Failed") => Some(format!("pod {name}: Failed{}", st.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default())),
+        Some("Failed") => {
+            Some(format!("pod {name}: Failed{}", st.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()))
+        }
         _ => None,
     }
 }
@@ -355,7 +372,8 @@ pub async fn failure_detail(client: &Client, namespace: &str, selector: &str, wo
             .filter(|e| {
                 let n = e.involved_object.name.as_deref().unwrap_or_default();
                 names.iter().any(|x| x == n)
-                    || (e.involved_object.kind.as_deref() == Some("PersistentVolumeClaim") && n.contains(&format!("-{workload}-")))
+                    || (e.involved_object.kind.as_deref() == Some("PersistentVolumeClaim")
+                        && n.contains(&format!("-{workload}-")))
             })
             .collect();
         evs.sort_by_key(|e| e.last_timestamp.as_ref().map(|t| t.0));

@@ -14,10 +14,12 @@ const PROD: &str = include_str!("../../../profiles/prod.yaml");
 const NS: &str = "learn-greek";
 
 fn prod() -> Topology {
-    deploy_topology::from_str("learn-greek.yaml", BASE, Some(("prod", PROD))).unwrap_or_else(|e| panic!("{}", e.render()))
+    deploy_topology::from_str("learn-greek.yaml", BASE, Some(("prod", PROD)))
+        .unwrap_or_else(|e| panic!("{}", e.render()))
 }
 fn prod_with(edit: impl Fn(&str) -> String) -> Topology {
-    deploy_topology::from_str("learn-greek.yaml", BASE, Some(("prod", &edit(PROD)))).unwrap_or_else(|e| panic!("{}", e.render()))
+    deploy_topology::from_str("learn-greek.yaml", BASE, Some(("prod", &edit(PROD))))
+        .unwrap_or_else(|e| panic!("{}", e.render()))
 }
 fn env() -> Env {
     Env::from_pairs([("JWT_SECRET_KEY", "jwt-secret-for-tests")])
@@ -30,7 +32,11 @@ fn opts(timeout: Duration) -> ApplyOptions {
 struct Recorder(Mutex<Vec<(String, Phase, Instant)>>);
 impl Progress for Recorder {
     fn update(&self, service: &str, phase: &Phase, _: Duration) {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((service.to_string(), phase.clone(), Instant::now()));
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((
+            service.to_string(),
+            phase.clone(),
+            Instant::now(),
+        ));
     }
     fn note(&self, _: &str) {}
 }
@@ -62,10 +68,12 @@ async fn apply_creates_everything_in_order_and_waits_then_reapply_changes_nothin
     let d = double().await;
     let client = d.client();
     let t = prod();
-    let plan = deploy_k8s::render_with(&t, &env(), deploy_k8s::SecretMode::Resolved).unwrap_or_else(|e| panic!("{}", e.render()));
+    let plan = deploy_k8s::render_with(&t, &env(), deploy_k8s::SecretMode::Resolved)
+        .unwrap_or_else(|e| panic!("{}", e.render()));
     let rec = Arc::new(Recorder::default());
     let started = Instant::now();
-    let r = apply(&client, &t, &env(), &opts(Duration::from_secs(20)), rec.clone()).await.unwrap_or_else(|e| panic!("{e}"));
+    let r =
+        apply(&client, &t, &env(), &opts(Duration::from_secs(20)), rec.clone()).await.unwrap_or_else(|e| panic!("{e}"));
     let took = started.elapsed();
     assert!(r.ok, "{}", r.text());
     assert_eq!(r.services.len(), 4);
@@ -84,10 +92,12 @@ async fn apply_creates_everything_in_order_and_waits_then_reapply_changes_nothin
     assert!(position(&p, "/statefulsets/redis") < position(&p, "/deployments/backend"));
     assert!(position(&p, "/statefulsets/postgres") < position(&p, "/deployments/backend"));
     assert!(position(&p, "/deployments/backend") < position(&p, "/deployments/frontend"));
-    let ready_at = |svc: &str| rec.events().iter().find(|(s, ph, _)| s == svc && *ph == Phase::Ready).map(|e| e.2).expect("ready");
+    let ready_at =
+        |svc: &str| rec.events().iter().find(|(s, ph, _)| s == svc && *ph == Phase::Ready).map(|e| e.2).expect("ready");
     // the workload's own `Creating` is the service's last one (its Secret and Service come first)
-    let workload_applied_at =
-        |svc: &str| rec.events().iter().rev().find(|(s, ph, _)| s == svc && *ph == Phase::Creating).map(|e| e.2).expect("creating");
+    let workload_applied_at = |svc: &str| {
+        rec.events().iter().rev().find(|(s, ph, _)| s == svc && *ph == Phase::Creating).map(|e| e.2).expect("creating")
+    };
     assert!(ready_at("redis") <= workload_applied_at("backend"), "backend applied only after redis is ready");
     assert!(ready_at("postgres") <= workload_applied_at("backend"));
     assert!(ready_at("backend") <= workload_applied_at("frontend"));
@@ -108,7 +118,9 @@ async fn apply_creates_everything_in_order_and_waits_then_reapply_changes_nothin
     let gen_before = d.get("StatefulSet", Some(NS), "redis").and_then(|s| s["metadata"]["generation"].as_i64());
     d.reset_requests();
     let started = Instant::now();
-    let r = apply(&client, &t, &env(), &opts(Duration::from_secs(20)), Arc::new(Recorder::default())).await.unwrap_or_else(|e| panic!("{e}"));
+    let r = apply(&client, &t, &env(), &opts(Duration::from_secs(20)), Arc::new(Recorder::default()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let took = started.elapsed();
     assert!(r.ok, "{}", r.text());
     assert!(r.services.iter().all(|s| s.action == Action::Unchanged && s.phase == Phase::Unchanged), "{}", r.text());
@@ -141,9 +153,12 @@ async fn apply_creates_everything_in_order_and_waits_then_reapply_changes_nothin
 async fn a_changed_limit_is_a_one_field_diff_and_an_update() {
     let d = double().await;
     let client = d.client();
-    let r = apply(&client, &prod(), &env(), &opts(Duration::from_secs(20)), Arc::new(Recorder::default())).await.unwrap_or_else(|e| panic!("{e}"));
+    let r = apply(&client, &prod(), &env(), &opts(Duration::from_secs(20)), Arc::new(Recorder::default()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(r.ok, "{}", r.text());
-    let gen_before = d.get("StatefulSet", Some(NS), "redis").and_then(|s| s["metadata"]["generation"].as_i64()).expect("gen");
+    let gen_before =
+        d.get("StatefulSet", Some(NS), "redis").and_then(|s| s["metadata"]["generation"].as_i64()).expect("gen");
     let t = prod_with(|p| p.replace("cpus: 0.25", "cpus: 0.5"));
     d.reset_requests();
     let df = diff(&client, &t, &env(), &[]).await.unwrap_or_else(|e| panic!("{e}"));
@@ -157,7 +172,9 @@ async fn a_changed_limit_is_a_one_field_diff_and_an_update() {
     assert_eq!(df.exit_code(), deploy_report::exit::CHANGES);
     eprintln!("diff (one change): {} requests", d.requests().len());
 
-    let r = apply(&client, &t, &env(), &opts(Duration::from_secs(20)), Arc::new(Recorder::default())).await.unwrap_or_else(|e| panic!("{e}"));
+    let r = apply(&client, &t, &env(), &opts(Duration::from_secs(20)), Arc::new(Recorder::default()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(r.ok, "{}", r.text());
     let action = |s: &str| r.services.iter().find(|x| x.service == s).map(|x| x.action).expect("svc");
     assert_eq!(action("redis"), Action::Updated);
@@ -171,7 +188,9 @@ async fn a_changed_limit_is_a_one_field_diff_and_an_update() {
 async fn a_conflict_names_the_other_manager() {
     let d = double().await;
     let client = d.client();
-    let r = apply(&client, &prod(), &env(), &opts(Duration::from_secs(20)), Arc::new(Recorder::default())).await.unwrap_or_else(|e| panic!("{e}"));
+    let r = apply(&client, &prod(), &env(), &opts(Duration::from_secs(20)), Arc::new(Recorder::default()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(r.ok, "{}", r.text());
     // someone else takes over the memory limit
     let mut sts = d.get("StatefulSet", Some(NS), "redis").expect("sts");
@@ -184,10 +203,15 @@ async fn a_conflict_names_the_other_manager() {
     });
     d.apply_as("kubectl-edit", obj).unwrap_or_else(|e| panic!("{e}"));
     let t = prod_with(|p| p.replace("memory: 256M", "memory: 300M"));
-    let r = apply(&client, &t, &env(), &opts(Duration::from_secs(20)), Arc::new(Recorder::default())).await.unwrap_or_else(|e| panic!("{e}"));
+    let r = apply(&client, &t, &env(), &opts(Duration::from_secs(20)), Arc::new(Recorder::default()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(!r.ok);
     let err = r.error.clone().unwrap_or_default();
-    assert!(err.contains("\"kubectl-edit\"") && err.contains("--force-conflicts") && err.contains("StatefulSet/redis"), "{err}");
+    assert!(
+        err.contains("\"kubectl-edit\"") && err.contains("--force-conflicts") && err.contains("StatefulSet/redis"),
+        "{err}"
+    );
     // with --force-conflicts it goes through
     let mut o = opts(Duration::from_secs(20));
     o.force_conflicts = true;
@@ -204,7 +228,9 @@ async fn a_never_ready_workload_times_out_with_its_reason() {
     d.set_behaviour("redis", Behaviour::ImagePullBackOff);
     let rec = Arc::new(Recorder::default());
     let started = Instant::now();
-    let r = apply(&client, &prod(), &env(), &opts(Duration::from_millis(1500)), rec.clone()).await.unwrap_or_else(|e| panic!("{e}"));
+    let r = apply(&client, &prod(), &env(), &opts(Duration::from_millis(1500)), rec.clone())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(started.elapsed() < Duration::from_secs(5));
     assert!(!r.ok);
     let redis = r.services.iter().find(|s| s.service == "redis").expect("redis");
@@ -212,7 +238,12 @@ async fn a_never_ready_workload_times_out_with_its_reason() {
     assert!(reason.contains("timed out") && reason.contains("ImagePullBackOff"), "{reason}");
     assert!(redis.detail.iter().any(|l| l.contains("ImagePullBackOff")), "{:?}", redis.detail);
     // progress showed the reason while waiting
-    assert!(rec.events().iter().any(|(s, p, _)| s == "redis" && matches!(p, Phase::Waiting { reason } if reason.contains("ImagePullBackOff"))));
+    assert!(
+        rec.events()
+            .iter()
+            .any(|(s, p, _)| s == "redis"
+                && matches!(p, Phase::Waiting { reason } if reason.contains("ImagePullBackOff")))
+    );
     // backend needs a healthy redis: never applied
     let backend = r.services.iter().find(|s| s.service == "backend").expect("backend");
     assert!(matches!(&backend.phase, Phase::Failed { reason } if reason.contains("redis")), "{:?}", backend.phase);
@@ -221,9 +252,15 @@ async fn a_never_ready_workload_times_out_with_its_reason() {
     // a Deployment in CrashLoopBackOff
     let d = double().await;
     d.set_behaviour("frontend", Behaviour::CrashLoopBackOff);
-    let t = deploy_topology::from_str("x.yaml", "name: web\nservices:\n  frontend:\n    image: nginx\n    expose: [80]\n", None)
-        .unwrap_or_else(|e| panic!("{}", e.render()));
-    let r = apply(&d.client(), &t, &Env::default(), &opts(Duration::from_millis(800)), Arc::new(Recorder::default())).await.unwrap_or_else(|e| panic!("{e}"));
+    let t = deploy_topology::from_str(
+        "x.yaml",
+        "name: web\nservices:\n  frontend:\n    image: nginx\n    expose: [80]\n",
+        None,
+    )
+    .unwrap_or_else(|e| panic!("{}", e.render()));
+    let r = apply(&d.client(), &t, &Env::default(), &opts(Duration::from_millis(800)), Arc::new(Recorder::default()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let f = &r.services[0];
     assert!(!f.ready);
     assert!(matches!(&f.phase, Phase::Failed { reason } if reason.contains("CrashLoopBackOff")), "{:?}", f.phase);
@@ -233,11 +270,14 @@ async fn a_never_ready_workload_times_out_with_its_reason() {
 #[tokio::test]
 async fn the_wait_reacts_to_a_status_change_within_milliseconds() {
     let d = Arc::new(double().await);
-    let t = deploy_topology::from_str("x.yaml", "name: web\nservices:\n  web:\n    image: nginx\n    expose: [80]\n", None)
-        .unwrap_or_else(|e| panic!("{}", e.render()));
+    let t =
+        deploy_topology::from_str("x.yaml", "name: web\nservices:\n  web:\n    image: nginx\n    expose: [80]\n", None)
+            .unwrap_or_else(|e| panic!("{}", e.render()));
     d.set_behaviour("web", Behaviour::Never);
     let client = d.client();
-    let task = tokio::spawn(async move { apply(&client, &t, &Env::default(), &opts(Duration::from_secs(20)), Arc::new(Recorder::default())).await });
+    let task = tokio::spawn(async move {
+        apply(&client, &t, &Env::default(), &opts(Duration::from_secs(20)), Arc::new(Recorder::default())).await
+    });
     tokio::time::sleep(Duration::from_millis(700)).await;
     d.reset_requests();
     let changed = Instant::now();
@@ -255,19 +295,27 @@ async fn the_wait_reacts_to_a_status_change_within_milliseconds() {
 async fn prune_deletes_only_labelled_objects_and_destroy_keeps_claims() {
     let d = double().await;
     let client = d.client();
-    let r = apply(&client, &prod(), &env(), &opts(Duration::from_secs(20)), Arc::new(Recorder::default())).await.unwrap_or_else(|e| panic!("{e}"));
+    let r = apply(&client, &prod(), &env(), &opts(Duration::from_secs(20)), Arc::new(Recorder::default()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(r.ok, "{}", r.text());
     // an object someone else made in the namespace
-    d.apply_as("someone", serde_json::json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "other", "namespace": NS},
-        "spec": {"ports": [{"port": 1}]}})).unwrap_or_else(|e| panic!("{e}"));
+    d.apply_as(
+        "someone",
+        serde_json::json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "other", "namespace": NS},
+        "spec": {"ports": [{"port": 1}]}}),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     // the topology without frontend
     let base = BASE.replace("  frontend:\n    image: learn-greek-frontend:latest\n    build:\n      context: ./learn-greek-easy-frontend\n      dockerfile: Dockerfile\n    depends_on:\n      backend:\n        condition: service_healthy\n    networks: [learn-greek-network]\n\n", "");
     let prof = PROD.split("  backend:").collect::<Vec<_>>();
     let prof = format!("services:\n  backend:{}", prof.get(1).copied().unwrap_or_default());
-    let t = deploy_topology::from_str("learn-greek.yaml", &base, Some(("prod", &prof))).unwrap_or_else(|e| panic!("{}", e.render()));
+    let t = deploy_topology::from_str("learn-greek.yaml", &base, Some(("prod", &prof)))
+        .unwrap_or_else(|e| panic!("{}", e.render()));
     assert!(!t.services.contains_key("frontend"));
     let df = diff(&client, &t, &env(), &[]).await.unwrap_or_else(|e| panic!("{e}"));
-    let deletes: Vec<String> = df.objects.iter().filter(|o| o.change == Change::Delete).map(|o| format!("{}/{}", o.kind, o.name)).collect();
+    let deletes: Vec<String> =
+        df.objects.iter().filter(|o| o.change == Change::Delete).map(|o| format!("{}/{}", o.kind, o.name)).collect();
     assert_eq!(deletes.len(), 3, "{deletes:?}");
     let mut o = opts(Duration::from_secs(20));
     o.prune = true;
@@ -298,7 +346,9 @@ async fn prune_deletes_only_labelled_objects_and_destroy_keeps_claims() {
 #[tokio::test]
 async fn nothing_is_sent_when_a_required_variable_is_missing() {
     let d = double().await;
-    let e = apply(&d.client(), &prod(), &Env::default(), &opts(Duration::from_secs(5)), Arc::new(Recorder::default())).await.expect_err("error");
+    let e = apply(&d.client(), &prod(), &Env::default(), &opts(Duration::from_secs(5)), Arc::new(Recorder::default()))
+        .await
+        .expect_err("error");
     assert!(e.to_string().contains("JWT_SECRET_KEY"), "{e}");
     assert!(d.requests().is_empty(), "no partial apply");
 }

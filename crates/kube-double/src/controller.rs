@@ -251,7 +251,8 @@ fn reconcile_sts(store: &mut Store, w: &Workload<'_>, state: &PodState) {
     let count = if ordered && !state.ready() { replicas.min(1) } else { replicas };
     let selector = w.obj.pointer("/spec/selector/matchLabels").cloned().unwrap_or_else(|| json!({}));
     let vcts = w.obj.pointer("/spec/volumeClaimTemplates").and_then(Value::as_array).cloned().unwrap_or_default();
-    let delete_pvcs = w.obj.pointer("/spec/persistentVolumeClaimRetentionPolicy/whenDeleted").and_then(Value::as_str) == Some("Delete");
+    let delete_pvcs = w.obj.pointer("/spec/persistentVolumeClaimRetentionPolicy/whenDeleted").and_then(Value::as_str)
+        == Some("Delete");
     for i in 0..count {
         let pod_name = format!("{}-{i}", w.name);
         let mut claims = Vec::new();
@@ -299,7 +300,11 @@ fn reconcile_sts(store: &mut Store, w: &Workload<'_>, state: &PodState) {
         "updateRevision": revision,
         "collisionCount": 0,
     });
-    for (k, v) in [("readyReplicas", ready), ("currentReplicas", if current_revision == revision { count } else { 0 }), ("updatedReplicas", count)] {
+    for (k, v) in [
+        ("readyReplicas", ready),
+        ("currentReplicas", if current_revision == revision { count } else { 0 }),
+        ("updatedReplicas", count),
+    ] {
         if v > 0 {
             status[k] = json!(v);
         }
@@ -335,9 +340,7 @@ fn reconcile_deploy(store: &mut Store, w: &Workload<'_>, b: &Behaviour, state: &
     }
     let now = util::now_rfc3339();
     let ready = if state.ready() { replicas } else { 0 };
-    let cond = |ty: &str, status: bool, reason: &str, message: String| {
-        json!({"type": ty, "status": if status { "True" } else { "False" }, "lastUpdateTime": now, "lastTransitionTime": now, "reason": reason, "message": message})
-    };
+    let cond = |ty: &str, status: bool, reason: &str, message: String| json!({"type": ty, "status": if status { "True" } else { "False" }, "lastUpdateTime": now, "lastTransitionTime": now, "reason": reason, "message": message});
     let available = if ready >= replicas {
         cond("Available", true, "MinimumReplicasAvailable", "Deployment has minimum availability.".into())
     } else {
@@ -346,7 +349,12 @@ fn reconcile_deploy(store: &mut Store, w: &Workload<'_>, b: &Behaviour, state: &
     let progressing = if state.ready() {
         cond("Progressing", true, "NewReplicaSetAvailable", format!("ReplicaSet \"{rs}\" has successfully progressed."))
     } else if *b == Behaviour::ProgressDeadlineExceeded && *state != PodState::Creating {
-        cond("Progressing", false, "ProgressDeadlineExceeded", format!("ReplicaSet \"{rs}\" has timed out progressing."))
+        cond(
+            "Progressing",
+            false,
+            "ProgressDeadlineExceeded",
+            format!("ReplicaSet \"{rs}\" has timed out progressing."),
+        )
     } else {
         cond("Progressing", true, "ReplicaSetUpdated", format!("ReplicaSet \"{rs}\" is progressing."))
     };
@@ -420,11 +428,7 @@ fn write_pod(
         spec["nodeName"] = json!(NODE);
     }
     let existing = store.get(res::PODS, Some(w.ns), name).cloned();
-    let pod_uid = existing
-        .as_ref()
-        .and_then(|p| p.pointer("/metadata/uid"))
-        .and_then(Value::as_str)
-        .map(str::to_owned);
+    let pod_uid = existing.as_ref().and_then(|p| p.pointer("/metadata/uid")).and_then(Value::as_str).map(str::to_owned);
     let mut pod = json!({
         "apiVersion": "v1",
         "kind": "Pod",
@@ -448,7 +452,8 @@ fn write_pod(
             format!("Created pod: {name}")
         };
         let comp = if w.rt == res::STATEFULSETS { "statefulset-controller" } else { "replicaset-controller" };
-        let involved = json!({"kind": r.kind, "namespace": w.ns, "name": w.name, "uid": w.uid, "apiVersion": r.api_version()});
+        let involved =
+            json!({"kind": r.kind, "namespace": w.ns, "name": w.name, "uid": w.uid, "apiVersion": r.api_version()});
         record_event(store, w.ns, w.name, involved, "Normal", "SuccessfulCreate", &what, comp);
     }
     pod_events(store, &out.object, &uid, state);
@@ -469,10 +474,8 @@ fn containers(pod: &Value) -> Vec<(String, String)> {
 }
 
 fn pod_status(pod: &Value, state: &PodState, uid: &str, prev: Option<&Value>) -> Value {
-    let now = prev
-        .and_then(|p| p.get("startTime"))
-        .and_then(Value::as_str)
-        .map_or_else(util::now_rfc3339, str::to_owned);
+    let now =
+        prev.and_then(|p| p.get("startTime")).and_then(Value::as_str).map_or_else(util::now_rfc3339, str::to_owned);
     let ns = pod.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or_default();
     let name = pod.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
     let cond = |ty: &str, ok: bool, reason: Option<&str>, message: Option<String>| {
@@ -534,7 +537,8 @@ fn pod_status(pod: &Value, state: &PodState, uid: &str, prev: Option<&Value>) ->
         })
         .collect();
     let unready = if ready { None } else { Some(format!("containers with unready status: [{}]", names.join(" "))) };
-    let (ready_reason, cont_reason) = if ready { (None, None) } else { (Some("ContainersNotReady"), Some("ContainersNotReady")) };
+    let (ready_reason, cont_reason) =
+        if ready { (None, None) } else { (Some("ContainersNotReady"), Some("ContainersNotReady")) };
     let phase = match state {
         PodState::Creating | PodState::ImagePullBackOff => "Pending",
         _ => "Running",
@@ -594,14 +598,28 @@ fn pod_events(store: &mut Store, pod: &Value, uid: &str, state: &PodState) {
         match state {
             PodState::ImagePullBackOff => {
                 ev("Normal", "Pulling", format!("Pulling image \"{image}\""), "kubelet", field.clone());
-                ev("Warning", "Failed", format!("Failed to pull image \"{image}\": rpc error: code = NotFound desc = failed to pull and unpack image \"{image}\": failed to resolve reference \"{image}\": not found"), "kubelet", field.clone());
+                ev(
+                    "Warning",
+                    "Failed",
+                    format!(
+                        "Failed to pull image \"{image}\": rpc error: code = NotFound desc = failed to pull and unpack image \"{image}\": failed to resolve reference \"{image}\": not found"
+                    ),
+                    "kubelet",
+                    field.clone(),
+                );
                 ev("Warning", "Failed", "Error: ErrImagePull".into(), "kubelet", field.clone());
                 ev("Normal", "BackOff", format!("Back-off pulling image \"{image}\""), "kubelet", field.clone());
                 ev("Warning", "Failed", "Error: ImagePullBackOff".into(), "kubelet", field);
             }
             PodState::CrashLoopBackOff | PodState::OomKilled => {
                 ev("Normal", "Started", format!("Started container {c}"), "kubelet", field.clone());
-                ev("Warning", "BackOff", format!("Back-off restarting failed container {c} in pod {name}_{ns}({uid})"), "kubelet", field);
+                ev(
+                    "Warning",
+                    "BackOff",
+                    format!("Back-off restarting failed container {c} in pod {name}_{ns}({uid})"),
+                    "kubelet",
+                    field,
+                );
             }
             PodState::NotReady(msg) => {
                 ev("Normal", "Started", format!("Started container {c}"), "kubelet", field.clone());

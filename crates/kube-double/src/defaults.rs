@@ -134,11 +134,7 @@ pub fn apply(kind: Rt, obj: &mut Value, next_ip: &mut dyn FnMut() -> String) {
                 set_default(s, "replicas", json!(1));
                 set_default(s, "podManagementPolicy", json!("OrderedReady"));
                 set_default(s, "revisionHistoryLimit", json!(10));
-                set_default(
-                    s,
-                    "updateStrategy",
-                    json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}),
-                );
+                set_default(s, "updateStrategy", json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}));
                 set_default(
                     s,
                     "persistentVolumeClaimRetentionPolicy",
@@ -215,13 +211,9 @@ fn cause(reason: &str, field: &str, message: String) -> Cause {
 pub fn validate_name(kind: Rt, name: &str) -> Result<(), ApiError> {
     let r = res::rt(kind);
     let err = match kind {
-        res::SERVICES
-            if !(is_dns_label(name, 63) && name.as_bytes()[0].is_ascii_lowercase()) =>
-        {
-            Some(format!(
-                "Invalid value: \"{name}\": a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
-            ))
-        }
+        res::SERVICES if !(is_dns_label(name, 63) && name.as_bytes()[0].is_ascii_lowercase()) => Some(format!(
+            "Invalid value: \"{name}\": a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
+        )),
         res::NAMESPACES if !is_dns_label(name, 63) => Some(format!(
             "Invalid value: \"{name}\": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
         )),
@@ -294,18 +286,12 @@ pub fn validate(kind: Rt, obj: &Value, old: Option<&Value>) -> Result<(), ApiErr
                     }
                 }
             }
-            _ => causes.push(cause(
-                "FieldValueRequired",
-                "spec.template.spec.containers",
-                "Required value".into(),
-            )),
+            _ => causes.push(cause("FieldValueRequired", "spec.template.spec.containers", "Required value".into())),
         }
     }
     if let Some(old) = old {
         match kind {
-            res::STATEFULSETS
-                if without(obj.get("spec"), STS_MUTABLE) != without(old.get("spec"), STS_MUTABLE) =>
-            {
+            res::STATEFULSETS if without(obj.get("spec"), STS_MUTABLE) != without(old.get("spec"), STS_MUTABLE) => {
                 causes.push(cause(
                     "FieldValueForbidden",
                     "spec",
@@ -335,9 +321,7 @@ pub fn validate(kind: Rt, obj: &Value, old: Option<&Value>) -> Result<(), ApiErr
                     ),
                 ));
             }
-            res::PVCS
-                if without(obj.get("spec"), &["resources"]) != without(old.get("spec"), &["resources"]) =>
-            {
+            res::PVCS if without(obj.get("spec"), &["resources"]) != without(old.get("spec"), &["resources"]) => {
                 causes.push(cause(
                     "FieldValueForbidden",
                     "spec",

@@ -157,7 +157,13 @@ impl KubeDouble {
     }
 
     /// Replaces an object's `status` (as a controller would through the status subresource).
-    pub fn set_status(&self, kind: &str, namespace: Option<&str>, name: &str, status: Value) -> Result<Value, ApiError> {
+    pub fn set_status(
+        &self,
+        kind: &str,
+        namespace: Option<&str>,
+        name: &str,
+        status: Value,
+    ) -> Result<Value, ApiError> {
         let kind = kind_of(kind)?;
         Ok(lock(&self.inner.store).set_status(kind, namespace, name, status, "kube-double")?.object)
     }

@@ -98,7 +98,9 @@ impl Query {
         match self.get("dryRun") {
             None | Some("") => Ok(false),
             Some("All") => Ok(true),
-            Some(other) => Err(ApiError::bad_request(format!("unsupported dry run value {other:?}, only \"All\" is supported"))),
+            Some(other) => {
+                Err(ApiError::bad_request(format!("unsupported dry run value {other:?}, only \"All\" is supported")))
+            }
         }
     }
 }
@@ -172,7 +174,9 @@ fn dispatch(
     let sub = t.subresource.as_deref();
     let dry_run = query.dry_run()?;
     match (method.as_str(), t.name.as_deref()) {
-        ("GET", None) if query.flag("watch") => Ok(Reply::Watch(Box::new(WatchRequest::new(t.rt, t.namespace, query)?))),
+        ("GET", None) if query.flag("watch") => {
+            Ok(Reply::Watch(Box::new(WatchRequest::new(t.rt, t.namespace, query)?)))
+        }
         ("GET", None) => list(inner, t.rt, ns, query).map(|v| Reply::Json(200, v)),
         ("GET", Some(name)) => lock(&inner.store)
             .get(t.rt, ns, name)
@@ -186,7 +190,8 @@ fn dispatch(
         }
         ("PUT", Some(name)) => {
             let obj = parse_body(content_type, body)?;
-            let out = lock(&inner.store).replace(t.rt, ns, name, obj, &manager(query, "kube-double-client"), sub, dry_run)?;
+            let out =
+                lock(&inner.store).replace(t.rt, ns, name, obj, &manager(query, "kube-double-client"), sub, dry_run)?;
             Ok(Reply::Json(if out.created { 201 } else { 200 }, out.object))
         }
         ("PATCH", Some(name)) => {
@@ -197,7 +202,11 @@ fn dispatch(
             let out = match ct {
                 "application/apply-patch+yaml" => {
                     if sub.is_some() {
-                        return Err(ApiError::new(415, "UnsupportedMediaType", "kube-double does not support apply on subresources"));
+                        return Err(ApiError::new(
+                            415,
+                            "UnsupportedMediaType",
+                            "kube-double does not support apply on subresources",
+                        ));
                     }
                     let Some(fm) = query.get("fieldManager").filter(|m| !m.is_empty()) else {
                         return Err(ApiError::bad_request("PATCH, fieldManager is required for apply requests"));
@@ -216,7 +225,9 @@ fn dispatch(
                     return Err(ApiError::new(
                         415,
                         "UnsupportedMediaType",
-                        format!("the body of the request was in an unknown format - accepted media types include: application/apply-patch+yaml, application/merge-patch+json, application/strategic-merge-patch+json (got {other:?})"),
+                        format!(
+                            "the body of the request was in an unknown format - accepted media types include: application/apply-patch+yaml, application/merge-patch+json, application/strategic-merge-patch+json (got {other:?})"
+                        ),
                     ));
                 }
             };
@@ -244,8 +255,10 @@ struct Filter {
 
 impl Filter {
     fn new(rt: Rt, namespace: Option<String>, query: &Query) -> Result<Self, ApiError> {
-        let labels = LabelSelector::parse(query.get("labelSelector").unwrap_or_default()).map_err(ApiError::bad_request)?;
-        let fields = FieldSelector::parse(query.get("fieldSelector").unwrap_or_default()).map_err(ApiError::bad_request)?;
+        let labels =
+            LabelSelector::parse(query.get("labelSelector").unwrap_or_default()).map_err(ApiError::bad_request)?;
+        let fields =
+            FieldSelector::parse(query.get("fieldSelector").unwrap_or_default()).map_err(ApiError::bad_request)?;
         Ok(Self { rt, namespace, labels, fields })
     }
 
@@ -284,7 +297,9 @@ fn list(inner: &Inner, rt_i: Rt, ns: Option<&str>, query: &Query) -> Result<Valu
     };
     let start: usize = match query.get("continue") {
         None | Some("") => 0,
-        Some(c) => c.parse().map_err(|_| ApiError::new(410, "Expired", "the provided continue parameter is too old"))?,
+        Some(c) => {
+            c.parse().map_err(|_| ApiError::new(410, "Expired", "the provided continue parameter is too old"))?
+        }
     };
     let store = lock(&inner.store);
     let matching: Vec<&Value> = store.list(rt_i, ns).into_iter().filter(|o| filter.matches(o)).collect();
@@ -315,7 +330,9 @@ impl WatchRequest {
         };
         let timeout = match query.get("timeoutSeconds") {
             None => Duration::from_secs(1800),
-            Some(t) => Duration::from_secs(t.parse().map_err(|_| ApiError::bad_request(format!("invalid timeoutSeconds {t:?}")))?),
+            Some(t) => Duration::from_secs(
+                t.parse().map_err(|_| ApiError::bad_request(format!("invalid timeoutSeconds {t:?}")))?,
+            ),
         };
         Ok(Self {
             filter: Filter::new(rt, namespace, query)?,
@@ -413,7 +430,8 @@ fn watch(inner: &Arc<Inner>, w: WatchRequest) -> Response {
         }
     };
     inner.runtime.spawn(task);
-    let stream = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx)) });
+    let stream =
+        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx)) });
     Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, "application/json")

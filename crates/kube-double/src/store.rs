@@ -194,8 +194,7 @@ impl Store {
         } else {
             self.objects.insert(key, stored);
         }
-        let change =
-            Change { rt: kind, kind: ck, namespace: ns, object: Arc::new(object.clone()), old, rv: self.rv };
+        let change = Change { rt: kind, kind: ck, namespace: ns, object: Arc::new(object.clone()), old, rv: self.rv };
         if self.history.len() >= HISTORY {
             self.history.pop_front();
         }
@@ -382,9 +381,7 @@ impl Store {
     ) -> Result<WriteOutcome, ApiError> {
         let r = rt(kind);
         if manager.is_empty() {
-            return Err(ApiError::bad_request(
-                "PATCH, fieldManager is required for apply requests",
-            ));
+            return Err(ApiError::bad_request("PATCH, fieldManager is required for apply requests"));
         }
         Self::normalize_body(kind, ns, Some(name), &mut body)?;
         if body.get("apiVersion").is_none() || body.get("kind").is_none() {
@@ -497,11 +494,8 @@ impl Store {
             }
             None => (old.map(|o| leaves(&o.obj)).unwrap_or_default(), leaves(new_obj)),
         };
-        let changed: BTreeSet<Path> = new_leaves
-            .iter()
-            .filter(|(p, v)| old_leaves.get(*p) != Some(*v))
-            .map(|(p, _)| p.clone())
-            .collect();
+        let changed: BTreeSet<Path> =
+            new_leaves.iter().filter(|(p, v)| old_leaves.get(*p) != Some(*v)).map(|(p, _)| p.clone()).collect();
         let removed: BTreeSet<Path> = old_leaves.keys().filter(|p| !new_leaves.contains_key(*p)).cloned().collect();
         if changed.is_empty() && removed.is_empty() {
             return managers;
@@ -680,10 +674,9 @@ impl Store {
                     .iter()
                     .filter(|(k, s)| {
                         k.1 == key.1
-                            && s.obj
-                                .pointer("/metadata/ownerReferences")
-                                .and_then(Value::as_array)
-                                .is_some_and(|refs| refs.iter().any(|r| r.get("uid").and_then(Value::as_str) == Some(&uid)))
+                            && s.obj.pointer("/metadata/ownerReferences").and_then(Value::as_array).is_some_and(
+                                |refs| refs.iter().any(|r| r.get("uid").and_then(Value::as_str) == Some(&uid)),
+                            )
                     })
                     .map(|(k, _)| k.clone()),
             );
@@ -710,7 +703,14 @@ impl Store {
     }
 
     /// Controller-side status write.
-    pub fn set_status(&mut self, kind: Rt, ns: Option<&str>, name: &str, status: Value, manager: &str) -> Result<WriteOutcome, ApiError> {
+    pub fn set_status(
+        &mut self,
+        kind: Rt,
+        ns: Option<&str>,
+        name: &str,
+        status: Value,
+        manager: &str,
+    ) -> Result<WriteOutcome, ApiError> {
         let body = json!({"metadata": {"name": name}, "status": status});
         let old = self.objects.get(&Self::key(kind, ns, name)).cloned();
         let Some(old) = old else {
@@ -731,7 +731,9 @@ fn conflict_error(r: &res::ResourceType, name: &str, conflicts: &BTreeMap<Path, 
         for o in owners {
             let field = util::render_path(p);
             lines.push(format!("conflict with \"{o}\": {field}"));
-            causes.push(json!({"reason": "FieldManagerConflict", "message": format!("conflict with \"{o}\""), "field": field}));
+            causes.push(
+                json!({"reason": "FieldManagerConflict", "message": format!("conflict with \"{o}\""), "field": field}),
+            );
         }
     }
     let message = if lines.len() == 1 {
@@ -761,7 +763,9 @@ mod tests {
 
     #[test]
     fn fields_v1_format() {
-        let l = leaves(&json!({"apiVersion": "apps/v1", "kind": "X", "metadata": {"name": "n", "labels": {"a": "b"}}, "spec": {"replicas": 1, "list": [1]}, "status": {"x": 1}}));
+        let l = leaves(
+            &json!({"apiVersion": "apps/v1", "kind": "X", "metadata": {"name": "n", "labels": {"a": "b"}}, "spec": {"replicas": 1, "list": [1]}, "status": {"x": 1}}),
+        );
         let f = fields_v1(&l.keys().cloned().collect());
         assert_eq!(f, json!({"f:metadata": {"f:labels": {"f:a": {}}}, "f:spec": {"f:replicas": {}, "f:list": {}}}));
     }

@@ -138,10 +138,7 @@ async fn conflicting_managers_and_force() {
     // Now helm conflicts in turn.
     let mut back = sts_json("db", 3, "redis:7");
     back["metadata"]["namespace"] = json!("default");
-    let e = api
-        .patch("db", &PatchParams::apply("helm"), &Patch::Apply(&back))
-        .await
-        .expect_err("helm conflicts now");
+    let e = api.patch("db", &PatchParams::apply("helm"), &Patch::Apply(&back)).await.expect_err("helm conflicts now");
     assert!(api_error(e).message.contains("conflict with \"deploy\""));
 }
 
@@ -150,7 +147,12 @@ async fn list_with_selectors_and_cluster_wide() {
     let s = server().await;
     s.ensure_namespace("other").expect("ns");
     let client = s.client();
-    for (ns, name, app, tier) in [("default", "a", "x", "fe"), ("default", "b", "y", "be"), ("default", "c", "x", "be"), ("other", "d", "x", "fe")] {
+    for (ns, name, app, tier) in [
+        ("default", "a", "x", "fe"),
+        ("default", "b", "y", "be"),
+        ("default", "c", "x", "be"),
+        ("other", "d", "x", "fe"),
+    ] {
         let cms: Api<ConfigMap> = Api::namespaced(client.clone(), ns);
         let cm: ConfigMap = serde_json::from_value(json!({
             "metadata": {"name": name, "labels": {"app": app, "tier": tier}}, "data": {"k": "v"}
@@ -177,8 +179,14 @@ async fn list_with_selectors_and_cluster_wide() {
     assert_eq!(rest.items.len(), 1);
     // Cluster-wide StatefulSets.
     let pp = PatchParams::apply("deploy");
-    Api::<StatefulSet>::namespaced(client.clone(), "default").patch("s1", &pp, &Patch::Apply(&sts("s1", 1, "r:1"))).await.expect("s1");
-    Api::<StatefulSet>::namespaced(client.clone(), "other").patch("s2", &pp, &Patch::Apply(&sts("s2", 1, "r:1"))).await.expect("s2");
+    Api::<StatefulSet>::namespaced(client.clone(), "default")
+        .patch("s1", &pp, &Patch::Apply(&sts("s1", 1, "r:1")))
+        .await
+        .expect("s1");
+    Api::<StatefulSet>::namespaced(client.clone(), "other")
+        .patch("s2", &pp, &Patch::Apply(&sts("s2", 1, "r:1")))
+        .await
+        .expect("s2");
     let all_sts = Api::<StatefulSet>::all(client).list(&ListParams::default()).await.expect("all sts");
     assert_eq!(all_sts.items.len(), 2);
     assert!(s.requests().iter().any(|r| r.path == "/apis/apps/v1/statefulsets"));
@@ -200,8 +208,13 @@ async fn await_condition_is_pushed_not_polled() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!waiter.is_finished());
     let t0 = Instant::now();
-    s.set_status("StatefulSet", Some("default"), "push", json!({"replicas": 1, "readyReplicas": 1, "availableReplicas": 1}))
-        .expect("set status");
+    s.set_status(
+        "StatefulSet",
+        Some("default"),
+        "push",
+        json!({"replicas": 1, "readyReplicas": 1, "availableReplicas": 1}),
+    )
+    .expect("set status");
     let got = waiter.await.expect("join").expect("wait").expect("object");
     let elapsed = t0.elapsed();
     assert_eq!(got.status.and_then(|s| s.ready_replicas), Some(1));
@@ -236,10 +249,18 @@ async fn watcher_streams_events_with_label_selector() {
     };
     cms.create(&PostParams::default(), &mk("ignored", "other")).await.expect("create");
     cms.create(&PostParams::default(), &mk("seen", "w")).await.expect("create");
-    let first = tokio::time::timeout(Duration::from_secs(5), stream.try_next()).await.expect("event").expect("ok").expect("some");
+    let first = tokio::time::timeout(Duration::from_secs(5), stream.try_next())
+        .await
+        .expect("event")
+        .expect("ok")
+        .expect("some");
     assert_eq!(first.name_any(), "seen");
     cms.patch("seen", &PatchParams::default(), &Patch::Merge(json!({"data": {"k": "v"}}))).await.expect("merge");
-    let second = tokio::time::timeout(Duration::from_secs(5), stream.try_next()).await.expect("event").expect("ok").expect("some");
+    let second = tokio::time::timeout(Duration::from_secs(5), stream.try_next())
+        .await
+        .expect("event")
+        .expect("ok")
+        .expect("some");
     assert_eq!(second.data.and_then(|d| d.get("k").cloned()).as_deref(), Some("v"));
 
     // Raw watch: resume from a resourceVersion replays later changes.
@@ -298,7 +319,12 @@ async fn namespace_deletion_cascades() {
         assert!(s.list(kind, Some("team")).is_empty(), "{kind} left in deleted namespace");
     }
     // Creating in a missing namespace is 404 like the real apiserver.
-    let e = api_error(sts_api.patch("db", &PatchParams::apply("deploy"), &Patch::Apply(&sts("db", 1, "r:1"))).await.expect_err("no ns"));
+    let e = api_error(
+        sts_api
+            .patch("db", &PatchParams::apply("deploy"), &Patch::Apply(&sts("db", 1, "r:1")))
+            .await
+            .expect_err("no ns"),
+    );
     assert_eq!((e.code, e.message.as_str()), (404, "namespaces \"team\" not found"));
 }
 
@@ -356,7 +382,9 @@ async fn request_log_counts_requests() {
     let s = server().await;
     let api: Api<ConfigMap> = Api::namespaced(s.client(), "default");
     s.reset_requests();
-    let cm: ConfigMap = serde_json::from_value(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "log"}})).expect("cm");
+    let cm: ConfigMap =
+        serde_json::from_value(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "log"}}))
+            .expect("cm");
     api.patch("log", &PatchParams::apply("deploy").force(), &Patch::Apply(&cm)).await.expect("apply");
     api.get("log").await.expect("get");
     let _ = api.get("missing").await;
@@ -388,7 +416,9 @@ async fn kubeconfig_with_plain_http_works() {
     assert_eq!(config.default_namespace, "apps");
     let client = kube::Client::try_from(config).expect("client");
     let cms: Api<ConfigMap> = Api::default_namespaced(client);
-    let cm: ConfigMap = serde_json::from_value(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "k"}})).expect("cm");
+    let cm: ConfigMap =
+        serde_json::from_value(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "k"}}))
+            .expect("cm");
     let out = cms.patch("k", &PatchParams::apply("deploy"), &Patch::Apply(&cm)).await.expect("apply via kubeconfig");
     assert_eq!(out.namespace().as_deref(), Some("apps"));
     let _ = std::fs::remove_dir_all(&dir);
@@ -409,14 +439,62 @@ async fn malformed_requests_get_status_errors() {
     let s = server().await;
     let client = s.client();
     let cases: &[(&str, &str, &str, &[u8], u16)] = &[
-        ("PATCH", "/api/v1/namespaces/default/configmaps/x?fieldManager=m", "application/apply-patch+yaml", b"{not json", 400),
-        ("PATCH", "/api/v1/namespaces/default/configmaps/x?fieldManager=m", "application/apply-patch+yaml", b"metadata: [1, 2]", 400),
-        ("PATCH", "/api/v1/namespaces/default/configmaps/x?fieldManager=m", "application/apply-patch+yaml", b"[1, 2]", 400),
-        ("PATCH", "/api/v1/namespaces/default/configmaps/x?fieldManager=m&force=maybe", "application/apply-patch+yaml", b"{}", 400),
-        ("PATCH", "/api/v1/namespaces/default/configmaps/x?fieldManager=m&dryRun=Some", "application/apply-patch+yaml", b"{}", 400),
-        ("PATCH", "/apis/apps/v1/namespaces/default/statefulsets/x?fieldManager=m", "application/apply-patch+yaml", br#"{"apiVersion":"v1","kind":"ConfigMap"}"#, 400),
-        ("PATCH", "/apis/apps/v1/namespaces/default/statefulsets/x?fieldManager=m", "application/apply-patch+yaml", br#"{"apiVersion":"apps/v1","kind":"StatefulSet","metadata":{"name":"y"}}"#, 400),
-        ("PATCH", "/apis/apps/v1/namespaces/default/statefulsets/x?fieldManager=m", "application/apply-patch+yaml", br#"{"apiVersion":"apps/v1","kind":"StatefulSet","spec":"nope"}"#, 422),
+        (
+            "PATCH",
+            "/api/v1/namespaces/default/configmaps/x?fieldManager=m",
+            "application/apply-patch+yaml",
+            b"{not json",
+            400,
+        ),
+        (
+            "PATCH",
+            "/api/v1/namespaces/default/configmaps/x?fieldManager=m",
+            "application/apply-patch+yaml",
+            b"metadata: [1, 2]",
+            400,
+        ),
+        (
+            "PATCH",
+            "/api/v1/namespaces/default/configmaps/x?fieldManager=m",
+            "application/apply-patch+yaml",
+            b"[1, 2]",
+            400,
+        ),
+        (
+            "PATCH",
+            "/api/v1/namespaces/default/configmaps/x?fieldManager=m&force=maybe",
+            "application/apply-patch+yaml",
+            b"{}",
+            400,
+        ),
+        (
+            "PATCH",
+            "/api/v1/namespaces/default/configmaps/x?fieldManager=m&dryRun=Some",
+            "application/apply-patch+yaml",
+            b"{}",
+            400,
+        ),
+        (
+            "PATCH",
+            "/apis/apps/v1/namespaces/default/statefulsets/x?fieldManager=m",
+            "application/apply-patch+yaml",
+            br#"{"apiVersion":"v1","kind":"ConfigMap"}"#,
+            400,
+        ),
+        (
+            "PATCH",
+            "/apis/apps/v1/namespaces/default/statefulsets/x?fieldManager=m",
+            "application/apply-patch+yaml",
+            br#"{"apiVersion":"apps/v1","kind":"StatefulSet","metadata":{"name":"y"}}"#,
+            400,
+        ),
+        (
+            "PATCH",
+            "/apis/apps/v1/namespaces/default/statefulsets/x?fieldManager=m",
+            "application/apply-patch+yaml",
+            br#"{"apiVersion":"apps/v1","kind":"StatefulSet","spec":"nope"}"#,
+            422,
+        ),
         ("PATCH", "/api/v1/namespaces/default/configmaps/x", "application/json-patch+json", b"[]", 415),
         ("PATCH", "/api/v1/namespaces/default/configmaps/x", "application/merge-patch+json", b"{}", 404),
         ("POST", "/api/v1/namespaces/default/configmaps", "application/json", br#"{"metadata":{}}"#, 422),
@@ -435,7 +513,10 @@ async fn malformed_requests_get_status_errors() {
         let req = req.body(body.to_vec()).expect("request");
         let e = api_error(client.request_text(req).await.expect_err("error status"));
         assert_eq!(e.code, *code, "{method} {path} {}: {e:?}", String::from_utf8_lossy(body));
-        assert!(e.status == Some(kube::core::response::StatusSummary::Failure), "{method} {path}: not a Failure Status");
+        assert!(
+            e.status == Some(kube::core::response::StatusSummary::Failure),
+            "{method} {path}: not a Failure Status"
+        );
     }
     // The server is still fine.
     Api::<ConfigMap>::namespaced(client, "default").list(&ListParams::default()).await.expect("list");
@@ -450,7 +531,11 @@ async fn streaming_list_watcher() {
     let mut stream = Box::pin(watcher(cms.clone(), watcher::Config::default().streaming_lists()));
     let mut initial = Vec::new();
     loop {
-        let ev = tokio::time::timeout(Duration::from_secs(5), stream.try_next()).await.expect("event").expect("ok").expect("some");
+        let ev = tokio::time::timeout(Duration::from_secs(5), stream.try_next())
+            .await
+            .expect("event")
+            .expect("ok")
+            .expect("some");
         match ev {
             watcher::Event::InitApply(o) => initial.push(o.name_any()),
             watcher::Event::InitDone => break,

@@ -30,11 +30,8 @@ async fn settled_pod(s: &KubeDouble, pod: &str, pred: impl Fn(&Pod) -> bool) -> 
     let p2 = pods.get(pod).await.expect("get pod");
     assert_eq!(p2.status, p.status);
     let events: Api<Event> = Api::namespaced(s.client(), "default");
-    let evs = events
-        .list(&ListParams::default().fields(&format!("involvedObject.name={pod}")))
-        .await
-        .expect("events")
-        .items;
+    let evs =
+        events.list(&ListParams::default().fields(&format!("involvedObject.name={pod}"))).await.expect("events").items;
     (p2, evs)
 }
 
@@ -43,7 +40,8 @@ fn waiting_reason(p: &Pod) -> Option<String> {
 }
 
 fn has_event(evs: &[Event], reason: &str, message_part: &str) -> bool {
-    evs.iter().any(|e| e.reason.as_deref() == Some(reason) && e.message.as_deref().is_some_and(|m| m.contains(message_part)))
+    evs.iter()
+        .any(|e| e.reason.as_deref() == Some(reason) && e.message.as_deref().is_some_and(|m| m.contains(message_part)))
 }
 
 fn ready_condition(p: &Pod) -> Option<String> {
@@ -99,7 +97,14 @@ async fn statefulset_becomes_ready_with_pods_and_pvcs() {
     let st = ready.status.expect("status");
     assert_ne!(st.update_revision, Some(rev));
     assert_eq!(st.ready_replicas, Some(2));
-    let names: Vec<_> = pods.list(&ListParams::default().labels("app=redis")).await.expect("pods").items.iter().map(ResourceExt::name_any).collect();
+    let names: Vec<_> = pods
+        .list(&ListParams::default().labels("app=redis"))
+        .await
+        .expect("pods")
+        .items
+        .iter()
+        .map(ResourceExt::name_any)
+        .collect();
     assert_eq!(names, ["redis-0", "redis-1"], "scaled down");
 
     // Deleting the StatefulSet garbage-collects its pods but keeps the PVCs (Retain).
@@ -112,17 +117,26 @@ async fn statefulset_becomes_ready_with_pods_and_pvcs() {
 async fn deployment_becomes_available() {
     let s = server().await;
     let api: Api<Deployment> = Api::namespaced(s.client(), "default");
-    api.patch("web", &PatchParams::apply("deploy"), &Patch::Apply(&deployment("web", 2, "nginx:1.27"))).await.expect("apply");
-    let d = await_condition(api.clone(), "web", conditions::is_deployment_completed()).await.expect("wait").expect("exists");
+    api.patch("web", &PatchParams::apply("deploy"), &Patch::Apply(&deployment("web", 2, "nginx:1.27")))
+        .await
+        .expect("apply");
+    let d = await_condition(api.clone(), "web", conditions::is_deployment_completed())
+        .await
+        .expect("wait")
+        .expect("exists");
     let spec = d.spec.clone().expect("spec");
     assert_eq!(spec.progress_deadline_seconds, Some(600));
     assert_eq!(spec.revision_history_limit, Some(10));
     assert_eq!(spec.strategy.and_then(|s| s.type_).as_deref(), Some("RollingUpdate"));
     let st = d.status.expect("status");
-    assert_eq!((st.replicas, st.ready_replicas, st.available_replicas, st.updated_replicas), (Some(2), Some(2), Some(2), Some(2)));
+    assert_eq!(
+        (st.replicas, st.ready_replicas, st.available_replicas, st.updated_replicas),
+        (Some(2), Some(2), Some(2), Some(2))
+    );
     assert_eq!(st.observed_generation, Some(1));
     let conds = st.conditions.expect("conditions");
-    let c = |t: &str| conds.iter().find(|c| c.type_ == t).map(|c| (c.status.clone(), c.reason.clone().unwrap_or_default()));
+    let c =
+        |t: &str| conds.iter().find(|c| c.type_ == t).map(|c| (c.status.clone(), c.reason.clone().unwrap_or_default()));
     assert_eq!(c("Available"), Some(("True".into(), "MinimumReplicasAvailable".into())));
     assert_eq!(c("Progressing"), Some(("True".into(), "NewReplicaSetAvailable".into())));
     let pods: Api<Pod> = Api::namespaced(s.client(), "default");
@@ -135,7 +149,9 @@ async fn deployment_becomes_available() {
         assert_eq!(name.len(), "web-".len() + hash.len() + 6);
     }
     // The tag `latest` defaults to imagePullPolicy Always.
-    api.patch("web", &PatchParams::apply("deploy"), &Patch::Apply(&deployment("web", 2, "nginx:latest"))).await.expect("apply");
+    api.patch("web", &PatchParams::apply("deploy"), &Patch::Apply(&deployment("web", 2, "nginx:latest")))
+        .await
+        .expect("apply");
     let d = api.get("web").await.expect("get");
     let c = &d.spec.expect("spec").template.spec.expect("pod").containers[0];
     assert_eq!(c.image_pull_policy.as_deref(), Some("Always"));
@@ -146,14 +162,26 @@ async fn never_leaves_pods_pending_and_unscheduled() {
     let s = server().await;
     s.set_behaviour("stuck", Behaviour::Never);
     let api = apply_sts(&s, &sts_with_claims("stuck", 3)).await;
-    let (pod, evs) = settled_pod(&s, "stuck-0", |p| p.status.as_ref().is_some_and(|s| s.phase.as_deref() == Some("Pending"))).await;
-    let sched = pod.status.as_ref().and_then(|s| s.conditions.as_ref()).and_then(|c| c.iter().find(|c| c.type_ == "PodScheduled").cloned()).expect("PodScheduled");
+    let (pod, evs) =
+        settled_pod(&s, "stuck-0", |p| p.status.as_ref().is_some_and(|s| s.phase.as_deref() == Some("Pending"))).await;
+    let sched = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|c| c.iter().find(|c| c.type_ == "PodScheduled").cloned())
+        .expect("PodScheduled");
     assert_eq!((sched.status.as_str(), sched.reason.as_deref()), ("False", Some("Unschedulable")));
-    assert!(has_event(&evs, "FailedScheduling", "0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims"));
+    assert!(has_event(
+        &evs,
+        "FailedScheduling",
+        "0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims"
+    ));
     let ev = evs.iter().find(|e| e.reason.as_deref() == Some("FailedScheduling")).expect("event");
     assert_eq!(ev.involved_object.kind.as_deref(), Some("Pod"));
     assert_eq!(ev.type_.as_deref(), Some("Warning"));
-    let pvc: PersistentVolumeClaim = serde_json::from_value(s.get("PersistentVolumeClaim", Some("default"), "data-stuck-0").expect("pvc")).expect("pvc");
+    let pvc: PersistentVolumeClaim =
+        serde_json::from_value(s.get("PersistentVolumeClaim", Some("default"), "data-stuck-0").expect("pvc"))
+            .expect("pvc");
     assert_eq!(pvc.status.and_then(|s| s.phase).as_deref(), Some("Pending"));
     // OrderedReady: pod 1 is not created while pod 0 is not ready.
     assert!(s.get("Pod", Some("default"), "stuck-1").is_none());
@@ -213,7 +241,10 @@ async fn readiness_failing() {
     s.set_behaviour("probe", Behaviour::ReadinessFailing("HTTP probe failed with statuscode: 503".into()));
     let api = apply_sts(&s, &sts("probe", 2, "app:1")).await;
     let (pod, evs) = settled_pod(&s, "probe-0", |p| {
-        p.status.as_ref().and_then(|s| s.container_statuses.as_ref()).is_some_and(|c| c[0].state.as_ref().is_some_and(|s| s.running.is_some()))
+        p.status
+            .as_ref()
+            .and_then(|s| s.container_statuses.as_ref())
+            .is_some_and(|c| c[0].state.as_ref().is_some_and(|s| s.running.is_some()))
     })
     .await;
     assert_eq!(pod.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Running"));
@@ -230,7 +261,9 @@ async fn deployment_progress_deadline_exceeded() {
     let s = server().await;
     s.set_behaviour("late", Behaviour::ProgressDeadlineExceeded);
     let api: Api<Deployment> = Api::namespaced(s.client(), "default");
-    api.patch("late", &PatchParams::apply("deploy"), &Patch::Apply(&deployment("late", 1, "app:1"))).await.expect("apply");
+    api.patch("late", &PatchParams::apply("deploy"), &Patch::Apply(&deployment("late", 1, "app:1")))
+        .await
+        .expect("apply");
     let d = await_condition(api, "late", |d: Option<&Deployment>| {
         d.and_then(|d| d.status.as_ref())
             .and_then(|s| s.conditions.as_ref())

@@ -34,13 +34,20 @@ pub fn mask(value: &str, secret: bool) -> String {
 pub enum Phase {
     /// Waiting for its dependencies.
     Pending,
-    Pulling { progress: Option<String> },
+    Pulling {
+        progress: Option<String>,
+    },
     Creating,
     Starting,
     /// Probing readiness; `attempt` counts probes so far.
-    Probing { attempt: u32, last: Option<String> },
+    Probing {
+        attempt: u32,
+        last: Option<String>,
+    },
     /// Waiting on the platform (rollout, scheduling...), with why.
-    Waiting { reason: String },
+    Waiting {
+        reason: String,
+    },
     Ready,
     /// Nothing to do: live state already matches.
     Unchanged,
@@ -48,7 +55,9 @@ pub enum Phase {
     Completed,
     Removing,
     Removed,
-    Failed { reason: String },
+    Failed {
+        reason: String,
+    },
 }
 
 impl Phase {
@@ -158,9 +167,21 @@ impl ApplyReport {
             None => {
                 let changed = self.services.iter().filter(|r| r.action != Action::Unchanged).count();
                 if changed == 0 {
-                    let _ = writeln!(s, "{}: nothing to do, {} service(s) already up to date and ready ({} ms)", self.project, self.services.len(), self.elapsed_ms);
+                    let _ = writeln!(
+                        s,
+                        "{}: nothing to do, {} service(s) already up to date and ready ({} ms)",
+                        self.project,
+                        self.services.len(),
+                        self.elapsed_ms
+                    );
                 } else {
-                    let _ = writeln!(s, "{}: {} service(s) ready in {} ms", self.project, self.services.len(), self.elapsed_ms);
+                    let _ = writeln!(
+                        s,
+                        "{}: {} service(s) ready in {} ms",
+                        self.project,
+                        self.services.len(),
+                        self.elapsed_ms
+                    );
                 }
             }
             Some(e) => {
@@ -389,7 +410,13 @@ mod tests {
         let r = DiffReport {
             target: "compose".into(),
             project: "p".into(),
-            objects: vec![ObjectDiff { kind: "container".into(), name: "c".into(), service: None, change: Change::Update, fields: vec![f] }],
+            objects: vec![ObjectDiff {
+                kind: "container".into(),
+                name: "c".into(),
+                service: None,
+                change: Change::Update,
+                fields: vec![f],
+            }],
         };
         let text = r.text();
         assert!(!text.contains("secret"), "{text}");
@@ -402,7 +429,13 @@ mod tests {
         let r = DiffReport {
             target: "k8s".into(),
             project: "p".into(),
-            objects: vec![ObjectDiff { kind: "StatefulSet".into(), name: "redis".into(), service: Some("redis".into()), change: Change::Unchanged, fields: vec![] }],
+            objects: vec![ObjectDiff {
+                kind: "StatefulSet".into(),
+                name: "redis".into(),
+                service: Some("redis".into()),
+                change: Change::Unchanged,
+                fields: vec![],
+            }],
         };
         assert_eq!(r.exit_code(), exit::OK);
         assert!(r.text().contains("no changes"));

@@ -25,7 +25,10 @@ enum Op {
 pub enum InterpError {
     Syntax(String),
     /// A `${VAR:?message}` whose variable is missing.
-    Required { var: String, message: String },
+    Required {
+        var: String,
+        message: String,
+    },
 }
 
 impl std::fmt::Display for InterpError {

@@ -84,12 +84,13 @@ fn clean_serde_message(m: &str) -> String {
 pub fn read_source(path: &Path, what: &str) -> Result<Arc<SourceFile>, Diagnostic> {
     match std::fs::read_to_string(path) {
         Ok(text) => Ok(Arc::new(SourceFile { path: path.to_path_buf(), text })),
-        Err(e) => Err(Diagnostic::new(format!("cannot read {what} `{}`: {e}", path.display()))
-            .help(if what == "topology file" {
+        Err(e) => Err(Diagnostic::new(format!("cannot read {what} `{}`: {e}", path.display())).help(
+            if what == "topology file" {
                 "pass the topology with `-f FILE` (default `deploy.yaml`)".to_string()
             } else {
                 "check the path".to_string()
-            })),
+            },
+        )),
     }
 }
 
@@ -102,7 +103,8 @@ pub fn find_profile(topology_file: &Path, profile: &str) -> Result<PathBuf, Diag
         return if p.is_file() {
             Ok(p)
         } else {
-            Err(Diagnostic::new(format!("profile file `{profile}` does not exist")).help("check the path given to --profile"))
+            Err(Diagnostic::new(format!("profile file `{profile}` does not exist"))
+                .help("check the path given to --profile"))
         };
     }
     let dir = topology_file.parent().unwrap_or(Path::new("."));
@@ -130,11 +132,13 @@ pub fn find_profile(topology_file: &Path, profile: &str) -> Result<PathBuf, Diag
     available.sort();
     available.dedup();
     let searched = candidates.iter().map(|c| format!("{}/{profile}.yaml", c.display())).collect::<Vec<_>>().join(", ");
-    Err(Diagnostic::new(format!("profile `{profile}` not found (looked for {searched})")).help(if available.is_empty() {
-        "create the profile file, or give its path with --profile path/to/profile.yaml".to_string()
-    } else {
-        format!("available profiles: {}", available.join(", "))
-    }))
+    Err(Diagnostic::new(format!("profile `{profile}` not found (looked for {searched})")).help(
+        if available.is_empty() {
+            "create the profile file, or give its path with --profile path/to/profile.yaml".to_string()
+        } else {
+            format!("available profiles: {}", available.join(", "))
+        },
+    ))
 }
 
 /// Loads a topology file and overlays a profile (by name or path), then validates.
@@ -147,7 +151,8 @@ pub fn load(file: &Path, profile: Option<&str>) -> Result<Topology, Errors> {
         }
         None => None,
     };
-    let project_dir = file.parent().map(Path::to_path_buf).filter(|p| !p.as_os_str().is_empty()).unwrap_or_else(|| ".".into());
+    let project_dir =
+        file.parent().map(Path::to_path_buf).filter(|p| !p.as_os_str().is_empty()).unwrap_or_else(|| ".".into());
     load_sources(&base, overlay.as_ref(), profile, project_dir)
 }
 
@@ -162,9 +167,8 @@ pub fn load_sources(
     if let Some(o) = overlay {
         raw.overlay(parse(o)?);
     }
-    let profile_name = profile.map(|p| {
-        Path::new(p).file_stem().map_or_else(|| p.to_string(), |s| s.to_string_lossy().to_string())
-    });
+    let profile_name =
+        profile.map(|p| Path::new(p).file_stem().map_or_else(|| p.to_string(), |s| s.to_string_lossy().to_string()));
     validate::build(raw, profile_name, project_dir, base)
 }
 

@@ -220,7 +220,11 @@ impl Mount {
             opts.push("ro");
         }
         opts.extend(self.options.iter().map(String::as_str));
-        if opts.is_empty() { format!("{src}:{}", self.target) } else { format!("{src}:{}:{}", self.target, opts.join(",")) }
+        if opts.is_empty() {
+            format!("{src}:{}", self.target)
+        } else {
+            format!("{src}:{}:{}", self.target, opts.join(","))
+        }
     }
 }
 

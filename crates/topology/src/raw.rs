@@ -90,7 +90,10 @@ type L<T> = Located<T>;
 /// A topology file, or a profile overlaid on one.
 #[derive(Deserialize, JsonSchema, Default, Debug, Clone)]
 #[serde(deny_unknown_fields)]
-#[schemars(title = "deploy topology", description = "Services described once, rendered and applied to Docker Compose or Kubernetes.")]
+#[schemars(
+    title = "deploy topology",
+    description = "Services described once, rendered and applied to Docker Compose or Kubernetes."
+)]
 pub struct RawTopology {
     /// Project name: the Compose project and, unless `namespace` is set, the Kubernetes namespace.
     pub name: Option<L<String>>,
@@ -483,4 +486,9 @@ macro_rules! seq_or_map {
 }
 
 seq_or_map!(RawEnv, L<String>, L<RawEnvValue>, "a map of NAME: value, or a list of NAME=value");
-seq_or_map!(RawDepends, L<String>, RawDependency, "a list of service names, or a map of service name to {condition: ...}");
+seq_or_map!(
+    RawDepends,
+    L<String>,
+    RawDependency,
+    "a list of service names, or a map of service name to {condition: ...}"
+);

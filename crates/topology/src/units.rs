@@ -58,7 +58,8 @@ impl fmt::Display for ByteSize {
     }
 }
 
-pub const SIZE_HELP: &str = "a size like 256M, 64m, 128mb, 1G or 256Mi (Docker units are binary: 1M = 1048576 bytes), or a number of bytes";
+pub const SIZE_HELP: &str =
+    "a size like 256M, 64m, 128mb, 1G or 256Mi (Docker units are binary: 1M = 1048576 bytes), or a number of bytes";
 
 impl std::str::FromStr for ByteSize {
     type Err = String;
@@ -83,9 +84,7 @@ impl std::str::FromStr for ByteSize {
                 _ => return Err(format!("`{s}` has an unknown size unit `{u}`: expected {SIZE_HELP}")),
             },
         };
-        let value: f64 = num
-            .parse()
-            .map_err(|_| format!("`{s}` is not a size: expected {SIZE_HELP}"))?;
+        let value: f64 = num.parse().map_err(|_| format!("`{s}` is not a size: expected {SIZE_HELP}"))?;
         let bytes = value * mult as f64;
         if !bytes.is_finite() || bytes.fract() != 0.0 || bytes > u64::MAX as f64 {
             return Err(format!("`{s}` is not a whole number of bytes: expected {SIZE_HELP}"));
@@ -121,11 +120,7 @@ impl Cpus {
     }
     /// Kubernetes quantity (`250m`, `2`).
     pub fn to_k8s(self) -> String {
-        if self.0.is_multiple_of(1000) {
-            (self.0 / 1000).to_string()
-        } else {
-            format!("{}m", self.0)
-        }
+        if self.0.is_multiple_of(1000) { (self.0 / 1000).to_string() } else { format!("{}m", self.0) }
     }
 }
 

@@ -10,10 +10,8 @@ use crate::model::*;
 use crate::raw::{self, Located, RawMount, RawPort, RawTopology, StringOrList};
 use crate::{interp, is_secret_name};
 
-const DNS1035_HELP: &str =
-    "use at most 63 lowercase letters, digits and `-`, starting with a letter and ending with a letter or digit (the name becomes a Kubernetes object and DNS name)";
-const DNS1123_HELP: &str =
-    "use at most 63 lowercase letters, digits and `-`, starting and ending with a letter or digit (the name becomes a Kubernetes object name)";
+const DNS1035_HELP: &str = "use at most 63 lowercase letters, digits and `-`, starting with a letter and ending with a letter or digit (the name becomes a Kubernetes object and DNS name)";
+const DNS1123_HELP: &str = "use at most 63 lowercase letters, digits and `-`, starting and ending with a letter or digit (the name becomes a Kubernetes object name)";
 
 pub(crate) fn is_dns1035(s: &str) -> bool {
     is_dns1123(s) && s.starts_with(|c: char| c.is_ascii_lowercase())
@@ -64,14 +62,24 @@ impl Ctx<'_> {
     }
 }
 
-pub(crate) fn build(raw: RawTopology, profile: Option<String>, project_dir: PathBuf, base: &Arc<SourceFile>) -> Result<Topology, Errors> {
+pub(crate) fn build(
+    raw: RawTopology,
+    profile: Option<String>,
+    project_dir: PathBuf,
+    base: &Arc<SourceFile>,
+) -> Result<Topology, Errors> {
     let mut cx = Ctx { errors: Errors::default(), secret_vars: Vec::new(), _base: base };
 
     // -- project name and namespace
     let name = match &raw.name {
         Some(n) => {
             if !is_dns1123(&n.value) {
-                cx.err(Diagnostic::new(format!("project name `{}` is not valid", n.value)).at(n.loc()).field("name").help(DNS1123_HELP));
+                cx.err(
+                    Diagnostic::new(format!("project name `{}` is not valid", n.value))
+                        .at(n.loc())
+                        .field("name")
+                        .help(DNS1123_HELP),
+                );
             }
             n.value.clone()
         }
@@ -84,7 +92,12 @@ pub(crate) fn build(raw: RawTopology, profile: Option<String>, project_dir: Path
     let namespace = match &raw.namespace {
         Some(n) => {
             if !is_dns1123(&n.value) {
-                cx.err(Diagnostic::new(format!("namespace `{}` is not a valid Kubernetes namespace", n.value)).at(n.loc()).field("namespace").help(DNS1123_HELP));
+                cx.err(
+                    Diagnostic::new(format!("namespace `{}` is not a valid Kubernetes namespace", n.value))
+                        .at(n.loc())
+                        .field("namespace")
+                        .help(DNS1123_HELP),
+                );
             }
             n.value.clone()
         }
@@ -147,18 +160,28 @@ pub(crate) fn build(raw: RawTopology, profile: Option<String>, project_dir: Path
     let service_names: Vec<String> = raw.services.keys().map(|k| k.value.clone()).collect();
     let mut services = IndexMap::new();
     // Host ports already published: (port, protocol) → [(host IP, service)].
-    let mut published: std::collections::HashMap<(u16, Protocol), Vec<(String, String)>> = std::collections::HashMap::new();
+    let mut published: std::collections::HashMap<(u16, Protocol), Vec<(String, String)>> =
+        std::collections::HashMap::new();
     let mut needs_default_network = false;
     for (key, s) in &raw.services {
         let sname = key.value.clone();
         let f = |x: &str| format!("services.{sname}.{x}");
         if !is_dns1035(&sname) {
-            cx.err(Diagnostic::new(format!("service name `{sname}` cannot be used on Kubernetes")).at(key.loc()).field(format!("services.{sname}")).help(DNS1035_HELP));
+            cx.err(
+                Diagnostic::new(format!("service name `{sname}` cannot be used on Kubernetes"))
+                    .at(key.loc())
+                    .field(format!("services.{sname}"))
+                    .help(DNS1035_HELP),
+            );
         }
         let image = match &s.image {
             Some(i) => cx.value(i.value.clone(), i.loc(), f("image"), false),
             None => {
-                cx.err(Diagnostic::new(format!("service `{sname}` has no image")).at(key.loc()).field(f("image")).help("add `image: NAME[:TAG]` (a `build:` section alone is not enough: Kubernetes needs an image)"));
+                cx.err(
+                    Diagnostic::new(format!("service `{sname}` has no image")).at(key.loc()).field(f("image")).help(
+                        "add `image: NAME[:TAG]` (a `build:` section alone is not enough: Kubernetes needs an image)",
+                    ),
+                );
                 Value::literal("")
             }
         };
@@ -170,7 +193,12 @@ pub(crate) fn build(raw: RawTopology, profile: Option<String>, project_dir: Path
         if let Some(c) = &s.container_name
             && !is_docker_name(&c.value)
         {
-            cx.err(Diagnostic::new(format!("container name `{}` is not valid on Docker", c.value)).at(c.loc()).field(f("container_name")).help("use letters, digits, `_`, `.` and `-`, starting with a letter or digit"));
+            cx.err(
+                Diagnostic::new(format!("container name `{}` is not valid on Docker", c.value))
+                    .at(c.loc())
+                    .field(f("container_name"))
+                    .help("use letters, digits, `_`, `.` and `-`, starting with a letter or digit"),
+            );
         }
         let command = s.command.as_ref().map(|c| args(&mut cx, c, &f("command")));
         let entrypoint = s.entrypoint.as_ref().map(|c| args(&mut cx, c, &f("entrypoint")));
@@ -180,7 +208,12 @@ pub(crate) fn build(raw: RawTopology, profile: Option<String>, project_dir: Path
             for (k, v) in env.into_map() {
                 let field = f(&format!("environment.{}", k.value));
                 if !is_env_name(&k.value) {
-                    cx.err(Diagnostic::new(format!("`{}` is not a valid environment variable name", k.value)).at(k.loc()).field(field.clone()).help("use letters, digits, `_`, `-` and `.`, not starting with a digit"));
+                    cx.err(
+                        Diagnostic::new(format!("`{}` is not a valid environment variable name", k.value))
+                            .at(k.loc())
+                            .field(field.clone())
+                            .help("use letters, digits, `_`, `-` and `.`, not starting with a digit"),
+                    );
                 }
                 let (text, marked) = match v.value {
                     raw::RawEnvValue::Scalar(x) => (x.into_string(), false),
@@ -229,14 +262,28 @@ pub(crate) fn build(raw: RawTopology, profile: Option<String>, project_dir: Path
                     }
                     mounts.push(mount);
                 }
-                Err(msg) => cx.err(Diagnostic::new(msg).at(m.loc()).field(f("volumes")).help("write `VOLUME:/container/path[:ro]` or `./host/path:/container/path[:ro]`")),
+                Err(msg) => cx.err(
+                    Diagnostic::new(msg)
+                        .at(m.loc())
+                        .field(f("volumes"))
+                        .help("write `VOLUME:/container/path[:ro]` or `./host/path:/container/path[:ro]`"),
+                ),
             }
         }
 
         let mut nets = Vec::new();
         for n in s.networks.iter().flatten() {
             if !networks.contains_key(&n.value) {
-                cx.err(Diagnostic::new(format!("network `{}` is used by service `{sname}` but not declared", n.value)).at(n.loc()).field(f("networks")).help(format!("declare it at the top level: `networks: {{ {}: {{}} }}`{}", n.value, declared_hint(networks.keys()))));
+                cx.err(
+                    Diagnostic::new(format!("network `{}` is used by service `{sname}` but not declared", n.value))
+                        .at(n.loc())
+                        .field(f("networks"))
+                        .help(format!(
+                            "declare it at the top level: `networks: {{ {}: {{}} }}`{}",
+                            n.value,
+                            declared_hint(networks.keys())
+                        )),
+                );
             }
             nets.push(n.value.clone());
         }
@@ -250,17 +297,34 @@ pub(crate) fn build(raw: RawTopology, profile: Option<String>, project_dir: Path
                 (Some(c), None) if !c.value.is_empty() => ProbeTest::Exec(
                     c.value.iter().map(|a| cx.value(a.clone(), c.loc(), f("healthcheck.command"), false)).collect(),
                 ),
-                (None, Some(sh)) => ProbeTest::Shell(cx.value(sh.value.clone(), sh.loc(), f("healthcheck.shell"), false)),
+                (None, Some(sh)) => {
+                    ProbeTest::Shell(cx.value(sh.value.clone(), sh.loc(), f("healthcheck.shell"), false))
+                }
                 (Some(c), None) => {
-                    cx.err(Diagnostic::new("the health probe command is empty").at(c.loc()).field(f("healthcheck.command")).help("give the command and its arguments, like `[redis-cli, ping]`"));
+                    cx.err(
+                        Diagnostic::new("the health probe command is empty")
+                            .at(c.loc())
+                            .field(f("healthcheck.command"))
+                            .help("give the command and its arguments, like `[redis-cli, ping]`"),
+                    );
                     return None;
                 }
                 (Some(c), Some(_)) => {
-                    cx.err(Diagnostic::new("a health probe has either `command` or `shell`, not both").at(c.loc()).field(f("healthcheck")).help("keep `command: [...]` (run directly) or `shell: \"...\"` (run with sh -c)"));
+                    cx.err(
+                        Diagnostic::new("a health probe has either `command` or `shell`, not both")
+                            .at(c.loc())
+                            .field(f("healthcheck"))
+                            .help("keep `command: [...]` (run directly) or `shell: \"...\"` (run with sh -c)"),
+                    );
                     return None;
                 }
                 (None, None) => {
-                    cx.err(Diagnostic::new(format!("the health probe of `{sname}` has no command")).at(key.loc()).field(f("healthcheck")).help("add `command: [prog, args...]` or `shell: \"command line\"`"));
+                    cx.err(
+                        Diagnostic::new(format!("the health probe of `{sname}` has no command"))
+                            .at(key.loc())
+                            .field(f("healthcheck"))
+                            .help("add `command: [prog, args...]` or `shell: \"command line\"`"),
+                    );
                     return None;
                 }
             };
@@ -268,13 +332,23 @@ pub(crate) fn build(raw: RawTopology, profile: Option<String>, project_dir: Path
                 if let Some(d) = d
                     && d.value.get().is_zero()
                 {
-                    cx.err(Diagnostic::new(format!("healthcheck {name} must be greater than zero")).at(d.loc()).field(f(&format!("healthcheck.{name}"))).help(crate::units::DURATION_HELP));
+                    cx.err(
+                        Diagnostic::new(format!("healthcheck {name} must be greater than zero"))
+                            .at(d.loc())
+                            .field(f(&format!("healthcheck.{name}")))
+                            .help(crate::units::DURATION_HELP),
+                    );
                 }
             }
             if let Some(r) = &h.retries
                 && r.value == 0
             {
-                cx.err(Diagnostic::new("healthcheck retries must be at least 1").at(r.loc()).field(f("healthcheck.retries")).help("the number of consecutive failures before the service is unhealthy, like 3"));
+                cx.err(
+                    Diagnostic::new("healthcheck retries must be at least 1")
+                        .at(r.loc())
+                        .field(f("healthcheck.retries"))
+                        .help("the number of consecutive failures before the service is unhealthy, like 3"),
+                );
             }
             Some(Healthcheck {
                 test,
@@ -300,7 +374,12 @@ pub(crate) fn build(raw: RawTopology, profile: Option<String>, project_dir: Path
         let restart = s.restart.as_ref().and_then(|r| match parse_restart(&r.value) {
             Ok(x) => Some(x),
             Err(m) => {
-                cx.err(Diagnostic::new(m).at(r.loc()).field(f("restart")).help("use `no`, `always`, `on-failure`, `on-failure:N` or `unless-stopped`"));
+                cx.err(
+                    Diagnostic::new(m)
+                        .at(r.loc())
+                        .field(f("restart"))
+                        .help("use `no`, `always`, `on-failure`, `on-failure:N` or `unless-stopped`"),
+                );
                 None
             }
         });
@@ -309,30 +388,53 @@ pub(crate) fn build(raw: RawTopology, profile: Option<String>, project_dir: Path
         if let Some(d) = s.depends_on.clone() {
             for (dep, spec) in d.into_map() {
                 if !raw.services.contains_key(dep.value.as_str()) {
-                    cx.err(Diagnostic::new(format!("service `{sname}` depends on `{}`, which is not a service of this topology", dep.value)).at(dep.loc()).field(f(&format!("depends_on.{}", dep.value))).help(format!("services are: {}", service_names.join(", "))));
+                    cx.err(
+                        Diagnostic::new(format!(
+                            "service `{sname}` depends on `{}`, which is not a service of this topology",
+                            dep.value
+                        ))
+                        .at(dep.loc())
+                        .field(f(&format!("depends_on.{}", dep.value)))
+                        .help(format!("services are: {}", service_names.join(", "))),
+                    );
                     continue;
                 }
                 if dep.value == sname {
-                    cx.err(Diagnostic::new(format!("service `{sname}` depends on itself")).at(dep.loc()).field(f("depends_on")).help("remove it from its own depends_on"));
+                    cx.err(
+                        Diagnostic::new(format!("service `{sname}` depends on itself"))
+                            .at(dep.loc())
+                            .field(f("depends_on"))
+                            .help("remove it from its own depends_on"),
+                    );
                     continue;
                 }
                 let cond = match &spec.condition {
                     None => Condition::ServiceStarted,
-                    Some(c) => match c.value.as_str() {
-                        "service_started" => Condition::ServiceStarted,
-                        "service_healthy" => Condition::ServiceHealthy,
-                        "service_completed_successfully" => Condition::ServiceCompletedSuccessfully,
-                        other => {
-                            cx.err(Diagnostic::new(format!("unknown depends_on condition `{other}`")).at(c.loc()).field(f(&format!("depends_on.{}.condition", dep.value))).help("use `service_started`, `service_healthy` or `service_completed_successfully`"));
-                            Condition::ServiceStarted
+                    Some(c) => {
+                        match c.value.as_str() {
+                            "service_started" => Condition::ServiceStarted,
+                            "service_healthy" => Condition::ServiceHealthy,
+                            "service_completed_successfully" => Condition::ServiceCompletedSuccessfully,
+                            other => {
+                                cx.err(Diagnostic::new(format!("unknown depends_on condition `{other}`")).at(c.loc()).field(f(&format!("depends_on.{}.condition", dep.value))).help("use `service_started`, `service_healthy` or `service_completed_successfully`"));
+                                Condition::ServiceStarted
+                            }
                         }
-                    },
+                    }
                 };
                 if cond == Condition::ServiceHealthy
                     && let Some((_, target)) = raw.services.get_key_value(dep.value.as_str())
                     && target.healthcheck.is_none()
                 {
-                    cx.err(Diagnostic::new(format!("`{sname}` waits for `{}` to be healthy, but `{}` has no healthcheck", dep.value, dep.value)).at(spec.condition.as_ref().and_then(|c| c.loc()).or(dep.loc())).field(f(&format!("depends_on.{}.condition", dep.value))).help(format!("add a healthcheck to `{}`, or use `condition: service_started`", dep.value)));
+                    cx.err(
+                        Diagnostic::new(format!(
+                            "`{sname}` waits for `{}` to be healthy, but `{}` has no healthcheck",
+                            dep.value, dep.value
+                        ))
+                        .at(spec.condition.as_ref().and_then(|c| c.loc()).or(dep.loc()))
+                        .field(f(&format!("depends_on.{}.condition", dep.value)))
+                        .help(format!("add a healthcheck to `{}`, or use `condition: service_started`", dep.value)),
+                    );
                 }
                 depends_on.insert(dep.value.clone(), cond);
             }
@@ -341,23 +443,49 @@ pub(crate) fn build(raw: RawTopology, profile: Option<String>, project_dir: Path
         let replicas = s.replicas.as_ref().map_or(1, |r| r.value);
         if let Some(r) = &s.replicas {
             if r.value == 0 {
-                cx.err(Diagnostic::new("replicas must be at least 1").at(r.loc()).field(f("replicas")).help("use `deploy destroy` to remove a service"));
+                cx.err(
+                    Diagnostic::new("replicas must be at least 1")
+                        .at(r.loc())
+                        .field(f("replicas"))
+                        .help("use `deploy destroy` to remove a service"),
+                );
             } else if r.value > 1 && s.container_name.is_some() {
-                cx.err(Diagnostic::new(format!("`{sname}` has {} replicas but a fixed container_name", r.value)).at(r.loc()).field(f("replicas")).help("Docker cannot run two containers with one name: drop `container_name` or use one replica"));
+                cx.err(
+                    Diagnostic::new(format!("`{sname}` has {} replicas but a fixed container_name", r.value))
+                        .at(r.loc())
+                        .field(f("replicas"))
+                        .help(
+                            "Docker cannot run two containers with one name: drop `container_name` or use one replica",
+                        ),
+                );
             } else if r.value > 1 && ports.iter().any(|p| p.host.is_some()) {
-                cx.err(Diagnostic::new(format!("`{sname}` has {} replicas but publishes a fixed host port", r.value)).at(r.loc()).field(f("replicas")).help("two containers cannot bind one host port: publish `CONTAINER` only, or use one replica"));
+                cx.err(
+                    Diagnostic::new(format!("`{sname}` has {} replicas but publishes a fixed host port", r.value))
+                        .at(r.loc())
+                        .field(f("replicas"))
+                        .help("two containers cannot bind one host port: publish `CONTAINER` only, or use one replica"),
+                );
             }
         }
         let has_volume = mounts.iter().any(|m| matches!(m.source, MountSource::Volume(_)));
         let kind = match &s.kind {
             None => {
-                if has_volume { WorkloadKind::Stateful } else { WorkloadKind::Stateless }
+                if has_volume {
+                    WorkloadKind::Stateful
+                } else {
+                    WorkloadKind::Stateless
+                }
             }
             Some(k) => match k.value.as_str() {
                 "stateful" => WorkloadKind::Stateful,
                 "stateless" => WorkloadKind::Stateless,
                 other => {
-                    cx.err(Diagnostic::new(format!("unknown kind `{other}`")).at(k.loc()).field(f("kind")).help("use `stateful` (StatefulSet) or `stateless` (Deployment)"));
+                    cx.err(
+                        Diagnostic::new(format!("unknown kind `{other}`"))
+                            .at(k.loc())
+                            .field(f("kind"))
+                            .help("use `stateful` (StatefulSet) or `stateless` (Deployment)"),
+                    );
                     WorkloadKind::Stateless
                 }
             },
@@ -397,9 +525,16 @@ pub(crate) fn build(raw: RawTopology, profile: Option<String>, project_dir: Path
     if let Some(cycle) = find_cycle(&services) {
         let first = &cycle[0];
         let loc = raw.services.get_key_value(first.as_str()).and_then(|(_, s)| {
-            s.depends_on.clone().and_then(|d| d.into_map().keys().find(|k| k.value == cycle[1]).and_then(|k| k.loc.clone()))
+            s.depends_on
+                .clone()
+                .and_then(|d| d.into_map().keys().find(|k| k.value == cycle[1]).and_then(|k| k.loc.clone()))
         });
-        cx.err(Diagnostic::new(format!("dependency cycle: {}", cycle.join(" -> "))).at(loc.as_ref()).field(format!("services.{first}.depends_on")).help("remove one of these depends_on entries: services in a cycle can never start"));
+        cx.err(
+            Diagnostic::new(format!("dependency cycle: {}", cycle.join(" -> ")))
+                .at(loc.as_ref())
+                .field(format!("services.{first}.depends_on"))
+                .help("remove one of these depends_on entries: services in a cycle can never start"),
+        );
     }
 
     cx.errors.into_result(Topology { name, namespace, profile, project_dir, variables, services, networks, volumes })
@@ -407,13 +542,22 @@ pub(crate) fn build(raw: RawTopology, profile: Option<String>, project_dir: Path
 
 fn declared_hint<'a>(keys: impl Iterator<Item = &'a String>) -> String {
     let k: Vec<&String> = keys.collect();
-    if k.is_empty() { String::new() } else { format!("; declared: {}", k.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")) }
+    if k.is_empty() {
+        String::new()
+    } else {
+        format!("; declared: {}", k.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "))
+    }
 }
 
 fn check_key(cx: &mut Ctx, k: &Located<String>, section: &str) {
     let kn = k8s_name(&k.value);
     if !is_dns1123(&kn) {
-        cx.err(Diagnostic::new(format!("{section} key `{}` cannot be used on Kubernetes (as `{kn}`)", k.value)).at(k.loc()).field(format!("{section}.{}", k.value)).help(format!("{DNS1123_HELP}; `_` is turned into `-`")));
+        cx.err(
+            Diagnostic::new(format!("{section} key `{}` cannot be used on Kubernetes (as `{kn}`)", k.value))
+                .at(k.loc())
+                .field(format!("{section}.{}", k.value))
+                .help(format!("{DNS1123_HELP}; `_` is turned into `-`")),
+        );
     }
 }
 
@@ -422,13 +566,23 @@ fn check_reservation(cx: &mut Ctx, raw: &raw::RawResources, r: &Resources, field
         && q > l
     {
         let loc = raw.reservations.as_ref().and_then(|x| x.cpus.as_ref()).and_then(|c| c.loc.clone());
-        cx.err(Diagnostic::new(format!("reserved cpus {q} exceed the limit {l}")).at(loc.as_ref()).field(format!("{field}.reservations.cpus")).help("a reservation must not exceed its limit"));
+        cx.err(
+            Diagnostic::new(format!("reserved cpus {q} exceed the limit {l}"))
+                .at(loc.as_ref())
+                .field(format!("{field}.reservations.cpus"))
+                .help("a reservation must not exceed its limit"),
+        );
     }
     if let (Some(l), Some(q)) = (r.limits.memory, r.reservations.memory)
         && q > l
     {
         let loc = raw.reservations.as_ref().and_then(|x| x.memory.as_ref()).and_then(|c| c.loc.clone());
-        cx.err(Diagnostic::new(format!("reserved memory {q} exceeds the limit {l}")).at(loc.as_ref()).field(format!("{field}.reservations.memory")).help("a reservation must not exceed its limit"));
+        cx.err(
+            Diagnostic::new(format!("reserved memory {q} exceeds the limit {l}"))
+                .at(loc.as_ref())
+                .field(format!("{field}.reservations.memory"))
+                .help("a reservation must not exceed its limit"),
+        );
     }
 }
 
@@ -438,7 +592,12 @@ fn args(cx: &mut Ctx, c: &Located<StringOrList>, field: &str) -> Vec<Value> {
         StringOrList::String(s) => match shell_words::split(s) {
             Ok(l) => l,
             Err(e) => {
-                cx.err(Diagnostic::new(format!("cannot split the command line: {e}")).at(c.loc()).field(field).help("close the quotes, or write the command as a list"));
+                cx.err(
+                    Diagnostic::new(format!("cannot split the command line: {e}"))
+                        .at(c.loc())
+                        .field(field)
+                        .help("close the quotes, or write the command as a list"),
+                );
                 Vec::new()
             }
         },
@@ -459,7 +618,9 @@ fn collect_vars(s: &raw::RawService, out: &mut Vec<String>) {
     }
     if let Some(env) = s.environment.clone() {
         for (_, v) in env.into_map() {
-            if let raw::RawEnvValue::Scalar(raw::Scalar::String(t)) | raw::RawEnvValue::Detailed(raw::RawEnvDetailed { value: raw::Scalar::String(t), .. }) = v.value {
+            if let raw::RawEnvValue::Scalar(raw::Scalar::String(t))
+            | raw::RawEnvValue::Detailed(raw::RawEnvDetailed { value: raw::Scalar::String(t), .. }) = v.value
+            {
                 add(&t);
             }
         }
@@ -480,7 +641,12 @@ fn parse_port(p: &RawPort) -> Result<Port, String> {
     };
     match p {
         RawPort::Number(n) => Ok(Port { host_ip: None, host: None, container: *n, protocol: Protocol::Tcp }),
-        RawPort::Long(l) => Ok(Port { host_ip: l.host_ip.clone(), host: l.published, container: l.target, protocol: proto(l.protocol.as_deref())? }),
+        RawPort::Long(l) => Ok(Port {
+            host_ip: l.host_ip.clone(),
+            host: l.published,
+            container: l.target,
+            protocol: proto(l.protocol.as_deref())?,
+        }),
         RawPort::Short(s) => {
             let (spec, pr) = match s.split_once('/') {
                 Some((a, b)) => (a, Some(b)),
@@ -488,7 +654,10 @@ fn parse_port(p: &RawPort) -> Result<Port, String> {
             };
             let protocol = proto(pr)?;
             let num = |x: &str| -> Result<u16, String> {
-                x.parse::<u16>().ok().filter(|n| *n > 0).ok_or_else(|| format!("`{x}` in port `{s}` is not a port number (1-65535)"))
+                x.parse::<u16>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| format!("`{x}` in port `{s}` is not a port number (1-65535)"))
             };
             let parts: Vec<&str> = spec.rsplitn(3, ':').collect();
             match parts.as_slice() {
@@ -513,7 +682,11 @@ fn parse_mount(m: &RawMount) -> Result<Mount, String> {
         RawMount::Short(s) => {
             let parts: Vec<&str> = s.split(':').collect();
             match parts.as_slice() {
-                [_] => return Err(format!("`{s}` has no source: anonymous volumes are not supported; name the volume, like `data:{s}`")),
+                [_] => {
+                    return Err(format!(
+                        "`{s}` has no source: anonymous volumes are not supported; name the volume, like `data:{s}`"
+                    ));
+                }
                 [src, tgt] => (src.to_string(), tgt.to_string(), false, Vec::new()),
                 [src, tgt, opts] => {
                     let mut ro = false;
@@ -523,7 +696,11 @@ fn parse_mount(m: &RawMount) -> Result<Mount, String> {
                             "ro" => ro = true,
                             "rw" => {}
                             "cached" | "delegated" | "consistent" | "z" | "Z" | "nocopy" => rest.push(o.to_string()),
-                            other => return Err(format!("unknown mount option `{other}` in `{s}` (use ro, rw, cached, delegated, consistent, z, Z, nocopy)")),
+                            other => {
+                                return Err(format!(
+                                    "unknown mount option `{other}` in `{s}` (use ro, rw, cached, delegated, consistent, z, Z, nocopy)"
+                                ));
+                            }
                         }
                     }
                     (src.to_string(), tgt.to_string(), ro, rest)
@@ -559,7 +736,12 @@ fn find_cycle(services: &IndexMap<String, Service>) -> Option<Vec<String>> {
         Active,
         Done,
     }
-    fn dfs(n: &str, s: &IndexMap<String, Service>, marks: &mut IndexMap<String, Mark>, stack: &mut Vec<String>) -> Option<Vec<String>> {
+    fn dfs(
+        n: &str,
+        s: &IndexMap<String, Service>,
+        marks: &mut IndexMap<String, Mark>,
+        stack: &mut Vec<String>,
+    ) -> Option<Vec<String>> {
         marks.insert(n.to_string(), Mark::Active);
         stack.push(n.to_string());
         for d in s.get(n).map(|x| x.depends_on.keys().cloned().collect::<Vec<_>>()).unwrap_or_default() {

@@ -63,12 +63,21 @@ fn undeclared_volume_and_network() {
     let e = errors("services:\n  w:\n    image: w\n    volumes: [data:/data]\n    networks: [front]\n");
     assert_eq!(e.len(), 2, "{e:#?}");
     assert_at(&e[0], 4, 15, "services.w.volumes", "volume `data` is used by service `w` but not declared", "volumes:");
-    assert_at(&e[1], 5, 16, "services.w.networks", "network `front` is used by service `w` but not declared", "networks:");
+    assert_at(
+        &e[1],
+        5,
+        16,
+        "services.w.networks",
+        "network `front` is used by service `w` but not declared",
+        "networks:",
+    );
 }
 
 #[test]
 fn duplicate_host_port() {
-    let d = one("services:\n  a:\n    image: a\n    ports: [\"8080:80\"]\n  b:\n    image: b\n    ports: [\"127.0.0.1:8080:81\"]\n");
+    let d = one(
+        "services:\n  a:\n    image: a\n    ports: [\"8080:80\"]\n  b:\n    image: b\n    ports: [\"127.0.0.1:8080:81\"]\n",
+    );
     assert_at(&d, 7, 13, "services.b.ports", "host port 8080/tcp is published by both `a` and `b`", "own host port");
 }
 
@@ -84,14 +93,18 @@ fn names_kubernetes_cannot_accept() {
 
 #[test]
 fn health_dependency_needs_a_healthcheck() {
-    let d = one("services:\n  api:\n    image: a\n    depends_on:\n      db: {condition: service_healthy}\n  db:\n    image: d\n");
+    let d = one(
+        "services:\n  api:\n    image: a\n    depends_on:\n      db: {condition: service_healthy}\n  db:\n    image: d\n",
+    );
     assert!(d.message.contains("has no healthcheck"), "{d}");
     assert!(d.help.as_deref().unwrap_or("").contains("add a healthcheck"), "{d}");
 }
 
 #[test]
 fn reservations_above_limits_and_bad_restart() {
-    let e = errors("services:\n  r:\n    image: x\n    restart: sometimes\n    resources:\n      limits: {memory: 64M}\n      reservations: {memory: 128M}\n");
+    let e = errors(
+        "services:\n  r:\n    image: x\n    restart: sometimes\n    resources:\n      limits: {memory: 64M}\n      reservations: {memory: 128M}\n",
+    );
     assert_eq!(e.len(), 2, "{e:#?}");
     assert!(e.iter().any(|d| d.message.contains("unknown restart policy `sometimes`")));
     assert!(e.iter().any(|d| d.message.contains("reserved memory 128M exceeds the limit 64M")));
@@ -103,14 +116,23 @@ fn missing_required_variable_is_located() {
         .unwrap_or_else(|e| panic!("{e}"));
     let err = t.check_resolvable(&Env::default(), true).err().unwrap_or_else(|| panic!("expected an error"));
     let d = &err.0[0];
-    assert_at(d, 3, 12, "services.r.image", "required variable `TAG` is not set: set TAG to the image tag", "export TAG=");
+    assert_at(
+        d,
+        3,
+        12,
+        "services.r.image",
+        "required variable `TAG` is not set: set TAG to the image tag",
+        "export TAG=",
+    );
     assert!(t.check_resolvable(&Env::from_pairs([("TAG", "7")]), true).is_ok());
 }
 
 #[test]
 fn missing_profile_lists_the_available_ones() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let err = load(&root.join("manifests/learn-greek.yaml"), Some("staging")).err().unwrap_or_else(|| panic!("expected an error"));
+    let err = load(&root.join("manifests/learn-greek.yaml"), Some("staging"))
+        .err()
+        .unwrap_or_else(|| panic!("expected an error"));
     let d = &err.0[0];
     assert!(d.message.contains("profile `staging` not found"), "{d}");
     assert!(d.help.as_deref().unwrap_or("").contains("dev, prod"), "{d}");
@@ -122,10 +144,14 @@ fn missing_profile_lists_the_available_ones() {
 fn seed_stack_loads_with_both_profiles() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     for profile in ["dev", "prod"] {
-        let t = load(&root.join("manifests/learn-greek.yaml"), Some(profile)).unwrap_or_else(|e| panic!("{}", e.render()));
+        let t =
+            load(&root.join("manifests/learn-greek.yaml"), Some(profile)).unwrap_or_else(|e| panic!("{}", e.render()));
         let r = &t.services["redis"];
         let args: Vec<&str> = r.command.iter().flatten().map(|v| v.raw.as_str()).collect();
-        assert_eq!(args, ["redis-server", "--appendonly", "yes", "--maxmemory", "128mb", "--maxmemory-policy", "allkeys-lru"]);
+        assert_eq!(
+            args,
+            ["redis-server", "--appendonly", "yes", "--maxmemory", "128mb", "--maxmemory-policy", "allkeys-lru"]
+        );
         assert_eq!(r.kind, WorkloadKind::Stateful);
         assert_eq!(r.mounts[0].source, MountSource::Volume("redis_data".into()));
         assert_eq!(r.mounts[0].target, "/data");

@@ -15,9 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bollard::Docker;
-use bollard::models::{
-    ContainerInspectResponse, ContainerStateStatusEnum, ImageInspect, NetworkConnectRequest,
-};
+use bollard::models::{ContainerInspectResponse, ContainerStateStatusEnum, ImageInspect, NetworkConnectRequest};
 use bollard::query_parameters::{CreateContainerOptionsBuilder, CreateImageOptionsBuilder};
 use deploy_report::{Action, ApplyReport, Phase, Progress, ServiceResult};
 use deploy_topology::{Condition, Env, Topology};
@@ -165,15 +163,7 @@ pub async fn apply(
     for p in &plans {
         states.insert(p.service.clone(), watch::channel(Reached::Pending).0);
     }
-    let ctx = Ctx {
-        docker,
-        t,
-        opts,
-        progress,
-        deadline,
-        states,
-        images,
-    };
+    let ctx = Ctx { docker, t, opts, progress, deadline, states, images };
     let results = futures::future::join_all(plans.iter().map(|p| run_service(&ctx, p))).await;
     report.services = results;
 
@@ -181,12 +171,7 @@ pub async fn apply(
     match d::project_containers(&ctx.docker, &t.name, None).await {
         Ok(all) => {
             for c in all {
-                let svc = c
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l.get(labels::SERVICE))
-                    .cloned()
-                    .unwrap_or_default();
+                let svc = c.labels.as_ref().and_then(|l| l.get(labels::SERVICE)).cloned().unwrap_or_default();
                 if t.services.contains_key(&svc) {
                     continue;
                 }
@@ -194,12 +179,10 @@ pub async fn apply(
                 if opts.prune {
                     let id = c.id.clone().unwrap_or_default();
                     match remove_container(&ctx.docker, &id, true).await {
-                        Ok(()) => report
-                            .pruned
-                            .push(format!("container {name} (service `{svc}`)")),
-                        Err(e) => report.warnings.push(format!(
-                            "cannot remove container {name} of service `{svc}`: {e}"
-                        )),
+                        Ok(()) => report.pruned.push(format!("container {name} (service `{svc}`)")),
+                        Err(e) => {
+                            report.warnings.push(format!("cannot remove container {name} of service `{svc}`: {e}"))
+                        }
                     }
                 } else {
                     report.warnings.push(format!(
@@ -208,10 +191,7 @@ pub async fn apply(
                 }
             }
         }
-        Err(e) => report.warnings.push(format!(
-            "cannot list the project's containers: {}",
-            describe(&e)
-        )),
+        Err(e) => report.warnings.push(format!("cannot list the project's containers: {}", describe(&e))),
     }
 
     report.ok = report.services.iter().all(|r| r.ready);
@@ -258,11 +238,7 @@ async fn ensure_images(
     refs.sort();
     refs.dedup();
     let results = futures::future::join_all(refs.iter().map(|image| async move {
-        let users: Vec<&str> = plans
-            .iter()
-            .filter(|p| p.spec.image == *image)
-            .map(|p| p.service.as_str())
-            .collect();
+        let users: Vec<&str> = plans.iter().filter(|p| p.spec.image == *image).map(|p| p.service.as_str()).collect();
         let r = ensure_image(docker, image, &users, progress, deadline).await;
         (image.to_string(), r)
     }))
@@ -295,11 +271,7 @@ async fn ensure_image(
         Err(e) => return Err(format!("cannot inspect image `{image}`: {}", describe(&e))),
     }
     let start = Instant::now();
-    let who = users
-        .iter()
-        .map(|u| format!("`{u}`"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let who = users.iter().map(|u| format!("`{u}`")).collect::<Vec<_>>().join(", ");
     for u in users {
         progress.update(u, &Phase::Pulling { progress: None }, start.elapsed());
     }
@@ -324,13 +296,7 @@ async fn ensure_image(
                             s.push_str(&format!(" {}%", c * 100 / t));
                         }
                         for u in users {
-                            progress.update(
-                                u,
-                                &Phase::Pulling {
-                                    progress: Some(s.clone()),
-                                },
-                                start.elapsed(),
-                            );
+                            progress.update(u, &Phase::Pulling { progress: Some(s.clone()) }, start.elapsed());
                         }
                     }
                 }
@@ -339,48 +305,32 @@ async fn ensure_image(
         }
         Ok(())
     };
-    let res = tokio::time::timeout_at(deadline, pull)
-        .await
-        .unwrap_or_else(|_| Err("timed out".to_string()));
+    let res = tokio::time::timeout_at(deadline, pull).await.unwrap_or_else(|_| Err("timed out".to_string()));
     let help = format!(
         "build or load it locally (`docker build -t {image} ...` or `docker load`), or change `image:` of {who}"
     );
     if let Err(e) = res {
-        return Err(format!(
-            "image `{image}` is not present locally and cannot be pulled: {e}; {help}"
-        ));
+        return Err(format!("image `{image}` is not present locally and cannot be pulled: {e}; {help}"));
     }
-    docker.inspect_image(image).await.map_err(|e| {
-        format!(
-            "image `{image}` was pulled but cannot be inspected: {}; {help}",
-            describe(&e)
-        )
-    })
+    docker
+        .inspect_image(image)
+        .await
+        .map_err(|e| format!("image `{image}` was pulled but cannot be inspected: {}; {help}", describe(&e)))
 }
 
-async fn ensure_networks(
-    docker: &Docker,
-    t: &Topology,
-    plans: &[PlannedService],
-) -> Result<(), EngineError> {
+async fn ensure_networks(docker: &Docker, t: &Topology, plans: &[PlannedService]) -> Result<(), EngineError> {
     for (key, name, driver) in plan::networks(t, plans) {
         match docker.inspect_network(&name, None).await {
             Ok(_) => continue,
             Err(e) if d::is_not_found(&e) => {}
             Err(e) => {
-                return Err(EngineError::docker(
-                    format!("inspecting network {name}"),
-                    &e,
-                ));
+                return Err(EngineError::docker(format!("inspecting network {name}"), &e));
             }
         }
         let mut lbl = HashMap::new();
         lbl.insert(labels::PROJECT.to_string(), t.name.clone());
         lbl.insert(labels::NETWORK.to_string(), key.clone());
-        lbl.insert(
-            labels::VERSION.to_string(),
-            labels::COMPOSE_VERSION.to_string(),
-        );
+        lbl.insert(labels::VERSION.to_string(), labels::COMPOSE_VERSION.to_string());
         let req = bollard::models::NetworkCreateRequest {
             name: name.clone(),
             driver: Some(driver),
@@ -396,11 +346,7 @@ async fn ensure_networks(
     Ok(())
 }
 
-async fn ensure_volumes(
-    docker: &Docker,
-    t: &Topology,
-    plans: &[PlannedService],
-) -> Result<(), EngineError> {
+async fn ensure_volumes(docker: &Docker, t: &Topology, plans: &[PlannedService]) -> Result<(), EngineError> {
     for (key, name) in plan::volumes(t, plans) {
         match docker.inspect_volume(&name).await {
             Ok(_) => continue,
@@ -410,19 +356,10 @@ async fn ensure_volumes(
         let mut lbl = HashMap::new();
         lbl.insert(labels::PROJECT.to_string(), t.name.clone());
         lbl.insert(labels::VOLUME.to_string(), key.clone());
-        lbl.insert(
-            labels::VERSION.to_string(),
-            labels::COMPOSE_VERSION.to_string(),
-        );
-        let req = bollard::models::VolumeCreateRequest {
-            name: Some(name.clone()),
-            labels: Some(lbl),
-            ..Default::default()
-        };
-        docker
-            .create_volume(req)
-            .await
-            .map_err(|e| EngineError::docker(format!("creating volume {name}"), &e))?;
+        lbl.insert(labels::VERSION.to_string(), labels::COMPOSE_VERSION.to_string());
+        let req =
+            bollard::models::VolumeCreateRequest { name: Some(name.clone()), labels: Some(lbl), ..Default::default() };
+        docker.create_volume(req).await.map_err(|e| EngineError::docker(format!("creating volume {name}"), &e))?;
     }
     Ok(())
 }
@@ -430,23 +367,15 @@ async fn ensure_volumes(
 /// Stops (gracefully, so that data is flushed) and removes a container. Missing is fine.
 /// `anonymous_volumes`: also delete the anonymous volumes Docker made for the
 /// image's `VOLUME`s (scratch space: the topology keeps data in named volumes only).
-pub(super) async fn remove_container(
-    docker: &Docker,
-    id: &str,
-    anonymous_volumes: bool,
-) -> Result<(), String> {
-    let stop = bollard::query_parameters::StopContainerOptionsBuilder::default()
-        .t(10)
-        .build();
+pub(super) async fn remove_container(docker: &Docker, id: &str, anonymous_volumes: bool) -> Result<(), String> {
+    let stop = bollard::query_parameters::StopContainerOptionsBuilder::default().t(10).build();
     match docker.stop_container(id, Some(stop)).await {
         Ok(()) => {}
         Err(e) if d::is_not_found(&e) || d::is_status(&e, 304) => {}
         Err(e) => return Err(describe(&e)),
     }
-    let rm = bollard::query_parameters::RemoveContainerOptionsBuilder::default()
-        .force(true)
-        .v(anonymous_volumes)
-        .build();
+    let rm =
+        bollard::query_parameters::RemoveContainerOptionsBuilder::default().force(true).v(anonymous_volumes).build();
     match docker.remove_container(id, Some(rm)).await {
         Ok(()) => Ok(()),
         Err(e) if d::is_not_found(&e) => Ok(()),
@@ -459,11 +388,7 @@ pub(super) async fn remove_container(
 async fn run_service(ctx: &Ctx<'_>, p: &PlannedService) -> ServiceResult {
     let r = run_service_inner(ctx, p).await;
     let reached = if r.ready {
-        if r.phase == Phase::Completed {
-            Reached::Completed
-        } else {
-            Reached::Ready
-        }
+        if r.phase == Phase::Completed { Reached::Completed } else { Reached::Ready }
     } else {
         Reached::Failed
     };
@@ -524,9 +449,7 @@ async fn run_service_inner(ctx: &Ctx<'_>, p: &PlannedService) -> ServiceResult {
         };
         if !state.satisfies(*cond) {
             let why = match (state, cond) {
-                (Reached::Completed, Condition::ServiceHealthy) => {
-                    "exited instead of staying up".to_string()
-                }
+                (Reached::Completed, Condition::ServiceHealthy) => "exited instead of staying up".to_string(),
                 _ => "failed".to_string(),
             };
             return failed(
@@ -534,10 +457,7 @@ async fn run_service_inner(ctx: &Ctx<'_>, p: &PlannedService) -> ServiceResult {
                 p,
                 wait_start,
                 None,
-                format!(
-                    "dependency `{dep}` {why} ({} required); not started",
-                    cond.as_str()
-                ),
+                format!("dependency `{dep}` {why} ({} required); not started", cond.as_str()),
                 Vec::new(),
             );
         }
@@ -553,15 +473,7 @@ async fn run_service_inner(ctx: &Ctx<'_>, p: &PlannedService) -> ServiceResult {
     let image_id = image.and_then(|i| i.id.clone());
 
     let Some(c) = existing else {
-        return create_and_start(
-            ctx,
-            p,
-            start,
-            Action::Created,
-            image_id.as_deref(),
-            Vec::new(),
-        )
-        .await;
+        return create_and_start(ctx, p, start, Action::Created, image_id.as_deref(), Vec::new()).await;
     };
     let id = c.id.clone().unwrap_or_default();
     let live = compare::live_spec(&c);
@@ -588,22 +500,11 @@ async fn run_service_inner(ctx: &Ctx<'_>, p: &PlannedService) -> ServiceResult {
                 p,
                 start,
                 object(&live.spec.name, &id),
-                format!(
-                    "cannot remove the old container {} to recreate it: {e}",
-                    live.spec.name
-                ),
+                format!("cannot remove the old container {} to recreate it: {e}", live.spec.name),
                 detail,
             );
         }
-        return create_and_start(
-            ctx,
-            p,
-            start,
-            Action::Recreated,
-            image_id.as_deref(),
-            detail,
-        )
-        .await;
+        return create_and_start(ctx, p, start, Action::Recreated, image_id.as_deref(), detail).await;
     }
 
     // 3. Unchanged: leave it alone, or start it when it is not running.
@@ -634,61 +535,39 @@ async fn run_service_inner(ctx: &Ctx<'_>, p: &PlannedService) -> ServiceResult {
                 return failed(ctx, p, start, object(&p.spec.name, &id), reason, Vec::new());
             }
             ctx.set(&p.service, Reached::Started);
-            finish(
-                ctx,
-                p,
-                &id,
-                start,
-                Action::Updated,
-                vec!["was not running: started".into()],
-            )
-            .await
+            finish(ctx, p, &id, start, Action::Updated, vec!["was not running: started".into()]).await
         }
     }
 }
 
 /// The service's container: by project and service labels, else `None`. A
 /// container that holds the planned name but is not this service's is a conflict.
-async fn find_existing(
-    ctx: &Ctx<'_>,
-    p: &PlannedService,
-) -> Result<Option<ContainerInspectResponse>, String> {
+async fn find_existing(ctx: &Ctx<'_>, p: &PlannedService) -> Result<Option<ContainerInspectResponse>, String> {
     let list = d::project_containers(&ctx.docker, &ctx.t.name, Some(&p.service))
         .await
         .map_err(|e| format!("cannot list containers: {}", describe(&e)))?;
-    let mut ids: Vec<(String, String)> = list
-        .iter()
-        .map(|c| (c.id.clone().unwrap_or_default(), d::summary_name(c)))
-        .collect();
+    let mut ids: Vec<(String, String)> =
+        list.iter().map(|c| (c.id.clone().unwrap_or_default(), d::summary_name(c))).collect();
     // The one with the planned name first; extra ones (left by an older layout) are removed.
     ids.sort_by_key(|(_, n)| *n != p.spec.name);
     let mut found = None;
     for (i, (id, _)) in ids.iter().enumerate() {
         if i == 0 {
-            found = d::inspect(&ctx.docker, id)
-                .await
-                .map_err(|e| format!("cannot inspect container: {}", describe(&e)))?;
+            found =
+                d::inspect(&ctx.docker, id).await.map_err(|e| format!("cannot inspect container: {}", describe(&e)))?;
         } else {
             remove_container(&ctx.docker, id, true)
                 .await
                 .map_err(|e| format!("cannot remove extra container {id}: {e}"))?;
         }
     }
-    if found.is_none()
-        || found
-            .as_ref()
-            .is_some_and(|c| d::container_name(c) != p.spec.name)
-    {
+    if found.is_none() || found.as_ref().is_some_and(|c| d::container_name(c) != p.spec.name) {
         // Somebody else's container with our name?
         if let Some(other) = d::inspect(&ctx.docker, &p.spec.name)
             .await
             .map_err(|e| format!("cannot inspect container {}: {}", p.spec.name, describe(&e)))?
         {
-            let l = other
-                .config
-                .as_ref()
-                .and_then(|c| c.labels.clone())
-                .unwrap_or_default();
+            let l = other.config.as_ref().and_then(|c| c.labels.clone()).unwrap_or_default();
             let owner = (l.get(labels::PROJECT), l.get(labels::SERVICE));
             if owner != (Some(&ctx.t.name), Some(&p.service)) {
                 let whose = match owner {
@@ -739,14 +618,8 @@ async fn create_and_start(
     mut detail: Vec<String>,
 ) -> ServiceResult {
     ctx.update(&p.service, &Phase::Creating, start);
-    let opts = CreateContainerOptionsBuilder::default()
-        .name(&p.spec.name)
-        .build();
-    let id = match ctx
-        .docker
-        .create_container(Some(opts), p.create_body(image_id))
-        .await
-    {
+    let opts = CreateContainerOptionsBuilder::default().name(&p.spec.name).build();
+    let id = match ctx.docker.create_container(Some(opts), p.create_body(image_id)).await {
         Ok(r) => r.id,
         Err(e) => {
             return failed(
@@ -761,21 +634,14 @@ async fn create_and_start(
     };
     // API 1.41: one network at create time, the others now.
     for net in &p.extra_networks {
-        let req = NetworkConnectRequest {
-            container: id.clone(),
-            endpoint_config: Some(plan::endpoint(&p.service)),
-        };
+        let req = NetworkConnectRequest { container: id.clone(), endpoint_config: Some(plan::endpoint(&p.service)) };
         if let Err(e) = ctx.docker.connect_network(net, req).await {
             return failed(
                 ctx,
                 p,
                 start,
                 object(&p.spec.name, &id),
-                format!(
-                    "cannot connect container {} to network {net}: {}",
-                    p.spec.name,
-                    describe(&e)
-                ),
+                format!("cannot connect container {} to network {net}: {}", p.spec.name, describe(&e)),
                 detail,
             );
         }
@@ -784,9 +650,7 @@ async fn create_and_start(
     if let Err(reason) = start_container(ctx, p, &id).await {
         // Leave nothing half-done: the next apply creates it afresh.
         if let Err(e) = remove_container(&ctx.docker, &id, true).await {
-            detail.push(format!(
-                "the container that could not start was not removed: {e}"
-            ));
+            detail.push(format!("the container that could not start was not removed: {e}"));
         }
         return failed(ctx, p, start, None, reason, detail);
     }
@@ -808,11 +672,7 @@ async fn finish(
     match outcome {
         Outcome::Ready { detail: more } => {
             detail.extend(more);
-            let phase = if action == Action::Unchanged {
-                Phase::Unchanged
-            } else {
-                Phase::Ready
-            };
+            let phase = if action == Action::Unchanged { Phase::Unchanged } else { Phase::Ready };
             ctx.update(&p.service, &phase, start);
             ServiceResult {
                 service: p.service.clone(),
@@ -838,10 +698,7 @@ async fn finish(
                 detail,
             }
         }
-        Outcome::Failed {
-            reason,
-            detail: more,
-        } => {
+        Outcome::Failed { reason, detail: more } => {
             detail.extend(more);
             failed(ctx, p, start, object, reason, detail)
         }
@@ -849,11 +706,7 @@ async fn finish(
 }
 
 fn health_of(c: &ContainerInspectResponse) -> Option<String> {
-    c.state
-        .as_ref()
-        .and_then(|s| s.health.as_ref())
-        .and_then(|h| h.status)
-        .map(|s| s.to_string())
+    c.state.as_ref().and_then(|s| s.health.as_ref()).and_then(|h| h.status).map(|s| s.to_string())
 }
 
 /// Probes until ready, exited, or the deadline. Backs off from 100 ms to 1 s between probes.
@@ -887,13 +740,7 @@ async fn wait_ready(ctx: &Ctx<'_>, p: &PlannedService, id: &str, start: Instant)
                 if p.must_complete {
                     if !announced_wait {
                         announced_wait = true;
-                        ctx.update(
-                            &p.service,
-                            &Phase::Waiting {
-                                reason: "running until it completes".into(),
-                            },
-                            start,
-                        );
+                        ctx.update(&p.service, &Phase::Waiting { reason: "running until it completes".into() }, start);
                     }
                 } else if p.probe.is_some() && last_health.as_deref() == Some("healthy") {
                     // Docker ran the same probe within its interval and it passed:
@@ -901,14 +748,7 @@ async fn wait_ready(ctx: &Ctx<'_>, p: &PlannedService, id: &str, start: Instant)
                     return Outcome::Ready { detail: vec!["docker health: healthy".into()] };
                 } else if let Some(pr) = &p.probe {
                     attempt += 1;
-                    ctx.update(
-                        &p.service,
-                        &Phase::Probing {
-                            attempt,
-                            last: last.clone(),
-                        },
-                        start,
-                    );
+                    ctx.update(&p.service, &Phase::Probing { attempt, last: last.clone() }, start);
                     let remaining = ctx.deadline.saturating_duration_since(Instant::now());
                     let res = probe::run(&ctx.docker, id, pr, remaining).await;
                     if res.passed {
@@ -933,25 +773,15 @@ async fn wait_ready(ctx: &Ctx<'_>, p: &PlannedService, id: &str, start: Instant)
             }
             Some(ContainerStateStatusEnum::EXITED) | Some(ContainerStateStatusEnum::DEAD) => {
                 if code == 0 && (p.must_complete || p.probe.is_none()) {
-                    return Outcome::Completed {
-                        detail: vec!["exited 0".into()],
-                    };
+                    return Outcome::Completed { detail: vec!["exited 0".into()] };
                 }
                 let mut detail = Vec::new();
                 if let Some(l) = &last {
                     detail.push(format!("last probe: {l}"));
                 }
                 detail.extend(d::logs_tail(&ctx.docker, id, 20).await);
-                let oom = if state.oom_killed == Some(true) {
-                    " (killed: out of memory)"
-                } else {
-                    ""
-                };
-                let err = state
-                    .error
-                    .filter(|e| !e.is_empty())
-                    .map(|e| format!(": {e}"))
-                    .unwrap_or_default();
+                let oom = if state.oom_killed == Some(true) { " (killed: out of memory)" } else { "" };
+                let err = state.error.filter(|e| !e.is_empty()).map(|e| format!(": {e}")).unwrap_or_default();
                 return Outcome::Failed {
                     reason: format!(
                         "container {} exited with code {code}{oom}{err} before becoming ready; see its logs below (`docker logs {}`)",
@@ -973,10 +803,7 @@ async fn wait_ready(ctx: &Ctx<'_>, p: &PlannedService, id: &str, start: Instant)
             }
             Some(ContainerStateStatusEnum::PAUSED) => {
                 return Outcome::Failed {
-                    reason: format!(
-                        "container {} is paused; `docker unpause {}`",
-                        p.spec.name, p.spec.name
-                    ),
+                    reason: format!("container {} is paused; `docker unpause {}`", p.spec.name, p.spec.name),
                     detail: Vec::new(),
                 };
             }
@@ -1022,22 +849,10 @@ mod tests {
 
     #[test]
     fn pull_refs() {
-        assert_eq!(
-            pull_ref("redis:7-alpine"),
-            ("redis".into(), "7-alpine".into())
-        );
+        assert_eq!(pull_ref("redis:7-alpine"), ("redis".into(), "7-alpine".into()));
         assert_eq!(pull_ref("redis"), ("redis".into(), "latest".into()));
-        assert_eq!(
-            pull_ref("localhost:5000/x/y"),
-            ("localhost:5000/x/y".into(), "latest".into())
-        );
-        assert_eq!(
-            pull_ref("localhost:5000/x/y:2"),
-            ("localhost:5000/x/y".into(), "2".into())
-        );
-        assert_eq!(
-            pull_ref("a@sha256:00"),
-            ("a@sha256:00".into(), String::new())
-        );
+        assert_eq!(pull_ref("localhost:5000/x/y"), ("localhost:5000/x/y".into(), "latest".into()));
+        assert_eq!(pull_ref("localhost:5000/x/y:2"), ("localhost:5000/x/y".into(), "2".into()));
+        assert_eq!(pull_ref("a@sha256:00"), ("a@sha256:00".into(), String::new()));
     }
 }

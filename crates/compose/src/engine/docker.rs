@@ -16,8 +16,7 @@ use super::labels;
 pub fn host_description() -> String {
     match std::env::var("DOCKER_HOST") {
         Ok(h) if !h.is_empty() => format!("{h} (from DOCKER_HOST)"),
-        _ => "unix:///var/run/docker.sock (the default; set DOCKER_HOST to use another engine)"
-            .to_string(),
+        _ => "unix:///var/run/docker.sock (the default; set DOCKER_HOST to use another engine)".to_string(),
     }
 }
 
@@ -25,10 +24,7 @@ pub fn host_description() -> String {
 /// negotiates the API version, so that an unreachable engine is reported
 /// before anything else happens.
 pub async fn connect() -> Result<Docker, EngineError> {
-    let unreachable = |reason: String| EngineError::Unreachable {
-        host: host_description(),
-        reason,
-    };
+    let unreachable = |reason: String| EngineError::Unreachable { host: host_description(), reason };
     let docker = Docker::connect_with_defaults().map_err(|e| unreachable(describe(&e)))?;
     // Fail fast when nothing answers; the operations themselves use the default timeout.
     match tokio::time::timeout(Duration::from_secs(15), docker.negotiate_version()).await {
@@ -41,10 +37,7 @@ pub async fn connect() -> Result<Docker, EngineError> {
 /// A one-line description of a bollard error (the engine's own message when it sent one).
 pub fn describe(e: &Error) -> String {
     match e {
-        Error::DockerResponseServerError {
-            status_code,
-            message,
-        } => format!("{message} (HTTP {status_code})"),
+        Error::DockerResponseServerError { status_code, message } => format!("{message} (HTTP {status_code})"),
         Error::DockerStreamError { error } => error.clone(),
         other => {
             let mut s = other.to_string();
@@ -63,13 +56,7 @@ pub fn describe(e: &Error) -> String {
 }
 
 pub fn is_not_found(e: &Error) -> bool {
-    matches!(
-        e,
-        Error::DockerResponseServerError {
-            status_code: 404,
-            ..
-        }
-    )
+    matches!(e, Error::DockerResponseServerError { status_code: 404, .. })
 }
 
 pub fn is_status(e: &Error, code: u16) -> bool {
@@ -77,10 +64,7 @@ pub fn is_status(e: &Error, code: u16) -> bool {
 }
 
 /// Inspects a container; `None` when it does not exist.
-pub async fn inspect(
-    docker: &Docker,
-    name_or_id: &str,
-) -> Result<Option<ContainerInspectResponse>, Error> {
+pub async fn inspect(docker: &Docker, name_or_id: &str) -> Result<Option<ContainerInspectResponse>, Error> {
     match docker.inspect_container(name_or_id, None).await {
         Ok(c) => Ok(Some(c)),
         Err(e) if is_not_found(&e) => Ok(None),
@@ -94,29 +78,19 @@ pub async fn project_containers(
     project: &str,
     service: Option<&str>,
 ) -> Result<Vec<ContainerSummary>, Error> {
-    let mut label = vec![
-        format!("{}={project}", labels::PROJECT),
-        format!("{}=False", labels::ONEOFF),
-    ];
+    let mut label = vec![format!("{}={project}", labels::PROJECT), format!("{}=False", labels::ONEOFF)];
     if let Some(s) = service {
         label.push(format!("{}={s}", labels::SERVICE));
     }
     let mut filters: HashMap<&str, Vec<String>> = HashMap::new();
     filters.insert("label", label);
-    let opts = ListContainersOptionsBuilder::default()
-        .all(true)
-        .filters(&filters)
-        .build();
+    let opts = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
     docker.list_containers(Some(opts)).await
 }
 
 /// The container's name without Docker's leading slash.
 pub fn container_name(c: &ContainerInspectResponse) -> String {
-    c.name
-        .as_deref()
-        .unwrap_or_default()
-        .trim_start_matches('/')
-        .to_string()
+    c.name.as_deref().unwrap_or_default().trim_start_matches('/').to_string()
 }
 
 pub fn summary_name(c: &ContainerSummary) -> String {
@@ -134,11 +108,7 @@ pub fn short_id(id: &str) -> &str {
 
 /// The last `lines` lines of a container's output, each prefixed for display.
 pub async fn logs_tail(docker: &Docker, container: &str, lines: usize) -> Vec<String> {
-    let opts = LogsOptionsBuilder::default()
-        .stdout(true)
-        .stderr(true)
-        .tail(&lines.to_string())
-        .build();
+    let opts = LogsOptionsBuilder::default().stdout(true).stderr(true).tail(&lines.to_string()).build();
     let collect = async {
         let mut out = String::new();
         let mut stream = docker.logs(container, Some(opts));
@@ -153,9 +123,7 @@ pub async fn logs_tail(docker: &Docker, container: &str, lines: usize) -> Vec<St
         }
         out
     };
-    let text = tokio::time::timeout(Duration::from_secs(5), collect)
-        .await
-        .unwrap_or_default();
+    let text = tokio::time::timeout(Duration::from_secs(5), collect).await.unwrap_or_default();
     let all: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     let start = all.len().saturating_sub(lines);
     all[start..].iter().map(|l| format!("log: {l}")).collect()

@@ -26,11 +26,4 @@ pub const COMPOSE_VERSION: &str = "2.40.3";
 
 /// Labels that describe where and by what the project was applied from: not
 /// part of the desired state (no recreate when they differ).
-pub const METADATA: &[&str] = &[
-    CONFIG_HASH,
-    CONFIG_FILES,
-    WORKING_DIR,
-    VERSION,
-    IMAGE,
-    MANAGED_BY,
-];
+pub const METADATA: &[&str] = &[CONFIG_HASH, CONFIG_FILES, WORKING_DIR, VERSION, IMAGE, MANAGED_BY];

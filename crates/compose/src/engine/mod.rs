@@ -46,10 +46,7 @@ pub enum EngineError {
 
 impl EngineError {
     pub(crate) fn docker(what: impl Into<String>, e: &bollard::errors::Error) -> Self {
-        EngineError::Docker {
-            what: what.into(),
-            reason: docker::describe(e),
-        }
+        EngineError::Docker { what: what.into(), reason: docker::describe(e) }
     }
 }
 
@@ -68,12 +65,7 @@ pub struct ApplyOptions {
 
 impl Default for ApplyOptions {
     fn default() -> Self {
-        ApplyOptions {
-            services: Vec::new(),
-            timeout: Duration::from_secs(120),
-            force_recreate: false,
-            prune: false,
-        }
+        ApplyOptions { services: Vec::new(), timeout: Duration::from_secs(120), force_recreate: false, prune: false }
     }
 }
 

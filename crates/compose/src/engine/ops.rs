@@ -4,12 +4,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bollard::models::{ContainerInspectResponse, ContainerStateStatusEnum, HealthStatusEnum};
-use bollard::query_parameters::{
-    ListNetworksOptionsBuilder, ListVolumesOptionsBuilder, RemoveVolumeOptionsBuilder,
-};
-use deploy_report::{
-    Change, DestroyReport, DiffReport, FieldChange, ObjectDiff, ServiceStatus, StatusReport,
-};
+use bollard::query_parameters::{ListNetworksOptionsBuilder, ListVolumesOptionsBuilder, RemoveVolumeOptionsBuilder};
+use deploy_report::{Change, DestroyReport, DiffReport, FieldChange, ObjectDiff, ServiceStatus, StatusReport};
 use deploy_topology::{Env, Topology};
 
 use super::apply::remove_container;
@@ -27,15 +23,11 @@ async fn live_container(
     let list = d::project_containers(docker, project, Some(service))
         .await
         .map_err(|e| EngineError::docker("listing containers", &e))?;
-    let mut ids: Vec<(String, String)> = list
-        .iter()
-        .map(|c| (c.id.clone().unwrap_or_default(), d::summary_name(c)))
-        .collect();
+    let mut ids: Vec<(String, String)> =
+        list.iter().map(|c| (c.id.clone().unwrap_or_default(), d::summary_name(c))).collect();
     ids.sort_by_key(|(_, n)| n != name);
     match ids.first() {
-        Some((id, _)) => d::inspect(docker, id)
-            .await
-            .map_err(|e| EngineError::docker("inspecting a container", &e)),
+        Some((id, _)) => d::inspect(docker, id).await.map_err(|e| EngineError::docker("inspecting a container", &e)),
         None => Ok(None),
     }
 }
@@ -43,81 +35,31 @@ async fn live_container(
 fn create_fields(p: &PlannedService) -> Vec<FieldChange> {
     let mut f = vec![FieldChange::new("image", None, Some(&p.spec.image), false)];
     if let Some(c) = &p.spec.command {
-        f.push(FieldChange::new(
-            "command",
-            None,
-            Some(&c.join(" ")),
-            p.secret_args,
-        ));
+        f.push(FieldChange::new("command", None, Some(&c.join(" ")), p.secret_args));
     }
     for (k, v) in &p.spec.env {
-        f.push(FieldChange::new(
-            format!("env.{k}"),
-            None,
-            Some(v),
-            p.secret_env.contains(k),
-        ));
+        f.push(FieldChange::new(format!("env.{k}"), None, Some(v), p.secret_env.contains(k)));
     }
     if !p.spec.ports.is_empty() {
-        f.push(FieldChange::new(
-            "ports",
-            None,
-            Some(&p.spec.ports.join(", ")),
-            false,
-        ));
+        f.push(FieldChange::new("ports", None, Some(&p.spec.ports.join(", ")), false));
     }
     if !p.spec.mounts.is_empty() {
-        f.push(FieldChange::new(
-            "mounts",
-            None,
-            Some(&p.spec.mounts.join(", ")),
-            false,
-        ));
+        f.push(FieldChange::new("mounts", None, Some(&p.spec.mounts.join(", ")), false));
     }
-    f.push(FieldChange::new(
-        "networks",
-        None,
-        Some(&p.spec.networks.join(", ")),
-        false,
-    ));
+    f.push(FieldChange::new("networks", None, Some(&p.spec.networks.join(", ")), false));
     if let Some(n) = p.spec.nano_cpus {
-        f.push(FieldChange::new(
-            "resources.limits.nano_cpus",
-            None,
-            Some(&n.to_string()),
-            false,
-        ));
+        f.push(FieldChange::new("resources.limits.nano_cpus", None, Some(&n.to_string()), false));
     }
     if let Some(n) = p.spec.memory {
-        f.push(FieldChange::new(
-            "resources.limits.memory",
-            None,
-            Some(&n.to_string()),
-            false,
-        ));
+        f.push(FieldChange::new("resources.limits.memory", None, Some(&n.to_string()), false));
     }
     if let Some(n) = p.spec.memory_reservation {
-        f.push(FieldChange::new(
-            "resources.reservations.memory",
-            None,
-            Some(&n.to_string()),
-            false,
-        ));
+        f.push(FieldChange::new("resources.reservations.memory", None, Some(&n.to_string()), false));
     }
     if let Some(h) = &p.spec.healthcheck {
-        f.push(FieldChange::new(
-            "healthcheck",
-            None,
-            Some(&h.describe()),
-            false,
-        ));
+        f.push(FieldChange::new("healthcheck", None, Some(&h.describe()), false));
     }
-    f.push(FieldChange::new(
-        "restart",
-        None,
-        Some(&p.spec.restart),
-        false,
-    ));
+    f.push(FieldChange::new("restart", None, Some(&p.spec.restart), false));
     f
 }
 
@@ -133,10 +75,7 @@ pub async fn diff(t: &Topology, env: &Env, services: &[String]) -> Result<DiffRe
             Ok(_) => Change::Unchanged,
             Err(e) if d::is_not_found(&e) => Change::Create,
             Err(e) => {
-                return Err(EngineError::docker(
-                    format!("inspecting network {name}"),
-                    &e,
-                ));
+                return Err(EngineError::docker(format!("inspecting network {name}"), &e));
             }
         };
         let fields = if change == Change::Create {
@@ -147,13 +86,7 @@ pub async fn diff(t: &Topology, env: &Env, services: &[String]) -> Result<DiffRe
         } else {
             Vec::new()
         };
-        objects.push(ObjectDiff {
-            kind: "network".into(),
-            name,
-            service: None,
-            change,
-            fields,
-        });
+        objects.push(ObjectDiff { kind: "network".into(), name, service: None, change, fields });
     }
     for (key, name) in plan::volumes(t, &plans) {
         let change = match docker.inspect_volume(&name).await {
@@ -161,18 +94,9 @@ pub async fn diff(t: &Topology, env: &Env, services: &[String]) -> Result<DiffRe
             Err(e) if d::is_not_found(&e) => Change::Create,
             Err(e) => return Err(EngineError::docker(format!("inspecting volume {name}"), &e)),
         };
-        let fields = if change == Change::Create {
-            vec![FieldChange::new("key", None, Some(&key), false)]
-        } else {
-            Vec::new()
-        };
-        objects.push(ObjectDiff {
-            kind: "volume".into(),
-            name,
-            service: None,
-            change,
-            fields,
-        });
+        let fields =
+            if change == Change::Create { vec![FieldChange::new("key", None, Some(&key), false)] } else { Vec::new() };
+        objects.push(ObjectDiff { kind: "volume".into(), name, service: None, change, fields });
     }
 
     let mut images: HashMap<String, Option<bollard::models::ImageInspect>> = HashMap::new();
@@ -182,10 +106,7 @@ pub async fn diff(t: &Topology, env: &Env, services: &[String]) -> Result<DiffRe
                 Ok(i) => Some(i),
                 Err(e) if d::is_not_found(&e) => None,
                 Err(e) => {
-                    return Err(EngineError::docker(
-                        format!("inspecting image {}", p.spec.image),
-                        &e,
-                    ));
+                    return Err(EngineError::docker(format!("inspecting image {}", p.spec.image), &e));
                 }
             };
             images.insert(p.spec.image.clone(), i);
@@ -201,28 +122,15 @@ pub async fn diff(t: &Topology, env: &Env, services: &[String]) -> Result<DiffRe
                     fields.push(FieldChange::new(
                         "image.present",
                         None,
-                        Some(&format!(
-                            "{} (not present locally: apply will pull it)",
-                            p.spec.image
-                        )),
+                        Some(&format!("{} (not present locally: apply will pull it)", p.spec.image)),
                         false,
                     ));
                 }
-                let change = if fields.is_empty() {
-                    Change::Unchanged
-                } else {
-                    Change::Update
-                };
+                let change = if fields.is_empty() { Change::Unchanged } else { Change::Update };
                 (change, fields, live.spec.name)
             }
         };
-        objects.push(ObjectDiff {
-            kind: "container".into(),
-            name,
-            service: Some(p.service.clone()),
-            change,
-            fields,
-        });
+        objects.push(ObjectDiff { kind: "container".into(), name, service: Some(p.service.clone()), change, fields });
     }
 
     // Containers of services the topology no longer has.
@@ -230,12 +138,7 @@ pub async fn diff(t: &Topology, env: &Env, services: &[String]) -> Result<DiffRe
         .await
         .map_err(|e| EngineError::docker("listing containers", &e))?;
     for c in all {
-        let svc = c
-            .labels
-            .as_ref()
-            .and_then(|l| l.get(labels::SERVICE))
-            .cloned()
-            .unwrap_or_default();
+        let svc = c.labels.as_ref().and_then(|l| l.get(labels::SERVICE)).cloned().unwrap_or_default();
         if !t.services.contains_key(&svc) {
             objects.push(ObjectDiff {
                 kind: "container".into(),
@@ -246,11 +149,7 @@ pub async fn diff(t: &Topology, env: &Env, services: &[String]) -> Result<DiffRe
             });
         }
     }
-    Ok(DiffReport {
-        target: TARGET.into(),
-        project: t.name.clone(),
-        objects,
-    })
+    Ok(DiffReport { target: TARGET.into(), project: t.name.clone(), objects })
 }
 
 fn health_str(h: HealthStatusEnum) -> String {
@@ -295,10 +194,7 @@ pub async fn status(t: &Topology, services: &[String]) -> Result<StatusReport, E
         let st = c.state.clone().unwrap_or_default();
         let code = st.exit_code.unwrap_or(0);
         let health = st.health.as_ref().and_then(|h| h.status).map(health_str);
-        let status = st
-            .status
-            .map(|s| s.to_string())
-            .unwrap_or_else(|| "unknown".into());
+        let status = st.status.map(|s| s.to_string()).unwrap_or_else(|| "unknown".into());
         let mut detail = Vec::new();
         let (state, ready) = match st.status {
             Some(ContainerStateStatusEnum::RUNNING) => {
@@ -308,10 +204,7 @@ pub async fn status(t: &Topology, services: &[String]) -> Result<StatusReport, E
                     (Some(_), _) => {
                         // Docker may not have run its first check yet: probe now.
                         let env = Env::from_process();
-                        match plan::plan_service(t, &env, s, false)
-                            .ok()
-                            .and_then(|p| p.probe)
-                        {
+                        match plan::plan_service(t, &env, s, false).ok().and_then(|p| p.probe) {
                             Some(pr) => {
                                 let r = probe::run(&docker, &id, &pr, Duration::from_secs(5)).await;
                                 detail.push(format!("probe: {}", r.summary));
@@ -323,9 +216,7 @@ pub async fn status(t: &Topology, services: &[String]) -> Result<StatusReport, E
                 };
                 ("running".to_string(), ready)
             }
-            Some(ContainerStateStatusEnum::EXITED) if code == 0 => {
-                ("completed (exit 0)".to_string(), true)
-            }
+            Some(ContainerStateStatusEnum::EXITED) if code == 0 => ("completed (exit 0)".to_string(), true),
             Some(ContainerStateStatusEnum::EXITED) => (format!("exited ({code})"), false),
             _ => (status, false),
         };
@@ -333,18 +224,9 @@ pub async fn status(t: &Topology, services: &[String]) -> Result<StatusReport, E
             detail.push(format!("started {started}"));
         }
         let mut ports = Vec::new();
-        for (key, bindings) in c
-            .network_settings
-            .as_ref()
-            .and_then(|n| n.ports.clone())
-            .unwrap_or_default()
-        {
+        for (key, bindings) in c.network_settings.as_ref().and_then(|n| n.ports.clone()).unwrap_or_default() {
             for b in bindings.unwrap_or_default() {
-                ports.push(format!(
-                    "{}:{}->{key}",
-                    b.host_ip.unwrap_or_default(),
-                    b.host_port.unwrap_or_default()
-                ));
+                ports.push(format!("{}:{}->{key}", b.host_ip.unwrap_or_default(), b.host_port.unwrap_or_default()));
             }
         }
         ports.sort();
@@ -358,11 +240,7 @@ pub async fn status(t: &Topology, services: &[String]) -> Result<StatusReport, E
             detail,
         });
     }
-    Ok(StatusReport {
-        target: TARGET.into(),
-        project: t.name.clone(),
-        services: out,
-    })
+    Ok(StatusReport { target: TARGET.into(), project: t.name.clone(), services: out })
 }
 
 /// Removes the project's containers and networks; named volumes only when asked.
@@ -386,20 +264,14 @@ pub async fn destroy(t: &Topology, opts: &DestroyOptions) -> Result<DestroyRepor
         .into_iter()
         .filter(|c| {
             opts.services.is_empty()
-                || c.labels
-                    .as_ref()
-                    .and_then(|l| l.get(labels::SERVICE))
-                    .is_some_and(|s| opts.services.contains(s))
+                || c.labels.as_ref().and_then(|l| l.get(labels::SERVICE)).is_some_and(|s| opts.services.contains(s))
         })
         .collect();
     let results = futures::future::join_all(targets.iter().map(|c| {
         let docker = &docker;
         async move {
             let id = c.id.clone().unwrap_or_default();
-            (
-                d::summary_name(c),
-                remove_container(docker, &id, opts.volumes).await,
-            )
+            (d::summary_name(c), remove_container(docker, &id, opts.volumes).await)
         }
     }))
     .await;
@@ -416,38 +288,24 @@ pub async fn destroy(t: &Topology, opts: &DestroyOptions) -> Result<DestroyRepor
         let mut filters: HashMap<&str, Vec<String>> = HashMap::new();
         filters.insert("label", vec![format!("{}={}", labels::PROJECT, t.name)]);
         let nets = docker
-            .list_networks(Some(
-                ListNetworksOptionsBuilder::default()
-                    .filters(&filters)
-                    .build(),
-            ))
+            .list_networks(Some(ListNetworksOptionsBuilder::default().filters(&filters).build()))
             .await
             .map_err(|e| EngineError::docker("listing networks", &e))?;
         for n in nets {
             let name = n.name.clone().unwrap_or_default();
-            match docker
-                .remove_network(n.id.as_deref().unwrap_or(&name))
-                .await
-            {
+            match docker.remove_network(n.id.as_deref().unwrap_or(&name)).await {
                 Ok(()) => removed.push(format!("network {name}")),
                 Err(e) if d::is_not_found(&e) => {}
                 Err(e) => errors.push(format!("network {name}: {}", describe(&e))),
             }
         }
         let vols = docker
-            .list_volumes(Some(
-                ListVolumesOptionsBuilder::default()
-                    .filters(&filters)
-                    .build(),
-            ))
+            .list_volumes(Some(ListVolumesOptionsBuilder::default().filters(&filters).build()))
             .await
             .map_err(|e| EngineError::docker("listing volumes", &e))?;
         for v in vols.volumes.unwrap_or_default() {
             if opts.volumes {
-                match docker
-                    .remove_volume(&v.name, Some(RemoveVolumeOptionsBuilder::default().build()))
-                    .await
-                {
+                match docker.remove_volume(&v.name, Some(RemoveVolumeOptionsBuilder::default().build())).await {
                     Ok(()) => removed.push(format!("volume {}", v.name)),
                     Err(e) if d::is_not_found(&e) => {}
                     Err(e) => errors.push(format!("volume {}: {}", v.name, describe(&e))),
@@ -458,15 +316,7 @@ pub async fn destroy(t: &Topology, opts: &DestroyOptions) -> Result<DestroyRepor
         }
     }
     if !errors.is_empty() {
-        return Err(EngineError::Docker {
-            what: "destroying".into(),
-            reason: errors.join("; "),
-        });
+        return Err(EngineError::Docker { what: "destroying".into(), reason: errors.join("; ") });
     }
-    Ok(DestroyReport {
-        target: TARGET.into(),
-        project: t.name.clone(),
-        removed,
-        kept,
-    })
+    Ok(DestroyReport { target: TARGET.into(), project: t.name.clone(), removed, kept })
 }

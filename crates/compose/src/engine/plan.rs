@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
 use bollard::models::{
-    ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, Mount, MountType,
-    NetworkingConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum,
+    ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, Mount, MountType, NetworkingConfig, PortBinding,
+    RestartPolicy, RestartPolicyNameEnum,
 };
 use deploy_topology::{Condition, Env, MountSource, ProbeTest, Restart, Service, Topology};
 use serde::Serialize;
@@ -114,13 +114,7 @@ impl PlannedService {
             image: Some(self.spec.image.clone()),
             entrypoint: self.spec.entrypoint.clone(),
             cmd: self.spec.command.clone(),
-            env: Some(
-                self.spec
-                    .env
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect(),
-            ),
+            env: Some(self.spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
             exposed_ports: (!self.spec.expose.is_empty()).then(|| self.spec.expose.clone()),
             healthcheck: self.spec.healthcheck.as_ref().map(|h| HealthConfig {
                 test: Some(h.test.clone()),
@@ -132,9 +126,7 @@ impl PlannedService {
             }),
             labels: Some(lbl),
             host_config: Some(self.host_config.clone()),
-            networking_config: Some(NetworkingConfig {
-                endpoints_config: Some(endpoints),
-            }),
+            networking_config: Some(NetworkingConfig { endpoints_config: Some(endpoints) }),
             ..Default::default()
         }
     }
@@ -143,17 +135,12 @@ impl PlannedService {
 /// Endpoint settings of a service on one of its networks: the service name
 /// resolves to the container there.
 pub fn endpoint(service: &str) -> EndpointSettings {
-    EndpointSettings {
-        aliases: Some(vec![service.to_string()]),
-        ..Default::default()
-    }
+    EndpointSettings { aliases: Some(vec![service.to_string()]), ..Default::default() }
 }
 
 /// The container name of a service.
 pub fn container_name(t: &Topology, s: &Service) -> String {
-    s.container_name
-        .clone()
-        .unwrap_or_else(|| format!("{}-{}-1", t.name, s.name))
+    s.container_name.clone().unwrap_or_else(|| format!("{}-{}-1", t.name, s.name))
 }
 
 fn restart_string(r: Option<Restart>) -> String {
@@ -166,10 +153,7 @@ fn resolve_err(service: &str, e: deploy_topology::Diagnostic) -> EngineError {
 
 /// Absolute working directory of the project (for bind mounts and labels).
 pub fn project_dir(t: &Topology) -> String {
-    std::path::absolute(&t.project_dir)
-        .unwrap_or_else(|_| t.project_dir.clone())
-        .display()
-        .to_string()
+    std::path::absolute(&t.project_dir).unwrap_or_else(|_| t.project_dir.clone()).display().to_string()
 }
 
 fn bind_source(t: &Topology, raw: &str) -> String {
@@ -197,30 +181,12 @@ fn bind_source(t: &Topology, raw: &str) -> String {
 }
 
 /// Plans one service. `must_complete` says whether a dependent waits for it to exit 0.
-pub fn plan_service(
-    t: &Topology,
-    env: &Env,
-    s: &Service,
-    must_complete: bool,
-) -> Result<PlannedService, EngineError> {
+pub fn plan_service(t: &Topology, env: &Env, s: &Service, must_complete: bool) -> Result<PlannedService, EngineError> {
     let r = |v: &deploy_topology::Value| v.resolve(env).map_err(|e| resolve_err(&s.name, e));
     let image = r(&s.image)?;
-    let entrypoint = s
-        .entrypoint
-        .as_ref()
-        .map(|a| a.iter().map(r).collect::<Result<Vec<_>, _>>())
-        .transpose()?;
-    let command = s
-        .command
-        .as_ref()
-        .map(|a| a.iter().map(r).collect::<Result<Vec<_>, _>>())
-        .transpose()?;
-    let secret_args = s
-        .command
-        .iter()
-        .chain(s.entrypoint.iter())
-        .flatten()
-        .any(|v| v.secret);
+    let entrypoint = s.entrypoint.as_ref().map(|a| a.iter().map(r).collect::<Result<Vec<_>, _>>()).transpose()?;
+    let command = s.command.as_ref().map(|a| a.iter().map(r).collect::<Result<Vec<_>, _>>()).transpose()?;
+    let secret_args = s.command.iter().chain(s.entrypoint.iter()).flatten().any(|v| v.secret);
     let mut env_map = BTreeMap::new();
     let mut secret_env = BTreeSet::new();
     for (k, v) in &s.environment {
@@ -242,17 +208,11 @@ pub fn plan_service(
             .entry(key)
             .or_insert_with(|| Some(Vec::new()))
             .get_or_insert_with(Vec::new)
-            .push(PortBinding {
-                host_ip: Some(host_ip),
-                host_port: Some(host_port),
-            });
+            .push(PortBinding { host_ip: Some(host_ip), host_port: Some(host_port) });
     }
     ports.sort();
-    let mut expose: Vec<String> = s
-        .container_ports()
-        .iter()
-        .map(|(p, proto)| format!("{p}/{}", proto.as_str()))
-        .collect();
+    let mut expose: Vec<String> =
+        s.container_ports().iter().map(|(p, proto)| format!("{p}/{}", proto.as_str())).collect();
     expose.sort();
     expose.dedup();
 
@@ -262,24 +222,13 @@ pub fn plan_service(
     for m in &s.mounts {
         let (typ, source) = match &m.source {
             MountSource::Volume(key) => {
-                let name = t
-                    .volumes
-                    .get(key)
-                    .map_or_else(|| format!("{}_{key}", t.name), |v| v.name.clone());
+                let name = t.volumes.get(key).map_or_else(|| format!("{}_{key}", t.name), |v| v.name.clone());
                 (MountType::VOLUME, name)
             }
             MountSource::Bind(raw) => (MountType::BIND, bind_source(t, raw)),
         };
-        let kind = if typ == MountType::VOLUME {
-            "volume"
-        } else {
-            "bind"
-        };
-        mounts.push(format!(
-            "{kind} {source} -> {}{}",
-            m.target,
-            if m.read_only { ":ro" } else { "" }
-        ));
+        let kind = if typ == MountType::VOLUME { "volume" } else { "bind" };
+        mounts.push(format!("{kind} {source} -> {}{}", m.target, if m.read_only { ":ro" } else { "" }));
         docker_mounts.push(Mount {
             target: Some(m.target.clone()),
             source: Some(source),
@@ -294,16 +243,9 @@ pub fn plan_service(
     let net_names: Vec<String> = s
         .networks
         .iter()
-        .map(|k| {
-            t.networks
-                .get(k)
-                .map_or_else(|| format!("{}_{k}", t.name), |n| n.name.clone())
-        })
+        .map(|k| t.networks.get(k).map_or_else(|| format!("{}_{k}", t.name), |n| n.name.clone()))
         .collect();
-    let first_network = net_names
-        .first()
-        .cloned()
-        .unwrap_or_else(|| format!("{}_default", t.name));
+    let first_network = net_names.first().cloned().unwrap_or_else(|| format!("{}_default", t.name));
     let extra_networks: Vec<String> = net_names.iter().skip(1).cloned().collect();
     let mut networks = net_names.clone();
     networks.sort();
@@ -336,17 +278,10 @@ pub fn plan_service(
     let probe = match (&s.healthcheck, &healthcheck) {
         (Some(h), Some(hs)) => {
             let cmd = match hs.test.first().map(String::as_str) {
-                Some("CMD-SHELL") => vec![
-                    "/bin/sh".to_string(),
-                    "-c".to_string(),
-                    hs.test[1..].join(" "),
-                ],
+                Some("CMD-SHELL") => vec!["/bin/sh".to_string(), "-c".to_string(), hs.test[1..].join(" ")],
                 _ => hs.test[1..].to_vec(),
             };
-            Some(Probe {
-                cmd,
-                timeout: h.timeout_or_default(),
-            })
+            Some(Probe { cmd, timeout: h.timeout_or_default() })
         }
         _ => None,
     };
@@ -357,22 +292,14 @@ pub fn plan_service(
     let memory_reservation = s.resources.reservations.memory.map(|m| m.bytes() as i64);
     let restart = restart_string(s.restart);
     let restart_policy = match s.restart {
-        None | Some(Restart::No) => RestartPolicy {
-            name: Some(RestartPolicyNameEnum::NO),
-            maximum_retry_count: None,
-        },
-        Some(Restart::Always) => RestartPolicy {
-            name: Some(RestartPolicyNameEnum::ALWAYS),
-            maximum_retry_count: None,
-        },
-        Some(Restart::UnlessStopped) => RestartPolicy {
-            name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
-            maximum_retry_count: None,
-        },
-        Some(Restart::OnFailure(n)) => RestartPolicy {
-            name: Some(RestartPolicyNameEnum::ON_FAILURE),
-            maximum_retry_count: n.map(i64::from),
-        },
+        None | Some(Restart::No) => RestartPolicy { name: Some(RestartPolicyNameEnum::NO), maximum_retry_count: None },
+        Some(Restart::Always) => RestartPolicy { name: Some(RestartPolicyNameEnum::ALWAYS), maximum_retry_count: None },
+        Some(Restart::UnlessStopped) => {
+            RestartPolicy { name: Some(RestartPolicyNameEnum::UNLESS_STOPPED), maximum_retry_count: None }
+        }
+        Some(Restart::OnFailure(n)) => {
+            RestartPolicy { name: Some(RestartPolicyNameEnum::ON_FAILURE), maximum_retry_count: n.map(i64::from) }
+        }
     };
 
     // Labels.
@@ -383,16 +310,9 @@ pub fn plan_service(
     spec_labels.insert(labels::ONEOFF.to_string(), "False".to_string());
     spec_labels.insert(
         labels::DEPENDS_ON.to_string(),
-        s.depends_on
-            .iter()
-            .map(|(d, c)| format!("{d}:{}:false", c.as_str()))
-            .collect::<Vec<_>>()
-            .join(","),
+        s.depends_on.iter().map(|(d, c)| format!("{d}:{}:false", c.as_str())).collect::<Vec<_>>().join(","),
     );
-    spec_labels.insert(
-        labels::ENV_KEYS.to_string(),
-        env_map.keys().cloned().collect::<Vec<_>>().join(","),
-    );
+    spec_labels.insert(labels::ENV_KEYS.to_string(), env_map.keys().cloned().collect::<Vec<_>>().join(","));
 
     let spec = Spec {
         name: container_name(t, s),
@@ -416,10 +336,7 @@ pub fn plan_service(
     all_labels.insert(labels::CONFIG_HASH.to_string(), hash.clone());
     all_labels.insert(labels::WORKING_DIR.to_string(), project_dir(t));
     all_labels.insert(labels::CONFIG_FILES.to_string(), String::new());
-    all_labels.insert(
-        labels::VERSION.to_string(),
-        labels::COMPOSE_VERSION.to_string(),
-    );
+    all_labels.insert(labels::VERSION.to_string(), labels::COMPOSE_VERSION.to_string());
     all_labels.insert(labels::MANAGED_BY.to_string(), "deploy".to_string());
 
     let host_config = HostConfig {
@@ -456,27 +373,16 @@ pub fn spec_hash(spec: &Spec) -> String {
 }
 
 /// Plans the chosen services (in dependency order).
-pub fn plan(
-    t: &Topology,
-    env: &Env,
-    chosen: &[String],
-) -> Result<Vec<PlannedService>, EngineError> {
+pub fn plan(t: &Topology, env: &Env, chosen: &[String]) -> Result<Vec<PlannedService>, EngineError> {
     let mut out = Vec::new();
     for name in chosen {
         let Some(s) = t.services.get(name) else {
-            return Err(EngineError::Input(format!(
-                "no service named `{name}` in this topology"
-            )));
+            return Err(EngineError::Input(format!("no service named `{name}` in this topology")));
         };
         let must_complete = chosen
             .iter()
             .filter_map(|n| t.services.get(n))
-            .any(|other| {
-                other
-                    .depends_on
-                    .get(name)
-                    .is_some_and(|c| *c == Condition::ServiceCompletedSuccessfully)
-            });
+            .any(|other| other.depends_on.get(name).is_some_and(|c| *c == Condition::ServiceCompletedSuccessfully));
         out.push(plan_service(t, env, s, must_complete)?);
     }
     Ok(out)
@@ -489,12 +395,9 @@ pub fn plan(
 /// [`Topology::check_resolvable`]; with one, services outside it do not need
 /// their variables.
 pub fn select(t: &Topology, env: &Env, services: &[String]) -> Result<Vec<String>, EngineError> {
-    let chosen = t
-        .select(services)
-        .map_err(|d| EngineError::Input(deploy_topology::Errors::from(d).render()))?;
+    let chosen = t.select(services).map_err(|d| EngineError::Input(deploy_topology::Errors::from(d).render()))?;
     if services.is_empty() {
-        t.check_resolvable(env, true)
-            .map_err(|e| EngineError::Input(e.render()))?;
+        t.check_resolvable(env, true).map_err(|e| EngineError::Input(e.render()))?;
     } else {
         let mut errors = deploy_topology::Errors::default();
         for s in chosen.iter().filter_map(|n| t.services.get(n)) {
@@ -504,9 +407,7 @@ pub fn select(t: &Topology, env: &Env, services: &[String]) -> Result<Vec<String
                 }
             }
         }
-        errors
-            .into_result(())
-            .map_err(|e| EngineError::Input(e.render()))?;
+        errors.into_result(()).map_err(|e| EngineError::Input(e.render()))?;
     }
     Ok(chosen)
 }
@@ -536,10 +437,7 @@ pub fn volumes(t: &Topology, chosen: &[PlannedService]) -> Vec<(String, String)>
     for p in chosen {
         if let Some(s) = t.services.get(&p.service) {
             for (key, _) in s.named_volumes() {
-                let name = t
-                    .volumes
-                    .get(key)
-                    .map_or_else(|| format!("{}_{key}", t.name), |v| v.name.clone());
+                let name = t.volumes.get(key).map_or_else(|| format!("{}_{key}", t.name), |v| v.name.clone());
                 if !out.iter().any(|(_, n)| *n == name) {
                     out.push((key.to_string(), name));
                 }

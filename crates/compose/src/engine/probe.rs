@@ -22,11 +22,7 @@ const MAX_OUTPUT: usize = 4096;
 
 fn one_line(s: &str) -> String {
     let t = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    if t.chars().count() > 200 {
-        format!("{}…", t.chars().take(200).collect::<String>())
-    } else {
-        t
-    }
+    if t.chars().count() > 200 { format!("{}…", t.chars().take(200).collect::<String>()) } else { t }
 }
 
 /// Runs the probe command once inside `container`, within `limit` (at most the probe's own timeout).
@@ -36,20 +32,13 @@ pub async fn run(docker: &Docker, container: &str, probe: &Probe, limit: Duratio
         Ok(r) => r,
         Err(_) => ProbeResult {
             passed: false,
-            summary: format!(
-                "`{}` did not finish within {:.1}s",
-                probe.cmd.join(" "),
-                limit.as_secs_f64()
-            ),
+            summary: format!("`{}` did not finish within {:.1}s", probe.cmd.join(" "), limit.as_secs_f64()),
         },
     }
 }
 
 async fn run_inner(docker: &Docker, container: &str, probe: &Probe) -> ProbeResult {
-    let fail = |summary: String| ProbeResult {
-        passed: false,
-        summary,
-    };
+    let fail = |summary: String| ProbeResult { passed: false, summary };
     let exec = match docker
         .create_exec(
             container,
@@ -67,9 +56,7 @@ async fn run_inner(docker: &Docker, container: &str, probe: &Probe) -> ProbeResu
     };
     let mut output = String::new();
     match docker.start_exec(&exec.id, None).await {
-        Ok(StartExecResults::Attached {
-            output: mut stream, ..
-        }) => {
+        Ok(StartExecResults::Attached { output: mut stream, .. }) => {
             while let Some(item) = stream.next().await {
                 match item {
                     Ok(chunk) => {
@@ -97,10 +84,7 @@ async fn run_inner(docker: &Docker, container: &str, probe: &Probe) -> ProbeResu
                 break;
             }
             Err(e) => {
-                return fail(format!(
-                    "cannot read the probe's exit code: {}",
-                    describe(&e)
-                ));
+                return fail(format!("cannot read the probe's exit code: {}", describe(&e)));
             }
         }
     }
@@ -108,17 +92,9 @@ async fn run_inner(docker: &Docker, container: &str, probe: &Probe) -> ProbeResu
     match code {
         Some(0) => ProbeResult {
             passed: true,
-            summary: if out.is_empty() {
-                "exit 0".into()
-            } else {
-                format!("exit 0: {out}")
-            },
+            summary: if out.is_empty() { "exit 0".into() } else { format!("exit 0: {out}") },
         },
-        Some(c) => fail(if out.is_empty() {
-            format!("exit {c}")
-        } else {
-            format!("exit {c}: {out}")
-        }),
+        Some(c) => fail(if out.is_empty() { format!("exit {c}") } else { format!("exit {c}: {out}") }),
         None => fail(format!("probe still running: {out}")),
     }
 }

@@ -10,8 +10,7 @@ const PROD: &str = include_str!("../../../../profiles/prod.yaml");
 
 #[test]
 fn prod_redis_plan_maps_resources_and_restart() {
-    let t = deploy_topology::from_str("learn-greek.yaml", SEED, Some(("prod", PROD)))
-        .expect("topology");
+    let t = deploy_topology::from_str("learn-greek.yaml", SEED, Some(("prod", PROD))).expect("topology");
     let env = Env::default();
     let plans = plan::plan(&t, &env, &["redis".to_string()]).expect("plan");
     let p = &plans[0];
@@ -21,10 +20,7 @@ fn prod_redis_plan_maps_resources_and_restart() {
     assert_eq!(p.spec.memory_reservation, Some(67_108_864));
     assert_eq!(p.spec.restart, "unless-stopped");
     assert!(p.spec.ports.is_empty());
-    assert_eq!(
-        p.spec.mounts,
-        vec!["volume learn-greek-redis-data -> /data".to_string()]
-    );
+    assert_eq!(p.spec.mounts, vec!["volume learn-greek-redis-data -> /data".to_string()]);
     let hc = p.spec.healthcheck.as_ref().expect("healthcheck");
     assert_eq!(hc.test, vec!["CMD", "redis-cli", "ping"]);
     assert_eq!(hc.interval_ns, Some(10_000_000_000));
@@ -36,8 +32,7 @@ fn prod_redis_plan_maps_resources_and_restart() {
 
 #[test]
 fn a_container_created_from_the_plan_compares_equal() {
-    let t = deploy_topology::from_str("learn-greek.yaml", SEED, Some(("prod", PROD)))
-        .expect("topology");
+    let t = deploy_topology::from_str("learn-greek.yaml", SEED, Some(("prod", PROD))).expect("topology");
     let plans = plan::plan(&t, &Env::default(), &["redis".to_string()]).expect("plan");
     let p = &plans[0];
     // What inspect would return for a container created from this plan.
@@ -62,10 +57,7 @@ fn a_container_created_from_the_plan_compares_equal() {
             ..Default::default()
         }),
         host_config: body.host_config.clone(),
-        network_settings: Some(bollard::models::NetworkSettings {
-            networks: Some(nets),
-            ..Default::default()
-        }),
+        network_settings: Some(bollard::models::NetworkSettings { networks: Some(nets), ..Default::default() }),
         ..Default::default()
     };
     let image = bollard::models::ImageInspect {
