@@ -28,6 +28,16 @@ echo "ping:             $(docker exec "$container" redis-cli ping)"
 echo "maxmemory:        $(docker exec "$container" redis-cli CONFIG GET maxmemory | tail -1)"
 echo "maxmemory-policy: $(docker exec "$container" redis-cli CONFIG GET maxmemory-policy | tail -1)"
 echo "appendonly:       $(docker exec "$container" redis-cli CONFIG GET appendonly | tail -1)"
-echo "health:           $(docker inspect "$container" --format '{{.State.Health.Status}}')"
+# deploy declares Redis ready as soon as its probe passes (through exec); Docker's
+# own health status follows at its first scheduled check, one interval later.
+for _ in $(seq 1 30); do
+    health=$(docker inspect "$container" --format '{{.State.Health.Status}}')
+    [ "$health" = healthy ] && break
+    sleep 1
+done
+echo "docker health:    $health"
+if [ "$PROFILE" != prod ] && command -v redis-cli >/dev/null; then
+    echo "from the host:    $(redis-cli -h 127.0.0.1 -p 6379 ping)   (redis-cli -h 127.0.0.1 -p 6379 ping)"
+fi
 echo
 echo "Remove it with: $deploy destroy --target compose --profile $PROFILE -f manifests/learn-greek.yaml"
