@@ -22,41 +22,9 @@ DOCKERD_LOG=${DOCKERD_LOG:-/tmp/dockerd.log}
 DOCKERD_WAIT_SECONDS=${DOCKERD_WAIT_SECONDS:-60}
 PLUGIN_DIR=/usr/local/lib/docker/cli-plugins
 
-log() { printf '[ensure-docker] %s\n' "$*"; }
-die() { printf '[ensure-docker] ERROR: %s\n' "$*" >&2; exit 1; }
-
-as_root() {
-    if [ "$(id -u)" -eq 0 ]; then "$@"
-    elif command -v sudo >/dev/null 2>&1; then sudo "$@"
-    else die "need root for: $*"; fi
-}
-
-# Wait while another apt/dpkg (e.g. a background `apt-get install`) holds the lock.
-dpkg_busy() {
-    if command -v fuser >/dev/null 2>&1; then
-        fuser /var/lib/dpkg/lock-frontend /var/lib/dpkg/lock /var/lib/apt/lists/lock >/dev/null 2>&1
-    else
-        pgrep -x 'apt-get|apt|dpkg|unattended-upgr' >/dev/null 2>&1
-    fi
-}
-wait_for_dpkg_lock() {
-    local waited=0
-    while dpkg_busy; do
-        if [ "$waited" -eq 0 ]; then log "waiting for another apt/dpkg process to finish..."; fi
-        waited=$((waited + 2))
-        [ "$waited" -lt 900 ] || die "dpkg lock still held after 15 min"
-        sleep 2
-    done
-}
-
-apt_install() {
-    wait_for_dpkg_lock
-    log "apt-get update"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    wait_for_dpkg_lock
-    log "apt-get install -y $*"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
-}
+LOG_PREFIX=ensure-docker
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 engine_up() { docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
 

@@ -28,39 +28,9 @@ REDIS_DESCRIPTION='local stand-in for redis:7-alpine built from Debian binaries 
 TOOLS_DESCRIPTION='static busybox from Debian busybox-static for test services (tests only)'
 export DOCKER_BUILDKIT=0 # classic builder: no buildx plugin needed, nothing pulled for FROM scratch
 
-log() { printf '[redis-image] %s\n' "$*"; }
-die() { printf '[redis-image] ERROR: %s\n' "$*" >&2; exit 1; }
-
-as_root() {
-    if [ "$(id -u)" -eq 0 ]; then "$@"
-    elif command -v sudo >/dev/null 2>&1; then sudo "$@"
-    else die "need root for: $*"; fi
-}
-
-dpkg_busy() {
-    if command -v fuser >/dev/null 2>&1; then
-        fuser /var/lib/dpkg/lock-frontend /var/lib/dpkg/lock /var/lib/apt/lists/lock >/dev/null 2>&1
-    else
-        pgrep -x 'apt-get|apt|dpkg|unattended-upgr' >/dev/null 2>&1
-    fi
-}
-
-apt_install() {
-    local waited=0
-    while dpkg_busy; do
-        [ "$waited" -eq 0 ] && log "waiting for another apt/dpkg process to finish..."
-        waited=$((waited + 2))
-        [ "$waited" -lt 900 ] || die "dpkg lock still held after 15 min"
-        sleep 2
-    done
-    if [ -z "${APT_UPDATED:-}" ]; then
-        log "apt-get update"
-        as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-        APT_UPDATED=1
-    fi
-    log "apt-get install -y $*"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
-}
+LOG_PREFIX=redis-image
+# shellcheck source=../lib.sh
+. "$HERE/../lib.sh"
 
 docker version --format '{{.Server.Version}}' >/dev/null 2>&1 ||
     die "the Docker engine does not answer; run tests/support/ensure-docker.sh first"
