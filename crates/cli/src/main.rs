@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use deploy_report::{Progress, exit};
+use deploy_report::{ApplyReport, DestroyReport, DiffReport, Progress, StatusReport, exit};
 use deploy_topology::{Env, Errors, Topology};
 
 /// Deploy one service topology to Docker Compose or Kubernetes.
@@ -183,13 +183,6 @@ fn load(source: &Source) -> Result<Topology, CliError> {
     deploy_topology::load(&source.file, source.profile.as_deref()).map_err(|e| CliError(e.render()))
 }
 
-fn print_json<T: serde::Serialize>(v: &T) {
-    match serde_json::to_string_pretty(v) {
-        Ok(s) => println!("{s}"),
-        Err(e) => eprintln!("error: cannot write JSON: {e}"),
-    }
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match run(cli) {
@@ -207,25 +200,35 @@ fn main() -> ExitCode {
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
-    tokio::runtime::Builder::new_multi_thread()
+/// Runs a backend call to completion on a small runtime. `Ok(None)` means
+/// Ctrl-C stopped it: a note says how to converge, and the exit code is 130.
+fn block_on<R>(what: &str, fut: impl Future<Output = Result<R, CliError>>) -> Result<Option<R>, CliError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| CliError(format!("cannot start the async runtime: {e}")))
-}
-
-/// Runs `fut`, or stops at Ctrl-C with exit code 130 and a note on how to converge.
-fn interruptible<T>(rt: &tokio::runtime::Runtime, what: &str, fut: impl Future<Output = T>) -> Result<T, i32> {
+        .map_err(|e| CliError(format!("cannot start the async runtime: {e}")))?;
     rt.block_on(async {
         tokio::select! {
-            r = fut => Ok(r),
+            r = fut => r.map(Some),
             _ = tokio::signal::ctrl_c() => {
                 eprintln!("\ninterrupted: {what} stopped part-way; run the same command again to converge (nothing is deleted)");
-                Err(exit::INTERRUPTED)
+                Ok(None)
             }
         }
     })
+}
+
+/// Prints a report: pretty JSON for machines, or its text form.
+fn emit<R: serde::Serialize>(output: Output, report: &R, text: impl FnOnce(&R) -> String) {
+    if output == Output::Json {
+        match serde_json::to_string_pretty(report) {
+            Ok(s) => println!("{s}"),
+            Err(e) => eprintln!("error: cannot write JSON: {e}"),
+        }
+    } else {
+        print!("{}", text(report));
+    }
 }
 
 fn run(cli: Cli) -> Result<i32, CliError> {
@@ -274,86 +277,62 @@ fn run(cli: Cli) -> Result<i32, CliError> {
                 prune: cmd.prune,
                 force_conflicts: cmd.force_conflicts,
             };
-            let json = cmd.common.output == Output::Json;
-            let progress: Arc<dyn Progress> = progress::for_terminal(json);
-            let rt = runtime()?;
-            let result = interruptible(&rt, "apply", async {
+            let progress: Arc<dyn Progress> = progress::for_terminal(cmd.common.output == Output::Json);
+            let result = block_on("apply", async {
                 match cmd.common.target {
                     Target::Compose => compose::apply(&t, &env, &args, progress.clone()).await,
                     Target::K8s => k8s::apply(&t, &env, &args, progress.clone()).await,
                 }
             });
             progress::finish(&progress);
-            let report = match result {
-                Ok(r) => r?,
-                Err(code) => return Ok(code),
-            };
-            if json {
-                print_json(&report);
-            } else {
-                print!("{}", report.text());
-            }
+            let Some(report) = result? else { return Ok(exit::INTERRUPTED) };
+            emit(cmd.common.output, &report, ApplyReport::text);
             Ok(if report.ok { exit::OK } else { exit::ERROR })
         }
         Command::Diff(cmd) => {
             let t = load(&cmd.source)?;
             let env = Env::from_process();
-            let rt = runtime()?;
             let args = cmd.args();
-            let report = match interruptible(&rt, "diff", async {
+            let Some(report) = block_on("diff", async {
                 match cmd.target {
                     Target::Compose => compose::diff(&t, &env, &args).await,
                     Target::K8s => k8s::diff(&t, &env, &args).await,
                 }
-            }) {
-                Ok(r) => r?,
-                Err(code) => return Ok(code),
+            })?
+            else {
+                return Ok(exit::INTERRUPTED);
             };
-            if cmd.output == Output::Json {
-                print_json(&report);
-            } else {
-                print!("{}", report.text());
-            }
+            emit(cmd.output, &report, DiffReport::text);
             Ok(report.exit_code())
         }
         Command::Status(cmd) => {
             let t = load(&cmd.source)?;
-            let rt = runtime()?;
             let args = cmd.args();
-            let report = match interruptible(&rt, "status", async {
+            let Some(report) = block_on("status", async {
                 match cmd.target {
                     Target::Compose => compose::status(&t, &args).await,
                     Target::K8s => k8s::status(&t, &args).await,
                 }
-            }) {
-                Ok(r) => r?,
-                Err(code) => return Ok(code),
+            })?
+            else {
+                return Ok(exit::INTERRUPTED);
             };
-            if cmd.output == Output::Json {
-                print_json(&report);
-            } else {
-                print!("{}", report.text());
-            }
+            emit(cmd.output, &report, StatusReport::text);
             Ok(exit::OK)
         }
         Command::Destroy(cmd) => {
             let t = load(&cmd.common.source)?;
-            let rt = runtime()?;
             let args = DestroyArgs { common: cmd.common.args(), volumes: cmd.volumes };
-            let report = match interruptible(&rt, "destroy", async {
+            let Some(report) = block_on("destroy", async {
                 match cmd.common.target {
                     Target::Compose => compose::destroy(&t, &args).await,
                     Target::K8s => k8s::destroy(&t, &args).await,
                 }
-            }) {
-                Ok(r) => r?,
-                Err(code) => return Ok(code),
+            })?
+            else {
+                return Ok(exit::INTERRUPTED);
             };
-            if cmd.common.output == Output::Json {
-                print_json(&report);
-            } else {
-                print!("{}", report.text());
-            }
+            emit(cmd.common.output, &report, DestroyReport::text);
             Ok(exit::OK)
         }
     }

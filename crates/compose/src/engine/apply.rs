@@ -669,24 +669,15 @@ async fn finish(
 ) -> ServiceResult {
     let outcome = wait_ready(ctx, p, id, start).await;
     let object = object(&p.spec.name, id);
+    // The phase a successful outcome ends in (unused on failure).
+    let phase = match (&outcome, action) {
+        (Outcome::Completed { .. }, _) => Phase::Completed,
+        (_, Action::Unchanged) => Phase::Unchanged,
+        _ => Phase::Ready,
+    };
     match outcome {
-        Outcome::Ready { detail: more } => {
+        Outcome::Ready { detail: more } | Outcome::Completed { detail: more } => {
             detail.extend(more);
-            let phase = if action == Action::Unchanged { Phase::Unchanged } else { Phase::Ready };
-            ctx.update(&p.service, &phase, start);
-            ServiceResult {
-                service: p.service.clone(),
-                action,
-                phase,
-                ready: true,
-                elapsed_ms: ms(start),
-                object,
-                detail,
-            }
-        }
-        Outcome::Completed { detail: more } => {
-            detail.extend(more);
-            let phase = Phase::Completed;
             ctx.update(&p.service, &phase, start);
             ServiceResult {
                 service: p.service.clone(),
