@@ -1,6 +1,8 @@
 //! Topology → typed Kubernetes objects. See docs/kubernetes.md for every mapping decision.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+
+use indexmap::IndexSet;
 use std::time::Duration;
 
 use deploy_topology::validate::k8s_name;
@@ -83,9 +85,19 @@ pub fn render(t: &Topology, env: &Env) -> Result<Rendered, Errors> {
 
 /// Renders the topology; `mode` says how secret values are written.
 pub fn render_with(t: &Topology, env: &Env, mode: SecretMode) -> Result<Rendered, Errors> {
-    let mut r = Renderer { t, env, mode, errors: Errors::default(), warnings: Vec::new() };
+    // Which services mount each named volume (to warn when one is shared).
+    let mut volume_users: HashMap<&str, Vec<&str>> = HashMap::new();
+    for s in t.services.values() {
+        for (v, _) in s.named_volumes() {
+            let users = volume_users.entry(v).or_default();
+            if !users.contains(&s.name.as_str()) {
+                users.push(&s.name);
+            }
+        }
+    }
+    let mut r = Renderer { t, env, mode, errors: Errors::default(), warnings: IndexSet::new(), volume_users };
     let objects = r.all();
-    r.errors.into_result(Rendered { objects, warnings: r.warnings })
+    r.errors.into_result(Rendered { objects, warnings: r.warnings.into_iter().collect() })
 }
 
 struct Renderer<'a> {
@@ -93,7 +105,9 @@ struct Renderer<'a> {
     env: &'a Env,
     mode: SecretMode,
     errors: Errors,
-    warnings: Vec<String>,
+    /// Deduplicated, in the order first raised.
+    warnings: IndexSet<String>,
+    volume_users: HashMap<&'a str, Vec<&'a str>>,
 }
 
 type Labels = BTreeMap<String, String>;
@@ -169,9 +183,7 @@ impl Renderer<'_> {
     }
 
     fn warn(&mut self, w: String) {
-        if !self.warnings.contains(&w) {
-            self.warnings.push(w);
-        }
+        self.warnings.insert(w);
     }
 
     /// A non-secret value resolved; a secret one per the mode (as written, with a warning, or resolved).
@@ -377,11 +389,12 @@ impl Renderer<'_> {
                         claim_keys.push(key);
                     }
                     let shared: Vec<&str> = self
-                        .t
-                        .services
-                        .values()
-                        .filter(|o| o.name != s.name && o.named_volumes().any(|(v, _)| v == key))
-                        .map(|o| o.name.as_str())
+                        .volume_users
+                        .get(key.as_str())
+                        .into_iter()
+                        .flatten()
+                        .copied()
+                        .filter(|o| *o != s.name)
                         .collect();
                     if !shared.is_empty() {
                         self.warn(format!(
