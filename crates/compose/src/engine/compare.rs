@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use bollard::models::{ContainerInspectResponse, ImageInspect, RestartPolicyNameEnum};
+use bollard::models::{ContainerInspectResponse, HealthConfig, ImageInspect, RestartPolicyNameEnum};
 use deploy_report::FieldChange;
 
 use super::labels;
@@ -30,6 +30,18 @@ fn shell_join(a: &[String]) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// A Docker health config as a spec; `None` when there is none or it is disabled (`NONE`).
+fn health_spec(h: &HealthConfig) -> Option<HealthSpec> {
+    let test = h.test.clone().unwrap_or_default();
+    (!test.is_empty() && test.first().map(String::as_str) != Some("NONE")).then(|| HealthSpec {
+        test,
+        interval_ns: opt_num(h.interval),
+        timeout_ns: opt_num(h.timeout),
+        retries: opt_num(h.retries),
+        start_period_ns: opt_num(h.start_period),
+    })
 }
 
 fn opt_num(v: Option<i64>) -> Option<i64> {
@@ -109,16 +121,7 @@ pub fn live_spec(c: &ContainerInspectResponse) -> Live {
             }
         }
     };
-    let healthcheck = cfg.healthcheck.as_ref().and_then(|h| {
-        let test = h.test.clone().unwrap_or_default();
-        (!test.is_empty() && test.first().map(String::as_str) != Some("NONE")).then(|| HealthSpec {
-            test,
-            interval_ns: opt_num(h.interval),
-            timeout_ns: opt_num(h.timeout),
-            retries: opt_num(h.retries),
-            start_period_ns: opt_num(h.start_period),
-        })
-    });
+    let healthcheck = cfg.healthcheck.as_ref().and_then(health_spec);
     let spec_labels: BTreeMap<String, String> = lbl
         .iter()
         .filter(|(k, _)| !labels::METADATA.contains(&k.as_str()))
@@ -235,18 +238,7 @@ pub fn compare(p: &PlannedService, live: &Live, image: Option<&ImageInspect>) ->
     push("resources.reservations.memory", num(l.memory_reservation), num(plan.memory_reservation), false);
 
     // Health check: an unset one inherits the image's.
-    let want_hc = plan.healthcheck.clone().or_else(|| {
-        icfg.healthcheck.as_ref().and_then(|h| {
-            let test = h.test.clone().unwrap_or_default();
-            (!test.is_empty() && test.first().map(String::as_str) != Some("NONE")).then(|| HealthSpec {
-                test,
-                interval_ns: opt_num(h.interval),
-                timeout_ns: opt_num(h.timeout),
-                retries: opt_num(h.retries),
-                start_period_ns: opt_num(h.start_period),
-            })
-        })
-    });
+    let want_hc = plan.healthcheck.clone().or_else(|| icfg.healthcheck.as_ref().and_then(health_spec));
     let hc_secret = false;
     match (&l.healthcheck, &want_hc) {
         (Some(a), Some(b)) => {
