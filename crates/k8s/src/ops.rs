@@ -168,7 +168,7 @@ pub async fn apply(
     let start = Instant::now();
     let deadline = start + opts.timeout;
     // No request before everything resolves: no partial apply.
-    t.check_resolvable(env, true)?;
+    t.check_resolvable(env, &[])?;
     let selected = selection(t, &opts.services)?;
     let plan = render_with(t, env, SecretMode::Resolved)?;
     for w in &plan.warnings {
@@ -556,7 +556,7 @@ pub fn field_changes(kind: &str, live: &Json, planned: &Json) -> Vec<FieldChange
 /// the live object, plus objects with this project's labels that the topology no longer has.
 /// Requests: one GET of the namespace, one LIST per managed kind, one dry-run PATCH per existing object.
 pub async fn diff(client: &Client, t: &Topology, env: &Env, services: &[String]) -> Result<DiffReport, Error> {
-    t.check_resolvable(env, true)?;
+    t.check_resolvable(env, &[])?;
     let selected = selection(t, services)?;
     let plan = render_with(t, env, SecretMode::Resolved)?;
     let ns = t.namespace.as_str();

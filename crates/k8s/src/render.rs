@@ -619,7 +619,7 @@ impl Renderer<'_> {
         if s.build.is_some() {
             self.warn(format!(
                 "service `{name}`: `build` is ignored on Kubernetes; push image `{}` to a registry the cluster can pull from",
-                s.image.masked_raw()
+                deploy_report::mask(&s.image.raw, s.image.secret)
             ));
         }
         for p in &s.ports {

@@ -132,13 +132,9 @@ fn parse_until(c: &[char], mut i: usize, in_braces: bool, src: &str) -> Result<(
     Ok((out, i))
 }
 
-/// Checks the syntax of a template.
-pub fn check(s: &str) -> Result<(), InterpError> {
-    parse(s).map(|_| ())
-}
-
-/// Every variable a template mentions (including inside defaults), in order, deduplicated.
-pub fn variables(s: &str) -> Vec<String> {
+/// Every variable a template mentions (including inside defaults), in order,
+/// deduplicated; an error when the template's syntax is wrong.
+pub fn checked_variables(s: &str) -> Result<Vec<String>, InterpError> {
     fn walk(p: &[Piece], out: &mut Vec<String>) {
         for piece in p {
             if let Piece::Var { name, arg, .. } = piece {
@@ -150,15 +146,13 @@ pub fn variables(s: &str) -> Vec<String> {
         }
     }
     let mut out = Vec::new();
-    if let Ok(p) = parse(s) {
-        walk(&p, &mut out);
-    }
-    out
+    walk(&parse(s)?, &mut out);
+    Ok(out)
 }
 
-/// True when the template has no interpolation at all (a `$$` escape still counts as literal).
-pub fn is_literal(s: &str) -> bool {
-    parse(s).is_ok_and(|p| p.iter().all(|x| matches!(x, Piece::Lit(_))))
+/// Every variable a template mentions; none when its syntax is wrong.
+pub fn variables(s: &str) -> Vec<String> {
+    checked_variables(s).unwrap_or_default()
 }
 
 /// Resolves a template against `lookup`. An unset variable without a default
@@ -250,7 +244,8 @@ mod tests {
     #[test]
     fn lists_variables() {
         assert_eq!(variables("a ${A:-${B}} $C $$D"), vec!["A", "B", "C"]);
-        assert!(is_literal("a $$ b"));
-        assert!(!is_literal("${X}"));
+        assert!(variables("a $$ b").is_empty(), "an escaped `$$` is literal");
+        assert_eq!(variables("${X}"), vec!["X"]);
+        assert!(checked_variables("a $ b").is_err());
     }
 }

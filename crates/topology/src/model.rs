@@ -24,9 +24,6 @@ pub struct Value {
     pub field: String,
 }
 
-/// What the masked form of a secret looks like in plans, diffs and logs.
-pub const MASK: &str = "********";
-
 impl Value {
     pub fn literal(raw: impl Into<String>) -> Self {
         Value { raw: raw.into(), secret: false, loc: None, field: String::new() }
@@ -42,14 +39,6 @@ impl Value {
             };
             Diagnostic::new(e.to_string()).at(self.loc.as_ref()).field(self.field.clone()).help(help)
         })
-    }
-    /// True when the text has no `${VAR}` to resolve.
-    pub fn is_literal(&self) -> bool {
-        interp::is_literal(&self.raw)
-    }
-    /// For display: the raw text, or the mask when secret.
-    pub fn masked_raw(&self) -> &str {
-        if self.secret { MASK } else { &self.raw }
     }
 }
 
@@ -411,15 +400,19 @@ impl Topology {
         Ok(self.order().into_iter().filter(|n| keep.contains(n)).map(String::from).collect())
     }
 
-    /// Every value that interpolation would read, with its resolution. Used to
-    /// report all missing required variables at once before anything is applied.
-    pub fn check_resolvable(&self, env: &Env, include_secrets: bool) -> Result<(), crate::Errors> {
+    /// Resolves every value of the given services (all services when `services`
+    /// is empty), secrets included, and reports every failure at once: a missing
+    /// `${VAR:?}` is found before anything is applied.
+    pub fn check_resolvable(&self, env: &Env, services: &[String]) -> Result<(), crate::Errors> {
         let mut errors = crate::Errors::default();
-        for s in self.services.values() {
+        let chosen: Vec<&Service> = if services.is_empty() {
+            self.services.values().collect()
+        } else {
+            services.iter().filter_map(|n| self.services.get(n)).collect()
+        };
+        for s in chosen {
             for v in s.values() {
-                if (include_secrets || !v.secret)
-                    && let Err(d) = v.resolve(env)
-                {
+                if let Err(d) = v.resolve(env) {
                     errors.push(d);
                 }
             }

@@ -41,23 +41,23 @@ fn is_docker_name(s: &str) -> bool {
         && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
 }
 
-struct Ctx<'a> {
+struct Ctx {
     errors: Errors,
     secret_vars: Vec<String>,
-    _base: &'a Arc<SourceFile>,
 }
 
-impl Ctx<'_> {
+impl Ctx {
     fn err(&mut self, d: Diagnostic) {
         self.errors.push(d);
     }
 
     /// A template value: syntax checked, secret flag computed.
     fn value(&mut self, raw: String, loc: Option<&Loc>, field: String, secret_by_name: bool) -> Value {
-        if let Err(e) = interp::check(&raw) {
+        let vars = interp::checked_variables(&raw).unwrap_or_else(|e| {
             self.err(Diagnostic::new(e.to_string()).at(loc).field(field.clone()).help("write `$$` for a literal `$`"));
-        }
-        let secret = secret_by_name || interp::variables(&raw).iter().any(|v| self.secret_vars.contains(v));
+            Vec::new()
+        });
+        let secret = secret_by_name || vars.iter().any(|v| self.secret_vars.contains(v));
         Value { raw, secret, loc: loc.cloned(), field }
     }
 }
@@ -68,7 +68,7 @@ pub(crate) fn build(
     project_dir: PathBuf,
     base: &Arc<SourceFile>,
 ) -> Result<Topology, Errors> {
-    let mut cx = Ctx { errors: Errors::default(), secret_vars: Vec::new(), _base: base };
+    let mut cx = Ctx { errors: Errors::default(), secret_vars: Vec::new() };
 
     // -- project name and namespace
     let name = match &raw.name {

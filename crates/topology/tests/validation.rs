@@ -114,7 +114,7 @@ fn reservations_above_limits_and_bad_restart() {
 fn missing_required_variable_is_located() {
     let t = from_str("t.yaml", "services:\n  r:\n    image: \"redis:${TAG:?set TAG to the image tag}\"\n", None)
         .unwrap_or_else(|e| panic!("{e}"));
-    let err = t.check_resolvable(&Env::default(), true).err().unwrap_or_else(|| panic!("expected an error"));
+    let err = t.check_resolvable(&Env::default(), &[]).err().unwrap_or_else(|| panic!("expected an error"));
     let d = &err.0[0];
     assert_at(
         d,
@@ -124,7 +124,7 @@ fn missing_required_variable_is_located() {
         "required variable `TAG` is not set: set TAG to the image tag",
         "export TAG=",
     );
-    assert!(t.check_resolvable(&Env::from_pairs([("TAG", "7")]), true).is_ok());
+    assert!(t.check_resolvable(&Env::from_pairs([("TAG", "7")]), &[]).is_ok());
 }
 
 #[test]

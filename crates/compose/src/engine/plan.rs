@@ -390,25 +390,11 @@ pub fn plan(t: &Topology, env: &Env, chosen: &[String]) -> Result<Vec<PlannedSer
 
 /// Returns the chosen services with their dependencies, in dependency order,
 /// after checking that every value they use resolves (secrets included), so
-/// that a missing `${VAR:?}` fails before anything is touched. All missing
-/// variables are reported at once. With no selection this is exactly
-/// [`Topology::check_resolvable`]; with one, services outside it do not need
-/// their variables.
+/// that a missing `${VAR:?}` fails before anything is touched. Services outside
+/// the selection do not need their variables.
 pub fn select(t: &Topology, env: &Env, services: &[String]) -> Result<Vec<String>, EngineError> {
     let chosen = t.select(services).map_err(|d| EngineError::Input(deploy_topology::Errors::from(d).render()))?;
-    if services.is_empty() {
-        t.check_resolvable(env, true).map_err(|e| EngineError::Input(e.render()))?;
-    } else {
-        let mut errors = deploy_topology::Errors::default();
-        for s in chosen.iter().filter_map(|n| t.services.get(n)) {
-            for v in s.values() {
-                if let Err(d) = v.resolve(env) {
-                    errors.push(d);
-                }
-            }
-        }
-        errors.into_result(()).map_err(|e| EngineError::Input(e.render()))?;
-    }
+    t.check_resolvable(env, &chosen).map_err(|e| EngineError::Input(e.render()))?;
     Ok(chosen)
 }
 
