@@ -183,3 +183,23 @@ fn schema_is_json_schema_of_the_topology() {
     }
     assert_eq!(v["$defs"]["RawService"]["additionalProperties"], false, "typos are rejected");
 }
+
+/// `deploy render ... | head` must not panic when the reader goes away: the
+/// command ends quietly with its own exit code, for every target.
+#[test]
+fn a_closed_stdout_is_not_a_crash() {
+    for target in ["compose", "k8s"] {
+        let (reader, writer) = std::io::pipe().unwrap_or_else(|e| panic!("pipe: {e}"));
+        drop(reader); // nobody will ever read: every write fails with EPIPE
+        let out = Command::new(common::deploy_bin())
+            .args(["render", "--target", target, "-p", "prod", "-f", "manifests/learn-greek.yaml"])
+            .current_dir(common::root())
+            .env("JWT_SECRET_KEY", "x")
+            .stdout(writer)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run deploy: {e}"));
+        let err = common::stderr(&out);
+        assert!(!err.contains("panicked"), "{target}: {err}");
+        assert_eq!(out.status.code(), Some(0), "{target}: {err}");
+    }
+}

@@ -220,33 +220,57 @@ fn block_on<R>(what: &str, fut: impl Future<Output = Result<R, CliError>>) -> Re
 }
 
 /// Prints a report: pretty JSON for machines, or its text form.
-fn emit<R: serde::Serialize>(output: Output, report: &R, text: impl FnOnce(&R) -> String) {
+fn emit<R: serde::Serialize>(output: Output, report: &R, text: impl FnOnce(&R) -> String) -> Result<(), CliError> {
     if output == Output::Json {
-        match serde_json::to_string_pretty(report) {
-            Ok(s) => println!("{s}"),
-            Err(e) => eprintln!("error: cannot write JSON: {e}"),
-        }
+        let json = serde_json::to_string_pretty(report).map_err(|e| CliError(format!("cannot write JSON: {e}")))?;
+        out(&(json + "\n"))
     } else {
-        print!("{}", text(report));
+        out(&text(report))
     }
+}
+
+/// Writes `text` to standard output in one write. A reader that went away
+/// (`deploy render ... | head`) is not an error: the rest was not wanted, and
+/// the command's own exit code stands.
+fn out(text: &str) -> Result<(), CliError> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(CliError(format!("cannot write to standard output: {e}")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Warnings to standard error, all in one write (a big topology can have
+/// thousands, and standard error is unbuffered).
+fn warn_all(warnings: &[String]) {
+    use std::io::Write as _;
+    if warnings.is_empty() {
+        return;
+    }
+    let text: String = warnings.iter().map(|w| format!("warning: {w}\n")).collect();
+    // Nowhere left to report a failure to write to standard error.
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
 fn run(cli: Cli) -> Result<i32, CliError> {
     match cli.command {
         Command::Schema => {
-            println!("{}", deploy_topology::json_schema());
+            out(&format!("{}\n", deploy_topology::json_schema()))?;
             Ok(exit::OK)
         }
         Command::Validate(source) => {
             let t = load(&source)?;
-            println!(
-                "{}: valid ({} services, {} networks, {} volumes{})",
+            out(&format!(
+                "{}: valid ({} services, {} networks, {} volumes{})\n",
                 source.file.display(),
                 t.services.len(),
                 t.networks.len(),
                 t.volumes.len(),
                 t.profile.as_ref().map(|p| format!(", profile {p}")).unwrap_or_default()
-            );
+            ))?;
             Ok(exit::OK)
         }
         Command::Render(cmd) => {
@@ -262,10 +286,11 @@ fn run(cli: Cli) -> Result<i32, CliError> {
                 }
                 Target::K8s => k8s::render(&t, &Env::from_process())?,
             };
-            for w in &warnings {
-                eprintln!("warning: {w}");
-            }
-            print!("{text}");
+            warn_all(&warnings);
+            out(&text)?;
+            // A big render leaves a large object graph; the process is about to
+            // exit, so let it go without walking it to free each part.
+            std::mem::forget((t, text, warnings));
             Ok(exit::OK)
         }
         Command::Apply(cmd) => {
@@ -286,7 +311,7 @@ fn run(cli: Cli) -> Result<i32, CliError> {
             });
             progress::finish(&progress);
             let Some(report) = result? else { return Ok(exit::INTERRUPTED) };
-            emit(cmd.common.output, &report, ApplyReport::text);
+            emit(cmd.common.output, &report, ApplyReport::text)?;
             Ok(if report.ok { exit::OK } else { exit::ERROR })
         }
         Command::Diff(cmd) => {
@@ -302,7 +327,7 @@ fn run(cli: Cli) -> Result<i32, CliError> {
             else {
                 return Ok(exit::INTERRUPTED);
             };
-            emit(cmd.output, &report, DiffReport::text);
+            emit(cmd.output, &report, DiffReport::text)?;
             Ok(report.exit_code())
         }
         Command::Status(cmd) => {
@@ -317,7 +342,7 @@ fn run(cli: Cli) -> Result<i32, CliError> {
             else {
                 return Ok(exit::INTERRUPTED);
             };
-            emit(cmd.output, &report, StatusReport::text);
+            emit(cmd.output, &report, StatusReport::text)?;
             Ok(exit::OK)
         }
         Command::Destroy(cmd) => {
@@ -332,7 +357,7 @@ fn run(cli: Cli) -> Result<i32, CliError> {
             else {
                 return Ok(exit::INTERRUPTED);
             };
-            emit(cmd.common.output, &report, DestroyReport::text);
+            emit(cmd.common.output, &report, DestroyReport::text)?;
             Ok(exit::OK)
         }
     }
