@@ -183,6 +183,12 @@ fn load(source: &Source) -> Result<Topology, CliError> {
     deploy_topology::load(&source.file, source.profile.as_deref()).map_err(|e| CliError(e.render()))
 }
 
+// Parsing and rendering a big topology is mostly small allocations; mimalloc
+// makes `deploy render` of 1,000 services about a fifth faster than the
+// system allocator (docs/benchmarks.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match run(cli) {
