@@ -34,24 +34,31 @@ pub struct Rendered {
 }
 
 impl Rendered {
-    /// Multi-document YAML, one document per object.
+    /// Multi-document YAML, one document per object, in apply order.
+    ///
+    /// Documents are independent, so large renders serialize them on every
+    /// available core (in contiguous chunks, joined in order: the output is the
+    /// same byte for byte as a sequential run). Serialization is most of the
+    /// time of rendering a big topology for Kubernetes (docs/benchmarks.md).
     pub fn to_yaml(&self) -> String {
-        let mut out = String::new();
-        for (i, o) in self.objects.iter().enumerate() {
-            if i > 0 {
-                out.push_str("---\n");
-            }
-            match serde_saphyr::to_string(o) {
-                Ok(s) => {
-                    out.push_str(&s);
-                    if !s.ends_with('\n') {
-                        out.push('\n');
-                    }
-                }
-                Err(e) => out.push_str(&format!("# cannot serialize {}: {e}\n", o.id())),
-            }
+        self.to_yaml_on(std::thread::available_parallelism().map_or(1, usize::from))
+    }
+
+    /// [`Rendered::to_yaml`] on at most `threads` threads.
+    fn to_yaml_on(&self, threads: usize) -> String {
+        /// Below this many objects a thread costs more than it saves.
+        const PER_THREAD: usize = 64;
+        let threads = threads.min(self.objects.len().div_ceil(PER_THREAD)).max(1);
+        if threads == 1 {
+            return documents(&self.objects);
         }
-        out
+        let chunk = self.objects.len().div_ceil(threads);
+        let parts: Vec<String> = std::thread::scope(|s| {
+            let handles: Vec<_> = self.objects.chunks(chunk).map(|c| s.spawn(|| documents(c))).collect();
+            // A serializer panic is a bug; surface it rather than print half a file.
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
+        });
+        parts.join("---\n")
     }
 
     /// Objects of one topology service.
@@ -63,6 +70,26 @@ impl Rendered {
     pub fn workload(&self, service: &str) -> Option<&Object> {
         self.objects.iter().find(|o| o.is_workload() && o.service() == Some(service))
     }
+}
+
+/// `objects` as YAML documents separated by `---`.
+fn documents(objects: &[Object]) -> String {
+    let mut out = String::new();
+    for (i, o) in objects.iter().enumerate() {
+        if i > 0 {
+            out.push_str("---\n");
+        }
+        match serde_saphyr::to_string(o) {
+            Ok(s) => {
+                out.push_str(&s);
+                if !s.ends_with('\n') {
+                    out.push('\n');
+                }
+            }
+            Err(e) => out.push_str(&format!("# cannot serialize {}: {e}\n", o.id())),
+        }
+    }
+    out
 }
 
 /// How secret values are written.
@@ -653,6 +680,30 @@ mod tests {
     fn env() -> Env {
         Env::from_pairs([("JWT_SECRET_KEY", "super-secret-value-123")])
     }
+    #[test]
+    fn parallel_yaml_is_the_sequential_yaml() {
+        let mut y = String::from("name: many\nservices:\n");
+        for i in 0..150 {
+            y.push_str(&format!(
+                "  s{i}:\n    image: img:{i}\n    ports: [\"{}:80\"]\n    volumes: [\"d{i}:/data\"]\n",
+                20000 + i
+            ));
+        }
+        y.push_str("volumes:\n");
+        for i in 0..150 {
+            y.push_str(&format!("  d{i}: {{}}\n"));
+        }
+        let t = deploy_topology::from_str("many.yaml", &y, None).unwrap_or_else(|e| panic!("{}", e.render()));
+        let r = render(&t, &Env::default()).unwrap_or_else(|e| panic!("{e}"));
+        assert!(r.objects.len() > 300, "{} objects", r.objects.len());
+        let one = r.to_yaml_on(1);
+        assert_eq!(one, documents(&r.objects));
+        assert_eq!(one.matches("\n---\n").count(), r.objects.len() - 1);
+        for threads in [2, 3, 7] {
+            assert_eq!(r.to_yaml_on(threads), one, "{threads} threads");
+        }
+    }
+
     fn sts<'a>(r: &'a Rendered, name: &str) -> &'a StatefulSet {
         r.objects
             .iter()
