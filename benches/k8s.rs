@@ -4,6 +4,10 @@
 //! ready at once, so the figures are deploy's own cost (requests, watches,
 //! serialization), not a cluster's.
 
+// The allocator of the `deploy` binary, so in-process figures match it.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::hint::black_box;
 use std::path::Path;
 use std::sync::Arc;

@@ -4,6 +4,10 @@
 //! start-up). `benches/run.sh` measures the whole process against
 //! `docker compose config` in the same run.
 
+// The allocator of the `deploy` binary, so in-process figures match it.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::fmt::Write as _;
 use std::hint::black_box;
 use std::path::Path;
@@ -78,6 +82,31 @@ fn bench(c: &mut Criterion) {
             black_box(deploy_k8s::render(&t, &env).unwrap_or_else(|e| panic!("{e}")).to_yaml())
         })
     });
+    g.finish();
+
+    // Where the 1,000-service time goes, stage by stage, and the floor that the
+    // YAML library sets: serde-saphyr reading the same text into an untyped
+    // `serde_json::Value` (no locations, no validation), which any loader built
+    // on it pays at least.
+    let mut g = c.benchmark_group("stages-1000");
+    g.sample_size(20);
+    g.bench_function("load (parse, overlay, validate)", |b| {
+        b.iter(|| from_str("big.yaml", black_box(&big), None).unwrap_or_else(|e| panic!("{e}")))
+    });
+    g.bench_function("floor: serde-saphyr parse into serde_json::Value", |b| {
+        b.iter(|| {
+            let v: serde_json::Value = serde_saphyr::from_str(black_box(&big)).unwrap_or_else(|e| panic!("{e}"));
+            black_box(v)
+        })
+    });
+    let compose = deploy_compose::render(&tb);
+    g.bench_function("compose: render objects", |b| b.iter(|| black_box(deploy_compose::render(black_box(&tb)))));
+    g.bench_function("compose: serialize YAML", |b| b.iter(|| black_box(compose.to_yaml("bench"))));
+    let k8s = deploy_k8s::render(&tb, &env).unwrap_or_else(|e| panic!("{e}"));
+    g.bench_function("k8s: render objects", |b| {
+        b.iter(|| black_box(deploy_k8s::render(black_box(&tb), &env).unwrap_or_else(|e| panic!("{e}"))))
+    });
+    g.bench_function("k8s: serialize YAML", |b| b.iter(|| black_box(k8s.to_yaml())));
     g.finish();
 }
 
