@@ -146,3 +146,25 @@ async fn a_missing_secret_variable_sends_nothing() {
     assert!(all(&o).contains("JWT_SECRET_KEY"), "{}", all(&o));
     assert!(d.requests().is_empty(), "nothing may be sent before everything resolves");
 }
+
+/// A selection needs only its own variables (and its dependencies'), as on the
+/// Compose target: redis applies without backend's JWT_SECRET_KEY.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_selection_needs_only_its_own_variables() {
+    let d = KubeDouble::start().await.unwrap_or_else(|e| panic!("double: {e}"));
+    let e = setup(&d);
+    let kc = e.kubeconfig.display().to_string();
+    let o = tokio::task::spawn_blocking(move || {
+        deploy_in(
+            &root(),
+            &["apply", "--target", "k8s", "-f", "manifests/learn-greek.yaml", "--profile", "prod", "redis"],
+            &[("KUBECONFIG", kc.as_str())],
+        )
+    })
+    .await
+    .unwrap_or_else(|e| panic!("join: {e}"));
+    assert_eq!(o.status.code(), Some(0), "{}", all(&o));
+    assert!(d.get("StatefulSet", Some(NS), "redis").is_some());
+    assert!(d.get("Deployment", Some(NS), "backend").is_none());
+    assert!(d.get("Secret", Some(NS), "backend-env").is_none());
+}

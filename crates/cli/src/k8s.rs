@@ -35,7 +35,7 @@ pub async fn apply(
 ) -> Result<ApplyReport, CliError> {
     let t = with_namespace(t, &args.common);
     // Everything must resolve before the client is even built: no partial apply.
-    t.check_resolvable(env, &[])?;
+    deploy_k8s::preflight(&t, env, &args.common.services)?;
     let client = client(&args.common).await?;
     let opts = deploy_k8s::ApplyOptions {
         services: args.common.services.clone(),
@@ -49,7 +49,7 @@ pub async fn apply(
 
 pub async fn diff(t: &Topology, env: &Env, args: &CommonArgs) -> Result<DiffReport, CliError> {
     let t = with_namespace(t, args);
-    t.check_resolvable(env, &[])?;
+    deploy_k8s::preflight(&t, env, &args.services)?;
     let client = client(args).await?;
     Ok(deploy_k8s::diff(&client, &t, env, &args.services).await?)
 }

@@ -14,5 +14,5 @@ pub mod wait;
 
 pub use error::Error;
 pub use object::{Object, labels};
-pub use ops::{ApplyOptions, FIELD_MANAGER, apply, client, destroy, diff, status};
-pub use render::{Rendered, SecretMode, render, render_with};
+pub use ops::{ApplyOptions, FIELD_MANAGER, apply, client, destroy, diff, preflight, status};
+pub use render::{Rendered, SecretMode, render, render_for_apply, render_with};

@@ -20,7 +20,7 @@ use tokio::sync::watch;
 
 use crate::error::{Error, conflict_message, describe};
 use crate::object::{Object, labels};
-use crate::render::{Rendered, SecretMode, render_with};
+use crate::render::{Rendered, render_for_apply};
 use crate::wait::{self, Rollout, Workload};
 
 /// The field manager this tool applies as.
@@ -146,6 +146,15 @@ fn selection(t: &Topology, services: &[String]) -> Result<Vec<String>, Error> {
     t.select(services).map_err(|d| Error::Topology(d.into()))
 }
 
+/// What `apply` and `diff` check before any request: the selected services
+/// (all when `services` is empty) with their dependencies, every value of
+/// theirs resolvable from `env`. Returns that selection, in dependency order.
+pub fn preflight(t: &Topology, env: &Env, services: &[String]) -> Result<Vec<String>, Error> {
+    let selected = selection(t, services)?;
+    t.check_resolvable(env, &selected)?;
+    Ok(selected)
+}
+
 /// How far a service has got, for its dependents.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum DepState {
@@ -168,9 +177,8 @@ pub async fn apply(
     let start = Instant::now();
     let deadline = start + opts.timeout;
     // No request before everything resolves: no partial apply.
-    t.check_resolvable(env, &[])?;
-    let selected = selection(t, &opts.services)?;
-    let plan = render_with(t, env, SecretMode::Resolved)?;
+    let selected = preflight(t, env, &opts.services)?;
+    let plan = render_for_apply(t, env, &selected)?;
     for w in &plan.warnings {
         progress.note(w);
     }
@@ -556,9 +564,8 @@ pub fn field_changes(kind: &str, live: &Json, planned: &Json) -> Vec<FieldChange
 /// the live object, plus objects with this project's labels that the topology no longer has.
 /// Requests: one GET of the namespace, one LIST per managed kind, one dry-run PATCH per existing object.
 pub async fn diff(client: &Client, t: &Topology, env: &Env, services: &[String]) -> Result<DiffReport, Error> {
-    t.check_resolvable(env, &[])?;
-    let selected = selection(t, services)?;
-    let plan = render_with(t, env, SecretMode::Resolved)?;
+    let selected = preflight(t, env, services)?;
+    let plan = render_for_apply(t, env, &selected)?;
     let ns = t.namespace.as_str();
     let live_ns = Api::<Namespace>::all(client.clone()).get_opt(ns).await?;
     let live: Vec<Object> = if live_ns.is_some() {

@@ -1,6 +1,6 @@
 //! Topology → typed Kubernetes objects. See docs/kubernetes.md for every mapping decision.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use indexmap::IndexSet;
 use std::time::Duration;
@@ -112,6 +112,24 @@ pub fn render(t: &Topology, env: &Env) -> Result<Rendered, Errors> {
 
 /// Renders the topology; `mode` says how secret values are written.
 pub fn render_with(t: &Topology, env: &Env, mode: SecretMode) -> Result<Rendered, Errors> {
+    render_inner(t, env, mode, None)
+}
+
+/// Renders every object for applying (or diffing) the `selected` services,
+/// secrets resolved. Only their values must resolve: the other services'
+/// objects are rendered too, because their names tell prune and diff what the
+/// topology still has, but they are never sent, so a value of theirs that
+/// cannot be resolved is left as written instead of failing the selection.
+pub fn render_for_apply(t: &Topology, env: &Env, selected: &[String]) -> Result<Rendered, Errors> {
+    render_inner(t, env, SecretMode::Resolved, Some(selected.iter().map(String::as_str).collect()))
+}
+
+fn render_inner<'a>(
+    t: &'a Topology,
+    env: &'a Env,
+    mode: SecretMode,
+    required: Option<HashSet<&'a str>>,
+) -> Result<Rendered, Errors> {
     // Which services mount each named volume (to warn when one is shared).
     let mut volume_users: HashMap<&str, Vec<&str>> = HashMap::new();
     for s in t.services.values() {
@@ -122,7 +140,7 @@ pub fn render_with(t: &Topology, env: &Env, mode: SecretMode) -> Result<Rendered
             }
         }
     }
-    let mut r = Renderer { t, env, mode, errors: Errors::default(), warnings: IndexSet::new(), volume_users };
+    let mut r = Renderer { t, env, mode, required, errors: Errors::default(), warnings: IndexSet::new(), volume_users };
     let objects = r.all();
     r.errors.into_result(Rendered { objects, warnings: r.warnings.into_iter().collect() })
 }
@@ -131,6 +149,8 @@ struct Renderer<'a> {
     t: &'a Topology,
     env: &'a Env,
     mode: SecretMode,
+    /// Services whose values must resolve (`None`: all of them).
+    required: Option<HashSet<&'a str>>,
     errors: Errors,
     /// Deduplicated, in the order first raised.
     warnings: IndexSet<String>,
@@ -222,11 +242,18 @@ impl Renderer<'_> {
             ));
             return v.raw.clone();
         }
+        self.resolve(service, v).unwrap_or_else(|| v.raw.clone())
+    }
+
+    /// `v` resolved from the environment. When it cannot be: an error if the
+    /// service's values are required, else `None` (an object that is not sent).
+    fn resolve(&mut self, service: &str, v: &Value) -> Option<String> {
         match v.resolve(self.env) {
-            Ok(s) => s,
+            Ok(s) => Some(s),
+            Err(_) if self.required.as_ref().is_some_and(|r| !r.contains(service)) => None,
             Err(d) => {
                 self.errors.push(d);
-                String::new()
+                None
             }
         }
     }
@@ -337,12 +364,11 @@ impl Renderer<'_> {
                     SecretMode::AsWritten => {
                         string_data.insert(k.clone(), v.raw.clone());
                     }
-                    SecretMode::Resolved => match v.resolve(self.env) {
-                        Ok(x) => {
+                    SecretMode::Resolved => {
+                        if let Some(x) = self.resolve(name, v) {
                             data.insert(k.clone(), ByteString(x.into_bytes()));
                         }
-                        Err(d) => self.errors.push(d),
-                    },
+                    }
                 }
                 env.push(EnvVar {
                     name: k.clone(),

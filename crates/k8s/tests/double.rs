@@ -352,3 +352,35 @@ async fn nothing_is_sent_when_a_required_variable_is_missing() {
     assert!(e.to_string().contains("JWT_SECRET_KEY"), "{e}");
     assert!(d.requests().is_empty(), "no partial apply");
 }
+
+#[tokio::test]
+async fn a_selection_needs_only_its_own_variables_and_sends_only_its_objects() {
+    let d = double().await;
+    let client = d.client();
+    let t = prod();
+    let mut o = opts(Duration::from_secs(20));
+    o.services = vec!["redis".into()];
+    // JWT_SECRET_KEY belongs to backend, which redis does not depend on.
+    let r =
+        apply(&client, &t, &Env::default(), &o, Arc::new(Recorder::default())).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(r.ok, "{}", r.text());
+    assert_eq!(r.services.iter().map(|s| s.service.as_str()).collect::<Vec<_>>(), ["redis"]);
+    assert!(d.get("StatefulSet", Some(NS), "redis").is_some());
+    let reqs = d.requests();
+    let sent: Vec<&str> = patches(&reqs).iter().map(|r| r.path.as_str()).collect();
+    assert!(sent.iter().all(|p| !p.contains("backend") && !p.contains("frontend")), "{sent:#?}");
+    assert!(d.get("Secret", Some(NS), "backend-env").is_none(), "backend's Secret is not sent");
+
+    // diff of the same selection: same variables, and redis is now unchanged
+    let df = diff(&client, &t, &Env::default(), &["redis".into()]).await.unwrap_or_else(|e| panic!("{e}"));
+    let redis = df.objects.iter().find(|o| o.kind == "StatefulSet" && o.name == "redis").expect("redis in the diff");
+    assert_eq!(redis.change, Change::Unchanged, "{}", df.text());
+    assert!(df.objects.iter().all(|o| o.service.as_deref() != Some("backend")), "{}", df.text());
+
+    // backend depends on redis and postgres and needs its own secret: still checked before any request
+    d.reset_requests();
+    o.services = vec!["backend".into()];
+    let e = apply(&client, &t, &Env::default(), &o, Arc::new(Recorder::default())).await.expect_err("error");
+    assert!(e.to_string().contains("JWT_SECRET_KEY"), "{e}");
+    assert!(d.requests().is_empty(), "no partial apply:\n{}", summary(&d.requests()));
+}
