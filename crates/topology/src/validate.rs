@@ -616,14 +616,19 @@ fn collect_vars(s: &raw::RawService, out: &mut Vec<String>) {
     if let Some(i) = &s.image {
         add(&i.value);
     }
-    if let Some(env) = s.environment.clone() {
-        for (_, v) in env.into_map() {
-            if let raw::RawEnvValue::Scalar(raw::Scalar::String(t))
-            | raw::RawEnvValue::Detailed(raw::RawEnvDetailed { value: raw::Scalar::String(t), .. }) = v.value
-            {
-                add(&t);
+    match &s.environment {
+        Some(raw::RawEnv::Map(m)) => {
+            for v in m.values() {
+                if let raw::RawEnvValue::Scalar(raw::Scalar::String(t))
+                | raw::RawEnvValue::Detailed(raw::RawEnvDetailed { value: raw::Scalar::String(t), .. }) = &v.value
+                {
+                    add(t);
+                }
             }
         }
+        // `KEY=VALUE` items, as `RawEnv::into_map` reads them
+        Some(raw::RawEnv::List(l)) => l.iter().for_each(|item| add(item.value.split_once('=').map_or("", |(_, v)| v))),
+        None => {}
     }
     for c in [&s.command, &s.entrypoint].into_iter().flatten() {
         match &c.value {
