@@ -13,8 +13,9 @@ RUNS="${RUNS:-10}"
 command -v hyperfine >/dev/null || apt-get install -y -qq hyperfine >/dev/null
 tests/support/ensure-docker.sh >/dev/null
 SKIP_SMOKE_TEST=1 tests/support/redis-image/build.sh >/dev/null
-cargo build --release --locked -q -p deploy
+cargo build --release --locked -q -p deploy --bin deploy --example yaml_floor
 deploy="$PWD/target/release/deploy"
+floor="$PWD/target/release/examples/yaml_floor"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export JWT_SECRET_KEY=bench-secret
@@ -63,6 +64,7 @@ PY
 md --warmup 1 \
    -n "deploy render --target compose (1,000 services)" "$deploy render --target compose -f $work/big.yaml" \
    -n "deploy render --target k8s (1,000 services)" "$deploy render --target k8s -f $work/big.yaml" \
+   -n "floor: serde-saphyr parse of the same file into serde_json::Value, nothing else (examples/yaml_floor.rs)" "$floor $work/big.yaml" \
    -n "docker compose config (same 1,000 services, baseline)" "docker compose -f $work/big-compose.yml config"
 
 echo "## Compose apply (seed Redis, prod profile)"
