@@ -182,6 +182,10 @@ fn schema_is_json_schema_of_the_topology() {
         assert!(service.get(field).is_some(), "schema lacks services.*.{field}: {service}");
     }
     assert_eq!(v["$defs"]["RawService"]["additionalProperties"], false, "typos are rejected");
+    // ... but not extension fields, which hold YAML anchors as in Compose
+    for schema in [&v, &v["$defs"]["RawService"]] {
+        assert!(schema["patternProperties"].get("^x-").is_some(), "x-* fields allowed: {schema}");
+    }
 }
 
 /// `deploy render ... | head` must not panic when the reader goes away: the

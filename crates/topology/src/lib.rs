@@ -31,7 +31,10 @@ pub fn parse(file: &Arc<SourceFile>) -> Result<RawTopology, Errors> {
     if file.text.trim().is_empty() {
         return Ok(RawTopology::default());
     }
-    raw::with_current_file(file, || serde_saphyr::from_str::<RawTopology>(&file.text)).map_err(|e| {
+    raw::with_current_file(file, || {
+        serde_saphyr::with_deserializer_from_str(&file.text, |d| raw::without_extensions::<RawTopology, _>(d))
+    })
+    .map_err(|e| {
         let loc = e.location().filter(|l| l.line() > 0).map(|l| Loc {
             file: file.clone(),
             line: l.line() as u32,
@@ -50,7 +53,7 @@ pub fn parse(file: &Arc<SourceFile>) -> Result<RawTopology, Errors> {
             d = d.field(path);
         }
         if message.contains("did not match any variant") {
-            d = d.help("check this field's form against `deploy schema` or docs/topology.md");
+            d = d.help("check this field's form against `deploy schema` or docs/mapping.md");
         } else if message.contains("unknown field") {
             d = d.help("fix the spelling; the valid fields are listed above");
         }

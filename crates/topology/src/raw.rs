@@ -88,11 +88,15 @@ impl<T: JsonSchema> JsonSchema for Located<T> {
 type L<T> = Located<T>;
 
 /// A topology file, or a profile overlaid on one.
+///
+/// Keys starting with `x-` are extension fields, ignored as in Compose: the
+/// place for YAML anchors (`x-defaults: &defaults`, then `<<: *defaults`).
 #[derive(Deserialize, JsonSchema, Default, Debug, Clone)]
 #[serde(deny_unknown_fields)]
 #[schemars(
     title = "deploy topology",
-    description = "Services described once, rendered and applied to Docker Compose or Kubernetes."
+    description = "Services described once, rendered and applied to Docker Compose or Kubernetes.",
+    extend("patternProperties" = { "^x-": {} })
 )]
 pub struct RawTopology {
     /// Project name: the Compose project and, unless `namespace` is set, the Kubernetes namespace.
@@ -102,7 +106,7 @@ pub struct RawTopology {
     /// Variables used in `${VAR}` interpolation that need a declaration (for example to mark them secret).
     #[serde(default)]
     pub variables: IndexMap<L<String>, RawVariable>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "extensible_values")]
     pub services: IndexMap<L<String>, RawService>,
     #[serde(default)]
     pub networks: IndexMap<L<String>, Option<RawNetwork>>,
@@ -118,8 +122,10 @@ pub struct RawVariable {
     pub description: Option<String>,
 }
 
+/// A service. Keys starting with `x-` are extension fields, ignored.
 #[derive(Deserialize, JsonSchema, Default, Debug, Clone)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("patternProperties" = { "^x-": {} }))]
 pub struct RawService {
     /// Container image, `${VAR}` interpolation allowed.
     pub image: Option<L<String>>,
@@ -492,3 +498,119 @@ seq_or_map!(
     RawDependency,
     "a list of service names, or a map of service name to {condition: ...}"
 );
+
+// ---- extension fields (`x-*`) --------------------------------------------------
+// Compose ignores keys that start with `x-` at the top level and in services;
+// users keep YAML anchors there. `deny_unknown_fields` would reject them, and
+// `#[serde(flatten)]` would buffer the input and lose positions, so a wrapper
+// drops them from the key stream of a struct before its derived visitor sees
+// it. Every other key and every value still streams from serde-saphyr, and an
+// unknown key is still reported at its own line and column.
+
+/// Deserializes `T` (a struct) with its `x-*` keys skipped.
+pub(crate) fn without_extensions<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<T, D::Error> {
+    T::deserialize(Extensible(d))
+}
+
+/// A map whose values are structs that accept `x-*` extension fields.
+fn extensible_values<'de, D, V>(d: D) -> Result<IndexMap<L<String>, V>, D::Error>
+where
+    D: Deserializer<'de>,
+    V: Deserialize<'de>,
+{
+    struct Seed<V>(std::marker::PhantomData<V>);
+    impl<'de, V: Deserialize<'de>> serde::de::DeserializeSeed<'de> for Seed<V> {
+        type Value = V;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<V, D::Error> {
+            without_extensions(d)
+        }
+    }
+    struct Map<V>(std::marker::PhantomData<V>);
+    impl<'de, V: Deserialize<'de>> serde::de::Visitor<'de> for Map<V> {
+        type Value = IndexMap<L<String>, V>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a map")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+            let mut out = IndexMap::new();
+            while let Some(k) = a.next_key::<L<String>>()? {
+                let v = a.next_value_seed(Seed(std::marker::PhantomData))?;
+                out.insert(k, v);
+            }
+            Ok(out)
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(IndexMap::new())
+        }
+    }
+    d.deserialize_map(Map(std::marker::PhantomData))
+}
+
+struct Extensible<D>(D);
+
+impl<'de, D: Deserializer<'de>> Deserializer<'de> for Extensible<D> {
+    type Error = D::Error;
+
+    fn deserialize_struct<V: serde::de::Visitor<'de>>(
+        self,
+        name: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, D::Error> {
+        self.0.deserialize_struct(name, fields, SkipExtensions(visitor))
+    }
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.0.deserialize_any(visitor)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option unit
+        unit_struct newtype_struct seq tuple tuple_struct map enum identifier ignored_any
+    }
+}
+
+/// A struct visitor that never sees `x-*` keys.
+struct SkipExtensions<V>(V);
+
+impl<'de, V: serde::de::Visitor<'de>> serde::de::Visitor<'de> for SkipExtensions<V> {
+    type Value = V::Value;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.expecting(f)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, a: A) -> Result<V::Value, A::Error> {
+        self.0.visit_map(WithoutExtensions(a))
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<V::Value, E> {
+        self.0.visit_unit()
+    }
+    fn visit_none<E: serde::de::Error>(self) -> Result<V::Value, E> {
+        self.0.visit_none()
+    }
+}
+
+struct WithoutExtensions<A>(A);
+
+impl<'de, A: serde::de::MapAccess<'de>> serde::de::MapAccess<'de> for WithoutExtensions<A> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: serde::de::DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, A::Error> {
+        use serde::de::IntoDeserializer as _;
+        while let Some(key) = self.0.next_key::<String>()? {
+            if key.starts_with("x-") {
+                self.0.next_value::<serde::de::IgnoredAny>()?;
+                continue;
+            }
+            return seed.deserialize(key.into_deserializer()).map(Some);
+        }
+        Ok(None)
+    }
+
+    fn next_value_seed<S: serde::de::DeserializeSeed<'de>>(&mut self, seed: S) -> Result<S::Value, A::Error> {
+        self.0.next_value_seed(seed)
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        self.0.size_hint()
+    }
+}

@@ -186,3 +186,68 @@ fn seed_stack_loads_with_both_profiles() {
         }
     }
 }
+
+#[test]
+fn extension_fields_hold_anchors_and_are_ignored_as_in_compose() {
+    let with_anchors = "name: demo
+x-defaults: &defaults
+  restart: unless-stopped
+  resources:
+    limits: {cpus: 0.5, memory: 128M}
+  environment: &env
+    MODE: fast
+services:
+  a:
+    <<: *defaults
+    image: img:1
+    x-owner: team-a
+  b:
+    <<: *defaults
+    image: img:2
+    restart: \"no\"
+    environment:
+      <<: *env
+      EXTRA: \"1\"
+";
+    let expanded = "name: demo
+services:
+  a:
+    restart: unless-stopped
+    resources:
+      limits: {cpus: 0.5, memory: 128M}
+    environment: {MODE: fast}
+    image: img:1
+  b:
+    resources:
+      limits: {cpus: 0.5, memory: 128M}
+    image: img:2
+    restart: \"no\"
+    environment: {MODE: fast, EXTRA: \"1\"}
+";
+    let a = from_str("t.yaml", with_anchors, None).unwrap_or_else(|e| panic!("{}", e.render()));
+    let b = from_str("t.yaml", expanded, None).unwrap_or_else(|e| panic!("{}", e.render()));
+    assert_eq!(a.services.keys().collect::<Vec<_>>(), ["a", "b"]);
+    for name in ["a", "b"] {
+        let (x, y) = (&a.services[name], &b.services[name]);
+        assert_eq!(x.restart, y.restart, "{name}");
+        assert_eq!(x.resources.limits, y.resources.limits, "{name}");
+        assert_eq!(x.image.raw, y.image.raw, "{name}");
+        let env = |s: &deploy_topology::Service| {
+            let mut e: Vec<_> = s.environment.iter().map(|(k, v)| (k.clone(), v.raw.clone())).collect();
+            e.sort();
+            e
+        };
+        assert_eq!(env(x), env(y), "{name}");
+    }
+    assert_eq!(a.services["b"].restart, Some(Restart::No));
+}
+
+#[test]
+fn a_key_that_only_looks_like_an_extension_is_still_unknown() {
+    // `x_defaults` (underscore) is not an extension field: reported where it is written
+    let d = one("name: demo\nx_defaults: {}\nservices:\n  a:\n    image: i\n");
+    assert_at(&d, 2, 1, "x_defaults", "unknown field `x_defaults`", "spelling");
+    // and after an extension field, a typo in the same service keeps its own position
+    let d = one("name: demo\nservices:\n  a:\n    x-note: hi\n    image: i\n    restrat: always\n");
+    assert_at(&d, 6, 5, "services.a.restrat", "unknown field `restrat`", "spelling");
+}
