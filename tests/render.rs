@@ -207,3 +207,46 @@ fn a_closed_stdout_is_not_a_crash() {
         assert_eq!(out.status.code(), Some(0), "{target}: {err}");
     }
 }
+
+/// `${VAR}` reads `.env` beside the topology for what the shell does not set
+/// (Compose semantics: the shell wins); `--env-file` picks another file; a
+/// line that cannot be read is an error at its line.
+#[test]
+fn variables_come_from_the_shell_then_the_env_file() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let d = dir.path();
+    let write = |name: &str, text: &str| std::fs::write(d.join(name), text).unwrap_or_else(|e| panic!("{e}"));
+    write("deploy.yaml", "name: envs\nservices:\n  web:\n    image: \"web:${TAG:?set TAG}\"\n");
+    let image = |extra: &[&str], env: &[(&str, &str)]| {
+        let mut args = vec!["render", "--target", "k8s"];
+        args.extend_from_slice(extra);
+        let o = common::deploy_in(d, &args, env);
+        let text = common::stdout(&o);
+        let line = text
+            .lines()
+            .map(|l| l.trim_start().trim_start_matches("- "))
+            .find(|l| l.starts_with("image:"))
+            .map(str::to_string);
+        (o.status.code(), line, common::stderr(&o))
+    };
+    // no variable anywhere: the required-variable error
+    let (code, _, err) = image(&[], &[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("TAG"), "{err}");
+    // from .env
+    write(".env", "# tags\nTAG=7\n");
+    assert_eq!(image(&[], &[]).1.as_deref(), Some("image: web:7"));
+    // the shell wins over .env
+    assert_eq!(image(&[], &[("TAG", "8")]).1.as_deref(), Some("image: web:8"));
+    // --env-file replaces the default file
+    write("prod.env", "TAG=9\n");
+    assert_eq!(image(&["--env-file", "prod.env"], &[]).1.as_deref(), Some("image: web:9"));
+    let (code, _, err) = image(&["--env-file", "nope.env"], &[]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("nope.env"), "{err}");
+    // a broken line is located
+    write(".env", "TAG=7\nOTHER='unclosed\n");
+    let (code, _, err) = image(&[], &[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains(".env:2:"), "{err}");
+}

@@ -4,6 +4,7 @@
 //! validation → [`Topology`]. Backends (Compose, Kubernetes) read only [`Topology`].
 
 pub mod diag;
+mod dotenv;
 pub mod interp;
 mod model;
 pub mod raw;
@@ -14,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use diag::{Diagnostic, Errors, Loc, SourceFile};
+pub use dotenv::DEFAULT_ENV_FILE;
 pub use model::*;
 use raw::{Overlay, RawTopology};
 
