@@ -28,11 +28,19 @@ fn setup(d: &KubeDouble) -> Env {
 
 /// Runs the binary off the runtime's threads so the double keeps serving.
 async fn run(e: &Env, args: &[&str]) -> Output {
+    run_with(e, args, &[("JWT_SECRET_KEY", JWT)]).await
+}
+
+/// [`run`] with only these variables besides the kubeconfig.
+async fn run_with(e: &Env, args: &[&str], vars: &[(&str, &str)]) -> Output {
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    let kc = e.kubeconfig.display().to_string();
+    let mut vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    vars.push(("KUBECONFIG".into(), e.kubeconfig.display().to_string()));
+    vars.push(("NO_COLOR".into(), "1".into()));
     tokio::task::spawn_blocking(move || {
         let a: Vec<&str> = args.iter().map(String::as_str).collect();
-        deploy_in(&root(), &a, &[("KUBECONFIG", kc.as_str()), ("JWT_SECRET_KEY", JWT), ("NO_COLOR", "1")])
+        let v: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        deploy_in(&root(), &a, &v)
     })
     .await
     .unwrap_or_else(|e| panic!("join: {e}"))
@@ -132,16 +140,8 @@ async fn a_never_ready_redis_fails_the_apply_with_its_reason() {
 async fn a_missing_secret_variable_sends_nothing() {
     let d = KubeDouble::start().await.unwrap_or_else(|e| panic!("double: {e}"));
     let e = setup(&d);
-    let kc = e.kubeconfig.display().to_string();
-    let o = tokio::task::spawn_blocking(move || {
-        deploy_in(
-            &root(),
-            &["apply", "--target", "k8s", "-f", "manifests/learn-greek.yaml", "--profile", "prod"],
-            &[("KUBECONFIG", kc.as_str())],
-        )
-    })
-    .await
-    .unwrap_or_else(|e| panic!("join: {e}"));
+    let o =
+        run_with(&e, &["apply", "--target", "k8s", "-f", "manifests/learn-greek.yaml", "--profile", "prod"], &[]).await;
     assert_eq!(o.status.code(), Some(1), "{}", all(&o));
     assert!(all(&o).contains("JWT_SECRET_KEY"), "{}", all(&o));
     assert!(d.requests().is_empty(), "nothing may be sent before everything resolves");
@@ -153,16 +153,8 @@ async fn a_missing_secret_variable_sends_nothing() {
 async fn a_selection_needs_only_its_own_variables() {
     let d = KubeDouble::start().await.unwrap_or_else(|e| panic!("double: {e}"));
     let e = setup(&d);
-    let kc = e.kubeconfig.display().to_string();
-    let o = tokio::task::spawn_blocking(move || {
-        deploy_in(
-            &root(),
-            &["apply", "--target", "k8s", "-f", "manifests/learn-greek.yaml", "--profile", "prod", "redis"],
-            &[("KUBECONFIG", kc.as_str())],
-        )
-    })
-    .await
-    .unwrap_or_else(|e| panic!("join: {e}"));
+    let args = ["apply", "--target", "k8s", "-f", "manifests/learn-greek.yaml", "--profile", "prod", "redis"];
+    let o = run_with(&e, &args, &[]).await;
     assert_eq!(o.status.code(), Some(0), "{}", all(&o));
     assert!(d.get("StatefulSet", Some(NS), "redis").is_some());
     assert!(d.get("Deployment", Some(NS), "backend").is_none());
