@@ -539,9 +539,6 @@ where
             }
             Ok(out)
         }
-        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
-            Ok(IndexMap::new())
-        }
     }
     d.deserialize_map(Map(std::marker::PhantomData))
 }
