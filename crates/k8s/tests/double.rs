@@ -46,6 +46,14 @@ impl Recorder {
     }
 }
 
+/// Applies the prod topology and expects every service ready (where most tests start).
+async fn apply_prod(client: &kube::Client) {
+    let r = apply(client, &prod(), &env(), &opts(Duration::from_secs(20)), Arc::new(Recorder::default()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(r.ok, "{}", r.text());
+}
+
 async fn double() -> KubeDouble {
     KubeDouble::start().await.unwrap_or_else(|e| panic!("start kube-double: {e}"))
 }
@@ -153,10 +161,7 @@ async fn apply_creates_everything_in_order_and_waits_then_reapply_changes_nothin
 async fn a_changed_limit_is_a_one_field_diff_and_an_update() {
     let d = double().await;
     let client = d.client();
-    let r = apply(&client, &prod(), &env(), &opts(Duration::from_secs(20)), Arc::new(Recorder::default()))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert!(r.ok, "{}", r.text());
+    apply_prod(&client).await;
     let gen_before =
         d.get("StatefulSet", Some(NS), "redis").and_then(|s| s["metadata"]["generation"].as_i64()).expect("gen");
     let t = prod_with(|p| p.replace("cpus: 0.25", "cpus: 0.5"));
@@ -188,10 +193,7 @@ async fn a_changed_limit_is_a_one_field_diff_and_an_update() {
 async fn a_conflict_names_the_other_manager() {
     let d = double().await;
     let client = d.client();
-    let r = apply(&client, &prod(), &env(), &opts(Duration::from_secs(20)), Arc::new(Recorder::default()))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert!(r.ok, "{}", r.text());
+    apply_prod(&client).await;
     // someone else takes over the memory limit
     let mut sts = d.get("StatefulSet", Some(NS), "redis").expect("sts");
     sts["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"] = "512Mi".into();
@@ -295,10 +297,7 @@ async fn the_wait_reacts_to_a_status_change_within_milliseconds() {
 async fn prune_deletes_only_labelled_objects_and_destroy_keeps_claims() {
     let d = double().await;
     let client = d.client();
-    let r = apply(&client, &prod(), &env(), &opts(Duration::from_secs(20)), Arc::new(Recorder::default()))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert!(r.ok, "{}", r.text());
+    apply_prod(&client).await;
     // an object someone else made in the namespace
     d.apply_as(
         "someone",
