@@ -113,6 +113,21 @@ build_image() {
     done
 }
 
+# ensure_image DIR WHAT TAG... : build DIR's image under the tags unless every
+# tag already carries the context's hash (WHAT goes into the log line).
+ensure_image() {
+    local dir=$1 what=$2 hash
+    shift 2
+    hash=$(context_hash "$dir")
+    if up_to_date "$hash" "$@"; then
+        log "up to date: $* (hash $hash)"
+    else
+        log "building $* (${what:+$what, }hash $hash)"
+        build_image "$dir" "$hash" "$@"
+        log "built $*: $(docker image inspect --format '{{.Id}} {{.Size}} bytes' "$1")"
+    fi
+}
+
 # copy_with_libs DEST FILE... : copy the ELF files' shared libraries (as listed
 # by ldd, including the dynamic loader) into DEST at the same absolute paths.
 copy_with_libs() {
@@ -179,14 +194,7 @@ EXPOSE 6379
 CMD ["redis-server"]
 EOF
 
-redis_hash=$(context_hash "$ctx")
-if up_to_date "$redis_hash" "${REDIS_TAGS[@]}"; then
-    log "up to date: ${REDIS_TAGS[*]} (hash $redis_hash)"
-else
-    log "building ${REDIS_TAGS[*]} (redis $redis_version, hash $redis_hash)"
-    build_image "$ctx" "$redis_hash" "${REDIS_TAGS[@]}"
-    log "built ${REDIS_TAGS[*]}: $(docker image inspect --format '{{.Id}} {{.Size}} bytes' "${REDIS_TAGS[0]}")"
-fi
+ensure_image "$ctx" "redis $redis_version" "${REDIS_TAGS[@]}"
 
 # --------------------------------------------------------------------------
 # busybox/tools image
@@ -211,14 +219,7 @@ ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 LABEL org.opencontainers.image.description="${TOOLS_DESCRIPTION}"
 CMD ["sh"]
 EOF
-    tools_hash=$(context_hash "$ctx")
-    if up_to_date "$tools_hash" "${TOOLS_TAGS[@]}"; then
-        log "up to date: ${TOOLS_TAGS[*]} (hash $tools_hash)"
-    else
-        log "building ${TOOLS_TAGS[*]} (hash $tools_hash)"
-        build_image "$ctx" "$tools_hash" "${TOOLS_TAGS[@]}"
-        log "built ${TOOLS_TAGS[*]}: $(docker image inspect --format '{{.Id}} {{.Size}} bytes' "${TOOLS_TAGS[0]}")"
-    fi
+    ensure_image "$ctx" "" "${TOOLS_TAGS[@]}"
 fi
 
 # --------------------------------------------------------------------------
