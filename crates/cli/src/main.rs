@@ -302,7 +302,7 @@ fn run(cli: Cli) -> Result<i32, CliError> {
             };
             warn_all(&warnings);
             out(&text)?;
-            // A big render leaves a large object graph; the process is about to
+            // A big topology is a large object graph; the process is about to
             // exit, so let it go without walking it to free each part.
             std::mem::forget((t, text, warnings));
             Ok(exit::OK)
