@@ -251,3 +251,224 @@ fn a_key_that_only_looks_like_an_extension_is_still_unknown() {
     let d = one("name: demo\nservices:\n  a:\n    x-note: hi\n    image: i\n    restrat: always\n");
     assert_at(&d, 6, 5, "services.a.restrat", "unknown field `restrat`", "spelling");
 }
+/// Every check of `validate`, each error with its file:line:col, field, message and help, all at once, in this order.
+#[test]
+fn every_validation_error_is_reported_at_once_in_order() {
+    let yaml = r#"name: Bad_Name
+namespace: -ns
+variables:
+  API_TOKEN: {}
+volumes:
+  Data.Store: {}
+  data: {}
+networks:
+  Front.Net: {}
+  back: {}
+services:
+  Web_1:
+    image: web
+  noimage:
+    container_name: -bad
+    command: "echo 'unclosed"
+    entrypoint: ["run", "${BROKEN"]
+  env:
+    image: "img:${TAG"
+    environment:
+      1BAD: x
+      GOOD: "${OK}"
+  ports:
+    image: p
+    ports: ["99999:80", "8080:80", "8080:81", "9090:90/sctp", "6000:60", "6000:61"]
+  ports2:
+    image: p
+    ports: ["0.0.0.0:8080:80", "127.0.0.1:5000:50", "127.0.0.2:5000:51"]
+  mounts:
+    image: m
+    volumes: ["/anon", "data:relative", "data:/x:bogus", "missing:/m", "./host:/h:ro"]
+    networks: [nowhere, back]
+  hc-empty:
+    image: h
+    healthcheck: {command: []}
+  hc-both:
+    image: h
+    healthcheck: {command: [a], shell: "b"}
+  hc-none:
+    image: h
+    healthcheck: {interval: 0s, timeout: 0s, retries: 0}
+  hc-zero:
+    image: h
+    healthcheck: {command: [x], interval: 0s, timeout: 0s, retries: 0}
+  res:
+    image: r
+    resources:
+      limits: {cpus: 0.5, memory: 64M}
+      reservations: {cpus: 1, memory: 128M}
+    restart: sometimes
+    kind: daemon
+  deps:
+    image: d
+    depends_on:
+      nosuch: {}
+      deps: {}
+      res: {condition: whenever}
+      ports: {condition: service_healthy}
+      hc-zero: {condition: service_healthy}
+  rep0:
+    image: r
+    replicas: 0
+  rep-named:
+    image: r
+    container_name: fixed
+    replicas: 2
+  rep-port:
+    image: r
+    ports: ["7070:70"]
+    replicas: 3
+  cyc-a:
+    image: c
+    depends_on: [cyc-b]
+  cyc-b:
+    image: c
+    depends_on: [cyc-a]
+"#;
+    let got: Vec<String> = errors(yaml).iter().map(ToString::to_string).collect();
+    let want = [
+        "t.yaml:1:7: name: project name `Bad_Name` is not valid (help: use at most 63 lowercase letters, digits and `-`, starting and ending with a letter or digit (the name becomes a Kubernetes object name))",
+        "t.yaml:2:12: namespace: namespace `-ns` is not a valid Kubernetes namespace (help: use at most 63 lowercase letters, digits and `-`, starting and ending with a letter or digit (the name becomes a Kubernetes object name))",
+        "t.yaml:6:3: volumes.Data.Store: volumes key `Data.Store` cannot be used on Kubernetes (as `data.store`) (help: use at most 63 lowercase letters, digits and `-`, starting and ending with a letter or digit (the name becomes a Kubernetes object name); `_` is turned into `-`)",
+        "t.yaml:9:3: networks.Front.Net: networks key `Front.Net` cannot be used on Kubernetes (as `front.net`) (help: use at most 63 lowercase letters, digits and `-`, starting and ending with a letter or digit (the name becomes a Kubernetes object name); `_` is turned into `-`)",
+        "t.yaml:12:3: services.Web_1: service name `Web_1` cannot be used on Kubernetes (help: use at most 63 lowercase letters, digits and `-`, starting with a letter and ending with a letter or digit (the name becomes a Kubernetes object and DNS name))",
+        "t.yaml:14:3: services.noimage.image: service `noimage` has no image (help: add `image: NAME[:TAG]` (a `build:` section alone is not enough: Kubernetes needs an image))",
+        "t.yaml:15:21: services.noimage.container_name: container name `-bad` is not valid on Docker (help: use letters, digits, `_`, `.` and `-`, starting with a letter or digit)",
+        "t.yaml:16:14: services.noimage.command: cannot split the command line: missing closing quote (help: close the quotes, or write the command as a list)",
+        "t.yaml:17:17: services.noimage.entrypoint: invalid interpolation in `${BROKEN`: unclosed `${` (help: write `$$` for a literal `$`)",
+        "t.yaml:19:12: services.env.image: invalid interpolation in `img:${TAG`: unclosed `${` (help: write `$$` for a literal `$`)",
+        "t.yaml:21:7: services.env.environment.1BAD: `1BAD` is not a valid environment variable name (help: use letters, digits, `_`, `-` and `.`, not starting with a digit)",
+        "t.yaml:25:13: services.ports.ports: `99999` in port `99999:80` is not a port number (1-65535) (help: write `HOST:CONTAINER`, `IP:HOST:CONTAINER` or `CONTAINER`, optionally with `/tcp` or `/udp`, or a map with `target`, `published`, `host_ip`, `protocol`)",
+        "t.yaml:25:36: services.ports.ports: service `ports` publishes host port 8080/tcp twice (help: give each service its own host port, or remove one of the mappings)",
+        "t.yaml:25:47: services.ports.ports: unknown protocol `sctp` (use tcp or udp) (help: write `HOST:CONTAINER`, `IP:HOST:CONTAINER` or `CONTAINER`, optionally with `/tcp` or `/udp`, or a map with `target`, `published`, `host_ip`, `protocol`)",
+        "t.yaml:25:74: services.ports.ports: service `ports` publishes host port 6000/tcp twice (help: give each service its own host port, or remove one of the mappings)",
+        "t.yaml:28:13: services.ports2.ports: host port 8080/tcp is published by both `ports` and `ports2` (help: give each service its own host port, or remove one of the mappings)",
+        "t.yaml:31:15: services.mounts.volumes: `/anon` has no source: anonymous volumes are not supported; name the volume, like `data:/anon` (help: write `VOLUME:/container/path[:ro]` or `./host/path:/container/path[:ro]`)",
+        "t.yaml:31:24: services.mounts.volumes: mount target `relative` must be an absolute path in the container (help: write `VOLUME:/container/path[:ro]` or `./host/path:/container/path[:ro]`)",
+        "t.yaml:31:41: services.mounts.volumes: unknown mount option `bogus` in `data:/x:bogus` (use ro, rw, cached, delegated, consistent, z, Z, nocopy) (help: write `VOLUME:/container/path[:ro]` or `./host/path:/container/path[:ro]`)",
+        "t.yaml:31:58: services.mounts.volumes: volume `missing` is used by service `mounts` but not declared (help: declare it at the top level: `volumes: { missing: {} }`, or write a host path starting with `./` for a bind mount)",
+        "t.yaml:32:16: services.mounts.networks: network `nowhere` is used by service `mounts` but not declared (help: declare it at the top level: `networks: { nowhere: {} }`; declared: Front.Net, back)",
+        "t.yaml:35:28: services.hc-empty.healthcheck.command: the health probe command is empty (help: give the command and its arguments, like `[redis-cli, ping]`)",
+        "t.yaml:38:28: services.hc-both.healthcheck: a health probe has either `command` or `shell`, not both (help: keep `command: [...]` (run directly) or `shell: \"...\"` (run with sh -c))",
+        "t.yaml:39:3: services.hc-none.healthcheck: the health probe of `hc-none` has no command (help: add `command: [prog, args...]` or `shell: \"command line\"`)",
+        "t.yaml:44:43: services.hc-zero.healthcheck.interval: healthcheck interval must be greater than zero (help: a duration like 10s, 1m30s, 500ms or 1h (units: us, ms, s, m, h))",
+        "t.yaml:44:56: services.hc-zero.healthcheck.timeout: healthcheck timeout must be greater than zero (help: a duration like 10s, 1m30s, 500ms or 1h (units: us, ms, s, m, h))",
+        "t.yaml:44:69: services.hc-zero.healthcheck.retries: healthcheck retries must be at least 1 (help: the number of consecutive failures before the service is unhealthy, like 3)",
+        "t.yaml:49:28: services.res.resources.reservations.cpus: reserved cpus 1 exceed the limit 0.5 (help: a reservation must not exceed its limit)",
+        "t.yaml:49:39: services.res.resources.reservations.memory: reserved memory 128M exceeds the limit 64M (help: a reservation must not exceed its limit)",
+        "t.yaml:50:14: services.res.restart: unknown restart policy `sometimes` (help: use `no`, `always`, `on-failure`, `on-failure:N` or `unless-stopped`)",
+        "t.yaml:51:11: services.res.kind: unknown kind `daemon` (help: use `stateful` (StatefulSet) or `stateless` (Deployment))",
+        "t.yaml:55:7: services.deps.depends_on.nosuch: service `deps` depends on `nosuch`, which is not a service of this topology (help: services are: Web_1, noimage, env, ports, ports2, mounts, hc-empty, hc-both, hc-none, hc-zero, res, deps, rep0, rep-named, rep-port, cyc-a, cyc-b)",
+        "t.yaml:56:7: services.deps.depends_on: service `deps` depends on itself (help: remove it from its own depends_on)",
+        "t.yaml:57:24: services.deps.depends_on.res.condition: unknown depends_on condition `whenever` (help: use `service_started`, `service_healthy` or `service_completed_successfully`)",
+        "t.yaml:58:26: services.deps.depends_on.ports.condition: `deps` waits for `ports` to be healthy, but `ports` has no healthcheck (help: add a healthcheck to `ports`, or use `condition: service_started`)",
+        "t.yaml:62:15: services.rep0.replicas: replicas must be at least 1 (help: use `deploy destroy` to remove a service)",
+        "t.yaml:66:15: services.rep-named.replicas: `rep-named` has 2 replicas but a fixed container_name (help: Docker cannot run two containers with one name: drop `container_name` or use one replica)",
+        "t.yaml:70:15: services.rep-port.replicas: `rep-port` has 3 replicas but publishes a fixed host port (help: two containers cannot bind one host port: publish `CONTAINER` only, or use one replica)",
+        "t.yaml:73:18: services.cyc-a.depends_on: dependency cycle: cyc-a -> cyc-b -> cyc-a (help: remove one of these depends_on entries: services in a cycle can never start)",
+    ];
+    assert_eq!(got, want);
+}
+
+/// `default` is only implicit when no service names it; template syntax is checked in every value; a cycle through three services.
+#[test]
+fn bad_templates_an_undeclared_default_network_and_a_long_cycle() {
+    let yaml = r#"services:
+  a:
+    image: a
+    networks: [default]
+    depends_on: [b]
+  b:
+    image: b
+    depends_on: [c]
+  c:
+    image: c
+    depends_on: [a]
+  d:
+    image: d
+    environment:
+      BAD: "$${x} ${"
+    healthcheck: {command: ["${"], timeout: 0s}
+"#;
+    let got: Vec<String> = errors(yaml).iter().map(ToString::to_string).collect();
+    let want = [
+        "t.yaml:4:16: services.a.networks: network `default` is used by service `a` but not declared (help: declare it at the top level: `networks: { default: {} }`)",
+        "t.yaml:15:12: services.d.environment.BAD: invalid interpolation in `$${x} ${`: expected a variable name after `${` (help: write `$$` for a literal `$`)",
+        "t.yaml:16:28: services.d.healthcheck.command: invalid interpolation in `${`: expected a variable name after `${` (help: write `$$` for a literal `$`)",
+        "t.yaml:16:45: services.d.healthcheck.timeout: healthcheck timeout must be greater than zero (help: a duration like 10s, 1m30s, 500ms or 1h (units: us, ms, s, m, h))",
+        "t.yaml:5:18: services.a.depends_on: dependency cycle: a -> b -> c -> a (help: remove one of these depends_on entries: services in a cycle can never start)",
+    ];
+    assert_eq!(got, want);
+}
+
+/// The normalising pass: names and defaults filled in before anything is checked.
+#[test]
+fn names_and_defaults_are_filled_in() {
+    let yaml = "variables:
+  DB_PASS: {secret: true}
+  API_KEY: {secret: false}
+volumes:
+  data: {}
+  named_vol: {name: explicit-name, size: 5G, storage_class: fast}
+networks:
+  front: {driver: overlay}
+services:
+  web:
+    image: \"nginx:${TAG:-1}\"
+    environment:
+      URL: \"postgres://u:${DB_PASS}@db\"
+      SOME_TOKEN: abc
+      FLAG: {value: x, secret: true}
+      OTHER: \"${UNDECLARED_SECRET}\"
+      PLAIN: \"${API_KEY}\"
+    volumes: [\"data:/data\"]
+    networks: [front]
+  db:
+    image: postgres
+    kind: stateless
+    volumes: [\"named_vol:/var/lib/postgresql/data\"]
+  worker:
+    image: w
+    depends_on: [db]
+";
+    let t = from_str("My_App.v2.yaml", yaml, None).unwrap_or_else(|e| panic!("{}", e.render()));
+    assert_eq!((t.name.as_str(), t.namespace.as_str()), ("my-app-v2", "my-app-v2"));
+    assert_eq!((t.volumes["data"].name.as_str(), t.volumes["data"].explicit_name), ("my-app-v2_data", false));
+    assert_eq!(t.volumes["data"].size, deploy_topology::DEFAULT_VOLUME_SIZE);
+    let named = &t.volumes["named_vol"];
+    assert_eq!((named.name.as_str(), named.explicit_name, named.size.bytes()), ("explicit-name", true, 5 << 30));
+    assert_eq!(named.storage_class.as_deref(), Some("fast"));
+    assert_eq!(
+        (t.networks["front"].name.as_str(), t.networks["front"].driver.as_str()),
+        ("my-app-v2_front", "overlay")
+    );
+    assert_eq!(
+        (t.networks["default"].name.as_str(), t.networks["default"].driver.as_str()),
+        ("my-app-v2_default", "bridge")
+    );
+    assert_eq!(t.networks.keys().collect::<Vec<_>>(), ["front", "default"]);
+    let (web, db, worker) = (&t.services["web"], &t.services["db"], &t.services["worker"]);
+    assert_eq!((web.networks.clone(), db.networks.clone()), (vec!["front".to_string()], vec!["default".to_string()]));
+    assert_eq!(
+        (web.kind, db.kind, worker.kind),
+        (WorkloadKind::Stateful, WorkloadKind::Stateless, WorkloadKind::Stateless)
+    );
+    assert_eq!((web.replicas, web.restart), (1, None));
+    assert_eq!(worker.depends_on["db"], Condition::ServiceStarted);
+    let secret = |k: &str| web.environment[k].secret;
+    assert!(secret("URL") && secret("SOME_TOKEN") && secret("FLAG") && secret("OTHER"));
+    assert!(!secret("PLAIN"), "API_KEY is declared `secret: false`");
+    assert!(!web.image.secret);
+    assert!(t.variables["DB_PASS"].secret && !t.variables["API_KEY"].secret);
+    // a file name that is no DNS name falls back to `deploy`; `namespace` defaults to `name`
+    let t = from_str("-.yaml", "services:\n  w:\n    image: w\n", None).unwrap_or_else(|e| panic!("{}", e.render()));
+    assert_eq!((t.name.as_str(), t.namespace.as_str()), ("deploy", "deploy"));
+    let t = from_str("x.yaml", "name: app\nservices: {}\n", None).unwrap_or_else(|e| panic!("{}", e.render()));
+    assert_eq!((t.name.as_str(), t.namespace.as_str()), ("app", "app"));
+}
