@@ -251,10 +251,16 @@ fn a_key_that_only_looks_like_an_extension_is_still_unknown() {
     let d = one("name: demo\nservices:\n  a:\n    x-note: hi\n    image: i\n    restrat: always\n");
     assert_at(&d, 6, 5, "services.a.restrat", "unknown field `restrat`", "spelling");
 }
+
 /// Every check of `validate`, each error with its file:line:col, field, message and help, all at once, in this order.
 #[test]
 fn every_validation_error_is_reported_at_once_in_order() {
-    let yaml = r#"name: Bad_Name
+    let got: Vec<String> = errors(EVERY_ERROR_YAML).iter().map(ToString::to_string).collect();
+    assert_eq!(got, EVERY_ERROR);
+}
+
+/// One or more of every error `validate` reports (a service per problem).
+const EVERY_ERROR_YAML: &str = r#"name: Bad_Name
 namespace: -ns
 variables:
   API_TOKEN: {}
@@ -331,50 +337,48 @@ services:
     image: c
     depends_on: [cyc-a]
 "#;
-    let got: Vec<String> = errors(yaml).iter().map(ToString::to_string).collect();
-    let want = [
-        "t.yaml:1:7: name: project name `Bad_Name` is not valid (help: use at most 63 lowercase letters, digits and `-`, starting and ending with a letter or digit (the name becomes a Kubernetes object name))",
-        "t.yaml:2:12: namespace: namespace `-ns` is not a valid Kubernetes namespace (help: use at most 63 lowercase letters, digits and `-`, starting and ending with a letter or digit (the name becomes a Kubernetes object name))",
-        "t.yaml:6:3: volumes.Data.Store: volumes key `Data.Store` cannot be used on Kubernetes (as `data.store`) (help: use at most 63 lowercase letters, digits and `-`, starting and ending with a letter or digit (the name becomes a Kubernetes object name); `_` is turned into `-`)",
-        "t.yaml:9:3: networks.Front.Net: networks key `Front.Net` cannot be used on Kubernetes (as `front.net`) (help: use at most 63 lowercase letters, digits and `-`, starting and ending with a letter or digit (the name becomes a Kubernetes object name); `_` is turned into `-`)",
-        "t.yaml:12:3: services.Web_1: service name `Web_1` cannot be used on Kubernetes (help: use at most 63 lowercase letters, digits and `-`, starting with a letter and ending with a letter or digit (the name becomes a Kubernetes object and DNS name))",
-        "t.yaml:14:3: services.noimage.image: service `noimage` has no image (help: add `image: NAME[:TAG]` (a `build:` section alone is not enough: Kubernetes needs an image))",
-        "t.yaml:15:21: services.noimage.container_name: container name `-bad` is not valid on Docker (help: use letters, digits, `_`, `.` and `-`, starting with a letter or digit)",
-        "t.yaml:16:14: services.noimage.command: cannot split the command line: missing closing quote (help: close the quotes, or write the command as a list)",
-        "t.yaml:17:17: services.noimage.entrypoint: invalid interpolation in `${BROKEN`: unclosed `${` (help: write `$$` for a literal `$`)",
-        "t.yaml:19:12: services.env.image: invalid interpolation in `img:${TAG`: unclosed `${` (help: write `$$` for a literal `$`)",
-        "t.yaml:21:7: services.env.environment.1BAD: `1BAD` is not a valid environment variable name (help: use letters, digits, `_`, `-` and `.`, not starting with a digit)",
-        "t.yaml:25:13: services.ports.ports: `99999` in port `99999:80` is not a port number (1-65535) (help: write `HOST:CONTAINER`, `IP:HOST:CONTAINER` or `CONTAINER`, optionally with `/tcp` or `/udp`, or a map with `target`, `published`, `host_ip`, `protocol`)",
-        "t.yaml:25:36: services.ports.ports: service `ports` publishes host port 8080/tcp twice (help: give each service its own host port, or remove one of the mappings)",
-        "t.yaml:25:47: services.ports.ports: unknown protocol `sctp` (use tcp or udp) (help: write `HOST:CONTAINER`, `IP:HOST:CONTAINER` or `CONTAINER`, optionally with `/tcp` or `/udp`, or a map with `target`, `published`, `host_ip`, `protocol`)",
-        "t.yaml:25:74: services.ports.ports: service `ports` publishes host port 6000/tcp twice (help: give each service its own host port, or remove one of the mappings)",
-        "t.yaml:28:13: services.ports2.ports: host port 8080/tcp is published by both `ports` and `ports2` (help: give each service its own host port, or remove one of the mappings)",
-        "t.yaml:31:15: services.mounts.volumes: `/anon` has no source: anonymous volumes are not supported; name the volume, like `data:/anon` (help: write `VOLUME:/container/path[:ro]` or `./host/path:/container/path[:ro]`)",
-        "t.yaml:31:24: services.mounts.volumes: mount target `relative` must be an absolute path in the container (help: write `VOLUME:/container/path[:ro]` or `./host/path:/container/path[:ro]`)",
-        "t.yaml:31:41: services.mounts.volumes: unknown mount option `bogus` in `data:/x:bogus` (use ro, rw, cached, delegated, consistent, z, Z, nocopy) (help: write `VOLUME:/container/path[:ro]` or `./host/path:/container/path[:ro]`)",
-        "t.yaml:31:58: services.mounts.volumes: volume `missing` is used by service `mounts` but not declared (help: declare it at the top level: `volumes: { missing: {} }`, or write a host path starting with `./` for a bind mount)",
-        "t.yaml:32:16: services.mounts.networks: network `nowhere` is used by service `mounts` but not declared (help: declare it at the top level: `networks: { nowhere: {} }`; declared: Front.Net, back)",
-        "t.yaml:35:28: services.hc-empty.healthcheck.command: the health probe command is empty (help: give the command and its arguments, like `[redis-cli, ping]`)",
-        "t.yaml:38:28: services.hc-both.healthcheck: a health probe has either `command` or `shell`, not both (help: keep `command: [...]` (run directly) or `shell: \"...\"` (run with sh -c))",
-        "t.yaml:39:3: services.hc-none.healthcheck: the health probe of `hc-none` has no command (help: add `command: [prog, args...]` or `shell: \"command line\"`)",
-        "t.yaml:44:43: services.hc-zero.healthcheck.interval: healthcheck interval must be greater than zero (help: a duration like 10s, 1m30s, 500ms or 1h (units: us, ms, s, m, h))",
-        "t.yaml:44:56: services.hc-zero.healthcheck.timeout: healthcheck timeout must be greater than zero (help: a duration like 10s, 1m30s, 500ms or 1h (units: us, ms, s, m, h))",
-        "t.yaml:44:69: services.hc-zero.healthcheck.retries: healthcheck retries must be at least 1 (help: the number of consecutive failures before the service is unhealthy, like 3)",
-        "t.yaml:49:28: services.res.resources.reservations.cpus: reserved cpus 1 exceed the limit 0.5 (help: a reservation must not exceed its limit)",
-        "t.yaml:49:39: services.res.resources.reservations.memory: reserved memory 128M exceeds the limit 64M (help: a reservation must not exceed its limit)",
-        "t.yaml:50:14: services.res.restart: unknown restart policy `sometimes` (help: use `no`, `always`, `on-failure`, `on-failure:N` or `unless-stopped`)",
-        "t.yaml:51:11: services.res.kind: unknown kind `daemon` (help: use `stateful` (StatefulSet) or `stateless` (Deployment))",
-        "t.yaml:55:7: services.deps.depends_on.nosuch: service `deps` depends on `nosuch`, which is not a service of this topology (help: services are: Web_1, noimage, env, ports, ports2, mounts, hc-empty, hc-both, hc-none, hc-zero, res, deps, rep0, rep-named, rep-port, cyc-a, cyc-b)",
-        "t.yaml:56:7: services.deps.depends_on: service `deps` depends on itself (help: remove it from its own depends_on)",
-        "t.yaml:57:24: services.deps.depends_on.res.condition: unknown depends_on condition `whenever` (help: use `service_started`, `service_healthy` or `service_completed_successfully`)",
-        "t.yaml:58:26: services.deps.depends_on.ports.condition: `deps` waits for `ports` to be healthy, but `ports` has no healthcheck (help: add a healthcheck to `ports`, or use `condition: service_started`)",
-        "t.yaml:62:15: services.rep0.replicas: replicas must be at least 1 (help: use `deploy destroy` to remove a service)",
-        "t.yaml:66:15: services.rep-named.replicas: `rep-named` has 2 replicas but a fixed container_name (help: Docker cannot run two containers with one name: drop `container_name` or use one replica)",
-        "t.yaml:70:15: services.rep-port.replicas: `rep-port` has 3 replicas but publishes a fixed host port (help: two containers cannot bind one host port: publish `CONTAINER` only, or use one replica)",
-        "t.yaml:73:18: services.cyc-a.depends_on: dependency cycle: cyc-a -> cyc-b -> cyc-a (help: remove one of these depends_on entries: services in a cycle can never start)",
-    ];
-    assert_eq!(got, want);
-}
+
+const EVERY_ERROR: &[&str] = &[
+    "t.yaml:1:7: name: project name `Bad_Name` is not valid (help: use at most 63 lowercase letters, digits and `-`, starting and ending with a letter or digit (the name becomes a Kubernetes object name))",
+    "t.yaml:2:12: namespace: namespace `-ns` is not a valid Kubernetes namespace (help: use at most 63 lowercase letters, digits and `-`, starting and ending with a letter or digit (the name becomes a Kubernetes object name))",
+    "t.yaml:6:3: volumes.Data.Store: volumes key `Data.Store` cannot be used on Kubernetes (as `data.store`) (help: use at most 63 lowercase letters, digits and `-`, starting and ending with a letter or digit (the name becomes a Kubernetes object name); `_` is turned into `-`)",
+    "t.yaml:9:3: networks.Front.Net: networks key `Front.Net` cannot be used on Kubernetes (as `front.net`) (help: use at most 63 lowercase letters, digits and `-`, starting and ending with a letter or digit (the name becomes a Kubernetes object name); `_` is turned into `-`)",
+    "t.yaml:12:3: services.Web_1: service name `Web_1` cannot be used on Kubernetes (help: use at most 63 lowercase letters, digits and `-`, starting with a letter and ending with a letter or digit (the name becomes a Kubernetes object and DNS name))",
+    "t.yaml:14:3: services.noimage.image: service `noimage` has no image (help: add `image: NAME[:TAG]` (a `build:` section alone is not enough: Kubernetes needs an image))",
+    "t.yaml:15:21: services.noimage.container_name: container name `-bad` is not valid on Docker (help: use letters, digits, `_`, `.` and `-`, starting with a letter or digit)",
+    "t.yaml:16:14: services.noimage.command: cannot split the command line: missing closing quote (help: close the quotes, or write the command as a list)",
+    "t.yaml:17:17: services.noimage.entrypoint: invalid interpolation in `${BROKEN`: unclosed `${` (help: write `$$` for a literal `$`)",
+    "t.yaml:19:12: services.env.image: invalid interpolation in `img:${TAG`: unclosed `${` (help: write `$$` for a literal `$`)",
+    "t.yaml:21:7: services.env.environment.1BAD: `1BAD` is not a valid environment variable name (help: use letters, digits, `_`, `-` and `.`, not starting with a digit)",
+    "t.yaml:25:13: services.ports.ports: `99999` in port `99999:80` is not a port number (1-65535) (help: write `HOST:CONTAINER`, `IP:HOST:CONTAINER` or `CONTAINER`, optionally with `/tcp` or `/udp`, or a map with `target`, `published`, `host_ip`, `protocol`)",
+    "t.yaml:25:36: services.ports.ports: service `ports` publishes host port 8080/tcp twice (help: give each service its own host port, or remove one of the mappings)",
+    "t.yaml:25:47: services.ports.ports: unknown protocol `sctp` (use tcp or udp) (help: write `HOST:CONTAINER`, `IP:HOST:CONTAINER` or `CONTAINER`, optionally with `/tcp` or `/udp`, or a map with `target`, `published`, `host_ip`, `protocol`)",
+    "t.yaml:25:74: services.ports.ports: service `ports` publishes host port 6000/tcp twice (help: give each service its own host port, or remove one of the mappings)",
+    "t.yaml:28:13: services.ports2.ports: host port 8080/tcp is published by both `ports` and `ports2` (help: give each service its own host port, or remove one of the mappings)",
+    "t.yaml:31:15: services.mounts.volumes: `/anon` has no source: anonymous volumes are not supported; name the volume, like `data:/anon` (help: write `VOLUME:/container/path[:ro]` or `./host/path:/container/path[:ro]`)",
+    "t.yaml:31:24: services.mounts.volumes: mount target `relative` must be an absolute path in the container (help: write `VOLUME:/container/path[:ro]` or `./host/path:/container/path[:ro]`)",
+    "t.yaml:31:41: services.mounts.volumes: unknown mount option `bogus` in `data:/x:bogus` (use ro, rw, cached, delegated, consistent, z, Z, nocopy) (help: write `VOLUME:/container/path[:ro]` or `./host/path:/container/path[:ro]`)",
+    "t.yaml:31:58: services.mounts.volumes: volume `missing` is used by service `mounts` but not declared (help: declare it at the top level: `volumes: { missing: {} }`, or write a host path starting with `./` for a bind mount)",
+    "t.yaml:32:16: services.mounts.networks: network `nowhere` is used by service `mounts` but not declared (help: declare it at the top level: `networks: { nowhere: {} }`; declared: Front.Net, back)",
+    "t.yaml:35:28: services.hc-empty.healthcheck.command: the health probe command is empty (help: give the command and its arguments, like `[redis-cli, ping]`)",
+    "t.yaml:38:28: services.hc-both.healthcheck: a health probe has either `command` or `shell`, not both (help: keep `command: [...]` (run directly) or `shell: \"...\"` (run with sh -c))",
+    "t.yaml:39:3: services.hc-none.healthcheck: the health probe of `hc-none` has no command (help: add `command: [prog, args...]` or `shell: \"command line\"`)",
+    "t.yaml:44:43: services.hc-zero.healthcheck.interval: healthcheck interval must be greater than zero (help: a duration like 10s, 1m30s, 500ms or 1h (units: us, ms, s, m, h))",
+    "t.yaml:44:56: services.hc-zero.healthcheck.timeout: healthcheck timeout must be greater than zero (help: a duration like 10s, 1m30s, 500ms or 1h (units: us, ms, s, m, h))",
+    "t.yaml:44:69: services.hc-zero.healthcheck.retries: healthcheck retries must be at least 1 (help: the number of consecutive failures before the service is unhealthy, like 3)",
+    "t.yaml:49:28: services.res.resources.reservations.cpus: reserved cpus 1 exceed the limit 0.5 (help: a reservation must not exceed its limit)",
+    "t.yaml:49:39: services.res.resources.reservations.memory: reserved memory 128M exceeds the limit 64M (help: a reservation must not exceed its limit)",
+    "t.yaml:50:14: services.res.restart: unknown restart policy `sometimes` (help: use `no`, `always`, `on-failure`, `on-failure:N` or `unless-stopped`)",
+    "t.yaml:51:11: services.res.kind: unknown kind `daemon` (help: use `stateful` (StatefulSet) or `stateless` (Deployment))",
+    "t.yaml:55:7: services.deps.depends_on.nosuch: service `deps` depends on `nosuch`, which is not a service of this topology (help: services are: Web_1, noimage, env, ports, ports2, mounts, hc-empty, hc-both, hc-none, hc-zero, res, deps, rep0, rep-named, rep-port, cyc-a, cyc-b)",
+    "t.yaml:56:7: services.deps.depends_on: service `deps` depends on itself (help: remove it from its own depends_on)",
+    "t.yaml:57:24: services.deps.depends_on.res.condition: unknown depends_on condition `whenever` (help: use `service_started`, `service_healthy` or `service_completed_successfully`)",
+    "t.yaml:58:26: services.deps.depends_on.ports.condition: `deps` waits for `ports` to be healthy, but `ports` has no healthcheck (help: add a healthcheck to `ports`, or use `condition: service_started`)",
+    "t.yaml:62:15: services.rep0.replicas: replicas must be at least 1 (help: use `deploy destroy` to remove a service)",
+    "t.yaml:66:15: services.rep-named.replicas: `rep-named` has 2 replicas but a fixed container_name (help: Docker cannot run two containers with one name: drop `container_name` or use one replica)",
+    "t.yaml:70:15: services.rep-port.replicas: `rep-port` has 3 replicas but publishes a fixed host port (help: two containers cannot bind one host port: publish `CONTAINER` only, or use one replica)",
+    "t.yaml:73:18: services.cyc-a.depends_on: dependency cycle: cyc-a -> cyc-b -> cyc-a (help: remove one of these depends_on entries: services in a cycle can never start)",
+];
 
 /// `default` is only implicit when no service names it; template syntax is checked in every value; a cycle through three services.
 #[test]

@@ -1,0 +1,128 @@
+//! Pass 1: names and defaults filled in (project name, secret variables, volume and network names). Reports nothing.
+
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+
+use super::is_dns1123;
+use crate::diag::SourceFile;
+use crate::model::*;
+use crate::raw::{self, Located, RawTopology, StringOrList};
+use crate::{interp, is_secret_name};
+
+/// `name:`, else the topology file's stem as a DNS name (`My_App.v2.yaml` → `my-app-v2`), else `deploy`.
+pub(super) fn project_name(name: Option<&Located<String>>, base: &Arc<SourceFile>) -> String {
+    match name {
+        Some(n) => n.value.clone(),
+        None => {
+            let stem = base.path.file_stem().map(|s| s.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+            let stem = stem.replace(['_', '.', ' '], "-");
+            if is_dns1123(&stem) { stem } else { "deploy".to_string() }
+        }
+    }
+}
+
+/// The declared variables, and the names of every secret variable: declared
+/// `secret` (or, undeclared or not, with a secret-looking name).
+pub(super) fn variables(raw: &RawTopology) -> (IndexMap<String, Variable>, Vec<String>) {
+    let mut variables = IndexMap::new();
+    let mut secret_vars = Vec::new();
+    for (k, v) in &raw.variables {
+        let secret = v.secret.unwrap_or_else(|| is_secret_name(&k.value));
+        if secret {
+            secret_vars.push(k.value.clone());
+        }
+        variables.insert(k.value.clone(), Variable { secret, description: v.description.clone() });
+    }
+    // Undeclared variables with secret-looking names are secret too.
+    let mut mentioned: Vec<String> = Vec::new();
+    for s in raw.services.values() {
+        collect_vars(s, &mut mentioned);
+    }
+    for v in mentioned {
+        if !variables.contains_key(&v) && is_secret_name(&v) {
+            secret_vars.push(v);
+        }
+    }
+    (variables, secret_vars)
+}
+
+/// The variables a service's image, environment, command and entrypoint mention, each once.
+fn collect_vars(s: &raw::RawService, out: &mut Vec<String>) {
+    let mut add = |t: &str| {
+        for v in interp::variables(t) {
+            if !out.contains(&v) {
+                out.push(v);
+            }
+        }
+    };
+    if let Some(i) = &s.image {
+        add(&i.value);
+    }
+    match &s.environment {
+        Some(raw::RawEnv::Map(m)) => {
+            for v in m.values() {
+                if let raw::RawEnvValue::Scalar(raw::Scalar::String(t))
+                | raw::RawEnvValue::Detailed(raw::RawEnvDetailed { value: raw::Scalar::String(t), .. }) = &v.value
+                {
+                    add(t);
+                }
+            }
+        }
+        // `KEY=VALUE` items, as `RawEnv::into_map` reads them
+        Some(raw::RawEnv::List(l)) => l.iter().for_each(|item| add(item.value.split_once('=').map_or("", |(_, v)| v))),
+        None => {}
+    }
+    for c in [&s.command, &s.entrypoint].into_iter().flatten() {
+        match &c.value {
+            StringOrList::String(t) => add(t),
+            StringOrList::List(l) => l.iter().for_each(|t| add(t)),
+        }
+    }
+}
+
+/// Volumes with their Docker names (`PROJECT_KEY` unless `name:` is given) and default size.
+pub(super) fn volumes(raw: &RawTopology, project: &str) -> IndexMap<String, Volume> {
+    let mut volumes = IndexMap::new();
+    for (k, v) in &raw.volumes {
+        let v = v.clone().unwrap_or_default();
+        let explicit_name = v.name.is_some();
+        let docker_name = v.name.map_or_else(|| format!("{project}_{}", k.value), |n| n.value);
+        volumes.insert(
+            k.value.clone(),
+            Volume {
+                key: k.value.clone(),
+                name: docker_name,
+                explicit_name,
+                size: v.size.map_or(DEFAULT_VOLUME_SIZE, |s| s.value),
+                storage_class: v.storage_class.map(|s| s.value),
+            },
+        );
+    }
+    volumes
+}
+
+/// Networks with their Docker names and drivers, and `default` when a service
+/// names no network and `default` is not declared.
+pub(super) fn networks(raw: &RawTopology, project: &str) -> IndexMap<String, Network> {
+    let mut networks = IndexMap::new();
+    for (k, n) in &raw.networks {
+        let n = n.clone().unwrap_or_default();
+        networks.insert(
+            k.value.clone(),
+            Network {
+                key: k.value.clone(),
+                name: n.name.map_or_else(|| format!("{project}_{}", k.value), |x| x.value),
+                driver: n.driver.map_or_else(|| "bridge".to_string(), |d| d.value),
+            },
+        );
+    }
+    let needs_default = raw.services.values().any(|s| s.networks.iter().flatten().next().is_none());
+    if needs_default && !networks.contains_key("default") {
+        networks.insert(
+            "default".to_string(),
+            Network { key: "default".into(), name: format!("{project}_default"), driver: "bridge".into() },
+        );
+    }
+    networks
+}

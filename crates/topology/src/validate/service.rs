@@ -1,0 +1,398 @@
+//! Pass 3: each service, one field group at a time, into the model.
+
+use indexmap::IndexMap;
+
+use super::cross::Scope;
+use super::parse::{parse_mount, parse_port, parse_restart};
+use super::{Ctx, DNS1035_HELP, is_dns1035, is_docker_name, is_env_name, service_field};
+use crate::diag::Diagnostic;
+use crate::is_secret_name;
+use crate::model::*;
+use crate::raw::{self, Located, RawService, RawTopology, StringOrList};
+
+/// Every service, in file order.
+pub(super) fn all(cx: &mut Ctx, raw: &RawTopology) -> IndexMap<String, Service> {
+    let mut scope = Scope::new(raw);
+    raw.services.iter().map(|(key, s)| (key.value.clone(), service(cx, &mut scope, key, s))).collect()
+}
+
+fn service(cx: &mut Ctx, scope: &mut Scope<'_>, key: &Located<String>, s: &RawService) -> Service {
+    let sname = key.value.as_str();
+    let f = |x: &str| service_field(sname, x);
+    check_name(cx, key);
+    let image = image(cx, key, s);
+    check_container_name(cx, sname, s);
+    let command = s.command.as_ref().map(|c| args(cx, c, &f("command")));
+    let entrypoint = s.entrypoint.as_ref().map(|c| args(cx, c, &f("entrypoint")));
+    let environment = environment(cx, sname, s);
+    let ports = ports(cx, scope, sname, s);
+    let mounts = mounts(cx, scope, sname, s);
+    let networks = networks(cx, scope, sname, s);
+    let healthcheck = s.healthcheck.as_ref().and_then(|h| healthcheck(cx, key, h));
+    let resources = resources(cx, sname, s);
+    let restart = restart(cx, sname, s);
+    let depends_on = depends_on(cx, scope, sname, s);
+    let replicas = replicas(cx, sname, s, &ports);
+    let kind = kind(cx, sname, s, &mounts);
+    Service {
+        name: sname.to_string(),
+        image,
+        build: s.build.as_ref().map(|b| Build {
+            context: b.context.as_ref().map(|x| x.value.clone()),
+            dockerfile: b.dockerfile.as_ref().map(|x| x.value.clone()),
+            target: b.target.as_ref().map(|x| x.value.clone()),
+        }),
+        container_name: s.container_name.as_ref().map(|c| c.value.clone()),
+        command,
+        entrypoint,
+        environment,
+        ports,
+        expose: s.expose.iter().flatten().map(|e| e.value).collect(),
+        mounts,
+        networks,
+        healthcheck,
+        resources,
+        restart,
+        depends_on,
+        replicas,
+        kind,
+    }
+}
+
+/// A service name becomes a Kubernetes Service: a DNS-1035 label.
+fn check_name(cx: &mut Ctx, key: &Located<String>) {
+    if !is_dns1035(&key.value) {
+        cx.err(
+            Diagnostic::new(format!("service name `{}` cannot be used on Kubernetes", key.value))
+                .at(key.loc())
+                .field(format!("services.{}", key.value))
+                .help(DNS1035_HELP),
+        );
+    }
+}
+
+fn image(cx: &mut Ctx, key: &Located<String>, s: &RawService) -> Value {
+    let field = service_field(&key.value, "image");
+    match &s.image {
+        Some(i) => cx.value(i.value.clone(), i.loc(), field, false),
+        None => {
+            cx.err(
+                Diagnostic::new(format!("service `{}` has no image", key.value)).at(key.loc()).field(field).help(
+                    "add `image: NAME[:TAG]` (a `build:` section alone is not enough: Kubernetes needs an image)",
+                ),
+            );
+            Value::literal("")
+        }
+    }
+}
+
+fn check_container_name(cx: &mut Ctx, sname: &str, s: &RawService) {
+    if let Some(c) = &s.container_name
+        && !is_docker_name(&c.value)
+    {
+        cx.err(
+            Diagnostic::new(format!("container name `{}` is not valid on Docker", c.value))
+                .at(c.loc())
+                .field(service_field(sname, "container_name"))
+                .help("use letters, digits, `_`, `.` and `-`, starting with a letter or digit"),
+        );
+    }
+}
+
+/// `command` or `entrypoint`: a list, or a string split as a shell does.
+fn args(cx: &mut Ctx, c: &Located<StringOrList>, field: &str) -> Vec<Value> {
+    let list = match &c.value {
+        StringOrList::List(l) => l.clone(),
+        StringOrList::String(s) => match shell_words::split(s) {
+            Ok(l) => l,
+            Err(e) => {
+                cx.err(
+                    Diagnostic::new(format!("cannot split the command line: {e}"))
+                        .at(c.loc())
+                        .field(field)
+                        .help("close the quotes, or write the command as a list"),
+                );
+                Vec::new()
+            }
+        },
+    };
+    list.into_iter().map(|a| cx.value(a, c.loc(), field.to_string(), false)).collect()
+}
+
+/// Environment values, secret when marked, when the name looks secret, or when they use a secret variable.
+fn environment(cx: &mut Ctx, sname: &str, s: &RawService) -> IndexMap<String, Value> {
+    let mut environment = IndexMap::new();
+    for (k, v) in s.environment.clone().map(raw::RawEnv::into_map).unwrap_or_default() {
+        let field = service_field(sname, &format!("environment.{}", k.value));
+        if !is_env_name(&k.value) {
+            cx.err(
+                Diagnostic::new(format!("`{}` is not a valid environment variable name", k.value))
+                    .at(k.loc())
+                    .field(field.clone())
+                    .help("use letters, digits, `_`, `-` and `.`, not starting with a digit"),
+            );
+        }
+        let (text, marked) = match v.value {
+            raw::RawEnvValue::Scalar(x) => (x.into_string(), false),
+            raw::RawEnvValue::Detailed(d) => (d.value.into_string(), d.secret),
+        };
+        let val = cx.value(text, v.loc.as_ref().or(k.loc()), field, marked || is_secret_name(&k.value));
+        environment.insert(k.value.clone(), val);
+    }
+    environment
+}
+
+fn ports(cx: &mut Ctx, scope: &mut Scope<'_>, sname: &str, s: &RawService) -> Vec<Port> {
+    let mut ports = Vec::new();
+    for p in s.ports.iter().flatten() {
+        match parse_port(&p.value) {
+            Ok(port) => {
+                scope.check_host_port(cx, sname, &port, p.loc());
+                ports.push(port);
+            }
+            Err(m) => cx.err(Diagnostic::new(m).at(p.loc()).field(service_field(sname, "ports")).help(
+                "write `HOST:CONTAINER`, `IP:HOST:CONTAINER` or `CONTAINER`, optionally with `/tcp` or `/udp`, or a map with `target`, `published`, `host_ip`, `protocol`",
+            )),
+        }
+    }
+    ports
+}
+
+fn mounts(cx: &mut Ctx, scope: &Scope<'_>, sname: &str, s: &RawService) -> Vec<Mount> {
+    let mut mounts = Vec::new();
+    for m in s.volumes.iter().flatten() {
+        match parse_mount(&m.value) {
+            Ok(mount) => {
+                scope.check_volume(cx, sname, &mount, m.loc());
+                mounts.push(mount);
+            }
+            Err(msg) => cx.err(
+                Diagnostic::new(msg)
+                    .at(m.loc())
+                    .field(service_field(sname, "volumes"))
+                    .help("write `VOLUME:/container/path[:ro]` or `./host/path:/container/path[:ro]`"),
+            ),
+        }
+    }
+    mounts
+}
+
+/// The networks a service joins; `default` when it names none.
+fn networks(cx: &mut Ctx, scope: &Scope<'_>, sname: &str, s: &RawService) -> Vec<String> {
+    let mut nets = Vec::new();
+    for n in s.networks.iter().flatten() {
+        scope.check_network(cx, sname, n);
+        nets.push(n.value.clone());
+    }
+    if nets.is_empty() {
+        nets.push("default".to_string());
+    }
+    nets
+}
+
+/// The probe, when its test is valid; its timings are checked only then.
+fn healthcheck(cx: &mut Ctx, key: &Located<String>, h: &raw::RawHealth) -> Option<Healthcheck> {
+    let test = probe_test(cx, key, h)?;
+    check_probe_timing(cx, &key.value, h);
+    Some(Healthcheck {
+        test,
+        interval: h.interval.as_ref().map(|x| x.value),
+        timeout: h.timeout.as_ref().map(|x| x.value),
+        retries: h.retries.as_ref().map(|x| x.value),
+        start_period: h.start_period.as_ref().map(|x| x.value),
+    })
+}
+
+/// Exactly one of `command` (non-empty) and `shell`.
+fn probe_test(cx: &mut Ctx, key: &Located<String>, h: &raw::RawHealth) -> Option<ProbeTest> {
+    let f = |x: &str| service_field(&key.value, x);
+    let (msg, loc, field, help) = match (&h.command, &h.shell) {
+        (Some(c), None) if !c.value.is_empty() => {
+            return Some(ProbeTest::Exec(
+                c.value.iter().map(|a| cx.value(a.clone(), c.loc(), f("healthcheck.command"), false)).collect(),
+            ));
+        }
+        (None, Some(sh)) => {
+            return Some(ProbeTest::Shell(cx.value(sh.value.clone(), sh.loc(), f("healthcheck.shell"), false)));
+        }
+        (Some(c), None) => (
+            "the health probe command is empty".to_string(),
+            c.loc(),
+            f("healthcheck.command"),
+            "give the command and its arguments, like `[redis-cli, ping]`",
+        ),
+        (Some(c), Some(_)) => (
+            "a health probe has either `command` or `shell`, not both".to_string(),
+            c.loc(),
+            f("healthcheck"),
+            "keep `command: [...]` (run directly) or `shell: \"...\"` (run with sh -c)",
+        ),
+        (None, None) => (
+            format!("the health probe of `{}` has no command", key.value),
+            key.loc(),
+            f("healthcheck"),
+            "add `command: [prog, args...]` or `shell: \"command line\"`",
+        ),
+    };
+    cx.err(Diagnostic::new(msg).at(loc).field(field).help(help));
+    None
+}
+
+fn check_probe_timing(cx: &mut Ctx, sname: &str, h: &raw::RawHealth) {
+    for (d, name) in [(&h.interval, "interval"), (&h.timeout, "timeout")] {
+        if let Some(d) = d
+            && d.value.get().is_zero()
+        {
+            cx.err(
+                Diagnostic::new(format!("healthcheck {name} must be greater than zero"))
+                    .at(d.loc())
+                    .field(service_field(sname, &format!("healthcheck.{name}")))
+                    .help(crate::units::DURATION_HELP),
+            );
+        }
+    }
+    if let Some(r) = &h.retries
+        && r.value == 0
+    {
+        cx.err(
+            Diagnostic::new("healthcheck retries must be at least 1")
+                .at(r.loc())
+                .field(service_field(sname, "healthcheck.retries"))
+                .help("the number of consecutive failures before the service is unhealthy, like 3"),
+        );
+    }
+}
+
+fn resources(cx: &mut Ctx, sname: &str, s: &RawService) -> Resources {
+    let amount = |a: &Option<raw::RawAmount>| Amount {
+        cpus: a.as_ref().and_then(|x| x.cpus.as_ref().map(|c| c.value)),
+        memory: a.as_ref().and_then(|x| x.memory.as_ref().map(|c| c.value)),
+    };
+    let resources = s.resources.as_ref().map_or_else(Resources::default, |r| Resources {
+        limits: amount(&r.limits),
+        reservations: amount(&r.reservations),
+    });
+    if let Some(r) = &s.resources {
+        check_reservation(cx, r, &resources, &service_field(sname, "resources"));
+    }
+    resources
+}
+
+/// A reservation must not exceed its limit.
+fn check_reservation(cx: &mut Ctx, raw: &raw::RawResources, r: &Resources, field: &str) {
+    if let (Some(l), Some(q)) = (r.limits.cpus, r.reservations.cpus)
+        && q > l
+    {
+        let loc = raw.reservations.as_ref().and_then(|x| x.cpus.as_ref()).and_then(|c| c.loc.clone());
+        cx.err(
+            Diagnostic::new(format!("reserved cpus {q} exceed the limit {l}"))
+                .at(loc.as_ref())
+                .field(format!("{field}.reservations.cpus"))
+                .help("a reservation must not exceed its limit"),
+        );
+    }
+    if let (Some(l), Some(q)) = (r.limits.memory, r.reservations.memory)
+        && q > l
+    {
+        let loc = raw.reservations.as_ref().and_then(|x| x.memory.as_ref()).and_then(|c| c.loc.clone());
+        cx.err(
+            Diagnostic::new(format!("reserved memory {q} exceeds the limit {l}"))
+                .at(loc.as_ref())
+                .field(format!("{field}.reservations.memory"))
+                .help("a reservation must not exceed its limit"),
+        );
+    }
+}
+
+fn restart(cx: &mut Ctx, sname: &str, s: &RawService) -> Option<Restart> {
+    let r = s.restart.as_ref()?;
+    match parse_restart(&r.value) {
+        Ok(x) => Some(x),
+        Err(m) => {
+            cx.err(
+                Diagnostic::new(m)
+                    .at(r.loc())
+                    .field(service_field(sname, "restart"))
+                    .help("use `no`, `always`, `on-failure`, `on-failure:N` or `unless-stopped`"),
+            );
+            None
+        }
+    }
+}
+
+/// The services this one waits for, and for what; unknown services and itself left out (and reported).
+fn depends_on(cx: &mut Ctx, scope: &Scope<'_>, sname: &str, s: &RawService) -> IndexMap<String, Condition> {
+    let mut depends_on = IndexMap::new();
+    for (dep, spec) in s.depends_on.clone().map(raw::RawDepends::into_map).unwrap_or_default() {
+        if !scope.check_dependency(cx, sname, &dep) {
+            continue;
+        }
+        let cond = condition(cx, sname, &dep, spec.condition.as_ref());
+        if cond == Condition::ServiceHealthy {
+            scope.check_healthy_target(cx, sname, &dep, &spec);
+        }
+        depends_on.insert(dep.value.clone(), cond);
+    }
+    depends_on
+}
+
+fn condition(cx: &mut Ctx, sname: &str, dep: &Located<String>, c: Option<&Located<String>>) -> Condition {
+    let Some(c) = c else { return Condition::ServiceStarted };
+    match c.value.as_str() {
+        "service_started" => Condition::ServiceStarted,
+        "service_healthy" => Condition::ServiceHealthy,
+        "service_completed_successfully" => Condition::ServiceCompletedSuccessfully,
+        other => {
+            cx.err(
+                Diagnostic::new(format!("unknown depends_on condition `{other}`"))
+                    .at(c.loc())
+                    .field(service_field(sname, &format!("depends_on.{}.condition", dep.value)))
+                    .help("use `service_started`, `service_healthy` or `service_completed_successfully`"),
+            );
+            Condition::ServiceStarted
+        }
+    }
+}
+
+/// At least one; more than one only without a fixed container name or host port.
+fn replicas(cx: &mut Ctx, sname: &str, s: &RawService, ports: &[Port]) -> u32 {
+    let Some(r) = &s.replicas else { return 1 };
+    let (msg, help) = if r.value == 0 {
+        ("replicas must be at least 1".to_string(), "use `deploy destroy` to remove a service")
+    } else if r.value > 1 && s.container_name.is_some() {
+        (
+            format!("`{sname}` has {} replicas but a fixed container_name", r.value),
+            "Docker cannot run two containers with one name: drop `container_name` or use one replica",
+        )
+    } else if r.value > 1 && ports.iter().any(|p| p.host.is_some()) {
+        (
+            format!("`{sname}` has {} replicas but publishes a fixed host port", r.value),
+            "two containers cannot bind one host port: publish `CONTAINER` only, or use one replica",
+        )
+    } else {
+        return r.value;
+    };
+    cx.err(Diagnostic::new(msg).at(r.loc()).field(service_field(sname, "replicas")).help(help));
+    r.value
+}
+
+/// `stateful` or `stateless`; by default stateful when a named volume is mounted.
+fn kind(cx: &mut Ctx, sname: &str, s: &RawService, mounts: &[Mount]) -> WorkloadKind {
+    let Some(k) = &s.kind else {
+        let has_volume = mounts.iter().any(|m| matches!(m.source, MountSource::Volume(_)));
+        return if has_volume { WorkloadKind::Stateful } else { WorkloadKind::Stateless };
+    };
+    match k.value.as_str() {
+        "stateful" => WorkloadKind::Stateful,
+        "stateless" => WorkloadKind::Stateless,
+        other => {
+            cx.err(
+                Diagnostic::new(format!("unknown kind `{other}`"))
+                    .at(k.loc())
+                    .field(service_field(sname, "kind"))
+                    .help("use `stateful` (StatefulSet) or `stateless` (Deployment)"),
+            );
+            WorkloadKind::Stateless
+        }
+    }
+}
