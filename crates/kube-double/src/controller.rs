@@ -1,13 +1,13 @@
-//! A simulated StatefulSet/Deployment controller + scheduler + kubelet.
+//! A simulated StatefulSet/Deployment/Job controller + scheduler + kubelet.
 //!
 //! When a workload is created or its generation changes, it creates Pods (and, for
 //! StatefulSets, PVCs from `volumeClaimTemplates`) in a "creating" state right away, then after
 //! the workload's [`Behaviour`] delay moves them to their final state and writes the workload
 //! status the way the real controllers report it. All writes go through the store, so watches
-//! see them at once.
+//! see them at once. Jobs live in the `job` submodule.
 
 use crate::resources::{self as res, Rt, rt};
-use crate::store::{Change, ChangeKind, Store};
+use crate::store::{Change, ChangeKind, DeleteOptions, Store};
 use crate::util::{self, short_hash};
 use crate::{Inner, lock};
 use serde_json::{Map, Value, json};
@@ -16,6 +16,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::broadcast;
 use tokio::task::AbortHandle;
+
+mod job;
 
 /// How the simulated cluster treats a workload's pods.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +38,11 @@ pub enum Behaviour {
     /// Pods run but never become ready, and a Deployment reports
     /// `Progressing=False` with reason `ProgressDeadlineExceeded`.
     ProgressDeadlineExceeded,
+    /// The container exits with `exit_code` after printing `log` (the pods' log, see
+    /// [`KubeDouble::set_logs`](crate::KubeDouble::set_logs)). A Job's pod ends `Failed` and the
+    /// Job fails with `BackoffLimitExceeded`; StatefulSet/Deployment pods go to
+    /// `CrashLoopBackOff` with that exit code in `lastState`.
+    Fails { exit_code: i32, log: String },
 }
 
 impl Default for Behaviour {
@@ -51,10 +58,15 @@ const NODE: &str = "kube-double-node";
 
 type WorkloadKey = (Rt, String, String);
 
+/// The kinds the controller reconciles.
+const WORKLOADS: [Rt; 3] = [res::STATEFULSETS, res::DEPLOYMENTS, res::JOBS];
+
 #[derive(Default)]
 pub struct Controller {
     behaviours: Mutex<HashMap<String, Behaviour>>,
     default: Mutex<Behaviour>,
+    /// Log text per workload name, from `KubeDouble::set_logs`.
+    logs: Mutex<HashMap<String, String>>,
     /// Latest reconcile epoch per workload; a sleeping reconcile whose epoch is stale gives up.
     epochs: Mutex<HashMap<WorkloadKey, (u64, Option<AbortHandle>)>>,
 }
@@ -73,6 +85,22 @@ impl Controller {
         lock(&self.behaviours).get(workload).cloned().unwrap_or_else(|| lock(&self.default).clone())
     }
 
+    pub fn set_logs(&self, workload: &str, text: &str) {
+        lock(&self.logs).insert(workload.to_owned(), text.to_owned());
+    }
+
+    /// The log of the pods of `workload`: set with `set_logs`, else a `Fails` behaviour's
+    /// log, else empty.
+    pub fn log_for(&self, workload: &str) -> String {
+        if let Some(text) = lock(&self.logs).get(workload) {
+            return text.clone();
+        }
+        match self.behaviour(workload) {
+            Behaviour::Fails { log, .. } => log,
+            _ => String::new(),
+        }
+    }
+
     pub fn abort_all(&self) {
         for (_, h) in lock(&self.epochs).values() {
             if let Some(h) = h {
@@ -86,7 +114,7 @@ impl Controller {
 pub async fn run(inner: Arc<Inner>, mut rx: broadcast::Receiver<Change>) {
     loop {
         match rx.recv().await {
-            Ok(c) if matches!(c.rt, res::STATEFULSETS | res::DEPLOYMENTS) && c.kind != ChangeKind::Deleted => {
+            Ok(c) if WORKLOADS.contains(&c.rt) && c.kind != ChangeKind::Deleted => {
                 let gen_of = |v: &Value| v.pointer("/metadata/generation").and_then(Value::as_i64);
                 let changed = c.kind == ChangeKind::Added || c.old.as_deref().map(gen_of) != Some(gen_of(&c.object));
                 if changed {
@@ -105,7 +133,7 @@ pub async fn run(inner: Arc<Inner>, mut rx: broadcast::Receiver<Change>) {
 pub fn resync(inner: &Arc<Inner>, only: Option<&str>) {
     let keys: Vec<WorkloadKey> = {
         let store = lock(&inner.store);
-        [res::STATEFULSETS, res::DEPLOYMENTS]
+        WORKLOADS
             .into_iter()
             .flat_map(|k| {
                 store.list(k, None).into_iter().map(move |o| {
@@ -161,13 +189,17 @@ enum PodState {
     Ready,
     Unschedulable,
     ImagePullBackOff,
-    CrashLoopBackOff,
-    OomKilled,
+    /// Waiting in `CrashLoopBackOff`; the last run terminated with this exit code and reason.
+    CrashLoop(i32, &'static str),
     NotReady(Option<String>),
+    /// Ran to completion (Job pods): terminated with exit code 0, phase `Succeeded`.
+    Succeeded,
+    /// Ran and failed (Job pods): terminated with this exit code, phase `Failed`.
+    Failed(i32),
 }
 
 impl PodState {
-    fn of(b: &Behaviour, final_phase: bool) -> Self {
+    fn of(b: &Behaviour, final_phase: bool, job: bool) -> Self {
         if !final_phase {
             return match b {
                 Behaviour::Never => Self::Unschedulable,
@@ -175,11 +207,14 @@ impl PodState {
             };
         }
         match b {
+            Behaviour::ReadyAfter(_) if job => Self::Succeeded,
             Behaviour::ReadyAfter(_) => Self::Ready,
+            Behaviour::Fails { exit_code, .. } if job => Self::Failed(*exit_code),
+            Behaviour::Fails { exit_code, .. } => Self::CrashLoop(*exit_code, "Error"),
             Behaviour::Never => Self::Unschedulable,
             Behaviour::ImagePullBackOff => Self::ImagePullBackOff,
-            Behaviour::CrashLoopBackOff => Self::CrashLoopBackOff,
-            Behaviour::OomKilled => Self::OomKilled,
+            Behaviour::CrashLoopBackOff => Self::CrashLoop(1, "Error"),
+            Behaviour::OomKilled => Self::CrashLoop(137, "OOMKilled"),
             Behaviour::ReadinessFailing(m) => Self::NotReady(Some(m.clone())),
             Behaviour::ProgressDeadlineExceeded => Self::NotReady(None),
         }
@@ -208,6 +243,17 @@ impl Workload<'_> {
             "blockOwnerDeletion": true,
         })
     }
+    /// Records an event about the workload from its controller.
+    fn event(&self, store: &mut Store, ty: &str, reason: &str, message: &str) {
+        let r = rt(self.rt);
+        let component = match self.rt {
+            res::STATEFULSETS => "statefulset-controller",
+            res::JOBS => "job-controller",
+            _ => "replicaset-controller",
+        };
+        let involved = json!({"kind": r.kind, "namespace": self.ns, "name": self.name, "uid": self.uid, "apiVersion": r.api_version()});
+        record_event(store, self.ns, self.name, involved, ty, reason, message, component);
+    }
     fn replicas(&self) -> usize {
         self.obj.pointer("/spec/replicas").and_then(Value::as_u64).unwrap_or(1) as usize
     }
@@ -220,11 +266,11 @@ fn reconcile(store: &mut Store, key: &WorkloadKey, b: &Behaviour, final_phase: b
     let Some(obj) = store.get(key.0, Some(&key.1), &key.2).cloned() else { return };
     let uid = obj.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or_default().to_owned();
     let w = Workload { rt: key.0, obj: &obj, ns: &key.1, name: &key.2, uid: &uid };
-    let state = PodState::of(b, final_phase);
-    if key.0 == res::STATEFULSETS {
-        reconcile_sts(store, &w, &state);
-    } else {
-        reconcile_deploy(store, &w, b, &state);
+    let state = PodState::of(b, final_phase, key.0 == res::JOBS);
+    match key.0 {
+        res::STATEFULSETS => reconcile_sts(store, &w, &state),
+        res::DEPLOYMENTS => reconcile_deploy(store, &w, b, &state),
+        _ => job::reconcile(store, &w, &state),
     }
 }
 
@@ -285,7 +331,7 @@ fn reconcile_sts(store: &mut Store, w: &Workload<'_>, state: &PodState) {
         let name = p.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
         let ordinal = name.rsplit('-').next().and_then(|o| o.parse::<usize>().ok());
         if ordinal.is_none_or(|o| o >= count) {
-            let _ = store.delete(res::PODS, Some(w.ns), name, false);
+            let _ = store.delete(res::PODS, Some(w.ns), name, &DeleteOptions::default());
         }
     }
     let generation = w.obj.pointer("/metadata/generation").cloned().unwrap_or(json!(1));
@@ -326,7 +372,7 @@ fn reconcile_deploy(store: &mut Store, w: &Workload<'_>, b: &Behaviour, state: &
             current.push(name);
         } else {
             // Rollout (simplified): old pods are replaced at once.
-            let _ = store.delete(res::PODS, Some(w.ns), &name, false);
+            let _ = store.delete(res::PODS, Some(w.ns), &name, &DeleteOptions::default());
         }
     }
     while current.len() < replicas {
@@ -445,16 +491,12 @@ fn write_pod(
     let Ok(out) = store.put_internal(res::PODS, pod, MANAGER) else { return };
     let uid = out.object.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or_default().to_owned();
     if out.created {
-        let r = rt(w.rt);
         let what = if w.rt == res::STATEFULSETS {
             format!("create Pod {name} in StatefulSet {} successful", w.name)
         } else {
             format!("Created pod: {name}")
         };
-        let comp = if w.rt == res::STATEFULSETS { "statefulset-controller" } else { "replicaset-controller" };
-        let involved =
-            json!({"kind": r.kind, "namespace": w.ns, "name": w.name, "uid": w.uid, "apiVersion": r.api_version()});
-        record_event(store, w.ns, w.name, involved, "Normal", "SuccessfulCreate", &what, comp);
+        w.event(store, "Normal", "SuccessfulCreate", &what);
     }
     pod_events(store, &out.object, &uid, state);
 }
@@ -473,91 +515,113 @@ fn containers(pod: &Value) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
+/// Per-pod facts a container status needs.
+struct PodCtx<'a> {
+    uid: &'a str,
+    name: &'a str,
+    ns: &'a str,
+    now: &'a str,
+}
+
+fn container_status(p: &PodCtx<'_>, cname: &str, image: &str, state: &PodState) -> Value {
+    let now = p.now;
+    let waiting = |reason: &str, message: String| json!({"waiting": {"reason": reason, "message": message}});
+    let terminated = |reason: &str, code: i32| json!({"terminated": {"exitCode": code, "reason": reason, "startedAt": now, "finishedAt": now, "containerID": format!("containerd://{}", short_hash(&json!([p.uid, cname]), 16))}});
+    let backoff = format!("back-off 40s restarting failed container={cname} pod={}_{}({})", p.name, p.ns, p.uid);
+    let (st, last, restarts, started) = match state {
+        PodState::Creating => (waiting("ContainerCreating", String::new()), json!({}), 0, false),
+        PodState::Ready | PodState::NotReady(_) => (json!({"running": {"startedAt": now}}), json!({}), 0, true),
+        PodState::ImagePullBackOff => {
+            (waiting("ImagePullBackOff", format!("Back-off pulling image \"{image}\"")), json!({}), 0, false)
+        }
+        PodState::CrashLoop(code, reason) => {
+            (waiting("CrashLoopBackOff", backoff), terminated(reason, *code), 3, false)
+        }
+        PodState::Succeeded => (terminated("Completed", 0), json!({}), 0, false),
+        PodState::Failed(code) => (terminated("Error", *code), json!({}), 0, false),
+        PodState::Unschedulable => (json!({}), json!({}), 0, false),
+    };
+    let ran = started || restarts > 0 || st.get("terminated").is_some();
+    let mut s = json!({
+        "name": cname,
+        "image": image,
+        "imageID": "",
+        "ready": state.ready(),
+        "restartCount": restarts,
+        "started": started,
+        "state": st,
+        "lastState": last,
+    });
+    if ran {
+        s["imageID"] = json!(format!("docker.io/library/{image}@sha256:{}", short_hash(&json!(image), 16)));
+        s["containerID"] = json!(format!("containerd://{}", short_hash(&json!([p.uid, cname, "c"]), 16)));
+    }
+    s
+}
+
+fn pod_condition(now: &str, ty: &str, ok: bool, reason: Option<&str>, message: Option<String>) -> Value {
+    let mut c = json!({"type": ty, "status": if ok { "True" } else { "False" }, "lastProbeTime": null, "lastTransitionTime": now});
+    if let Some(r) = reason {
+        c["reason"] = json!(r);
+    }
+    if let Some(m) = message {
+        c["message"] = json!(m);
+    }
+    c
+}
+
 fn pod_status(pod: &Value, state: &PodState, uid: &str, prev: Option<&Value>) -> Value {
     let now =
         prev.and_then(|p| p.get("startTime")).and_then(Value::as_str).map_or_else(util::now_rfc3339, str::to_owned);
-    let ns = pod.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or_default();
-    let name = pod.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
     let cond = |ty: &str, ok: bool, reason: Option<&str>, message: Option<String>| {
-        let mut c = json!({"type": ty, "status": if ok { "True" } else { "False" }, "lastProbeTime": null, "lastTransitionTime": now});
-        if let Some(r) = reason {
-            c["reason"] = json!(r);
-        }
-        if let Some(m) = message {
-            c["message"] = json!(m);
-        }
-        c
+        pod_condition(&now, ty, ok, reason, message)
     };
     if *state == PodState::Unschedulable {
-        let has_pvc = pod
-            .pointer("/spec/volumes")
-            .and_then(Value::as_array)
-            .is_some_and(|v| v.iter().any(|v| v.get("persistentVolumeClaim").is_some()));
         return json!({
             "phase": "Pending",
             "qosClass": "BestEffort",
-            "conditions": [cond("PodScheduled", false, Some("Unschedulable"), Some(unschedulable_message(has_pvc)))],
+            "conditions": [cond("PodScheduled", false, Some("Unschedulable"), Some(unschedulable_message(has_pvc(pod))))],
         });
     }
+    let s = |p: &str| pod.pointer(p).and_then(Value::as_str).unwrap_or_default();
+    let ctx = PodCtx { uid, name: s("/metadata/name"), ns: s("/metadata/namespace"), now: &now };
     let cs = containers(pod);
+    let statuses: Vec<Value> = cs.iter().map(|(c, image)| container_status(&ctx, c, image, state)).collect();
     let names: Vec<&str> = cs.iter().map(|(n, _)| n.as_str()).collect();
     let ready = state.ready();
-    let statuses: Vec<Value> = cs
-        .iter()
-        .map(|(cname, image)| {
-            let waiting = |reason: &str, message: String| json!({"waiting": {"reason": reason, "message": message}});
-            let terminated = |reason: &str, code: i32| {
-                json!({"terminated": {"exitCode": code, "reason": reason, "startedAt": now, "finishedAt": now, "containerID": format!("containerd://{}", short_hash(&json!([uid, cname]), 16))}})
-            };
-            let running = json!({"running": {"startedAt": now}});
-            let backoff = format!("back-off 40s restarting failed container={cname} pod={name}_{ns}({uid})");
-            let (st, last, restarts, started) = match state {
-                PodState::Creating => (waiting("ContainerCreating", String::new()), json!({}), 0, false),
-                PodState::Ready | PodState::NotReady(_) => (running.clone(), json!({}), 0, true),
-                PodState::ImagePullBackOff => (waiting("ImagePullBackOff", format!("Back-off pulling image \"{image}\"")), json!({}), 0, false),
-                PodState::CrashLoopBackOff => (waiting("CrashLoopBackOff", backoff), terminated("Error", 1), 3, false),
-                PodState::OomKilled => (waiting("CrashLoopBackOff", backoff), terminated("OOMKilled", 137), 3, false),
-                PodState::Unschedulable => (json!({}), json!({}), 0, false),
-            };
-            let mut s = json!({
-                "name": cname,
-                "image": image,
-                "imageID": "",
-                "ready": ready,
-                "restartCount": restarts,
-                "started": started,
-                "state": st,
-                "lastState": last,
-            });
-            if started || restarts > 0 {
-                s["imageID"] = json!(format!("docker.io/library/{image}@sha256:{}", short_hash(&json!(image), 16)));
-                s["containerID"] = json!(format!("containerd://{}", short_hash(&json!([uid, cname, "c"]), 16)));
-            }
-            s
-        })
-        .collect();
-    let unready = if ready { None } else { Some(format!("containers with unready status: [{}]", names.join(" "))) };
-    let (ready_reason, cont_reason) =
-        if ready { (None, None) } else { (Some("ContainersNotReady"), Some("ContainersNotReady")) };
-    let phase = match state {
-        PodState::Creating | PodState::ImagePullBackOff => "Pending",
-        _ => "Running",
+    let (phase, reason, message) = match state {
+        PodState::Succeeded => ("Succeeded", Some("PodCompleted"), None),
+        PodState::Failed(_) => ("Failed", Some("PodFailed"), None),
+        _ if ready => ("Running", None, None),
+        other => {
+            let phase =
+                if matches!(other, PodState::Creating | PodState::ImagePullBackOff) { "Pending" } else { "Running" };
+            (phase, Some("ContainersNotReady"), Some(format!("containers with unready status: [{}]", names.join(" "))))
+        }
     };
+    let done = matches!(state, PodState::Succeeded | PodState::Failed(_));
+    let init_reason = (*state == PodState::Succeeded).then_some("PodCompleted");
     json!({
         "phase": phase,
         "hostIP": "172.18.0.2",
-        "podIP": format!("10.244.0.{}", 2 + (util::stable_hash(&json!(name)) % 250)),
+        "podIP": format!("10.244.0.{}", 2 + (util::stable_hash(&json!(ctx.name)) % 250)),
         "startTime": now,
         "qosClass": "BestEffort",
         "conditions": [
-            cond("PodReadyToStartContainers", *state != PodState::Creating, None, None),
-            cond("Initialized", true, None, None),
-            cond("Ready", ready, ready_reason, unready.clone()),
-            cond("ContainersReady", ready, cont_reason, unready),
+            cond("PodReadyToStartContainers", *state != PodState::Creating && !done, None, None),
+            cond("Initialized", true, init_reason, None),
+            cond("Ready", ready, reason, message.clone()),
+            cond("ContainersReady", ready, reason, message),
             cond("PodScheduled", true, None, None),
         ],
         "containerStatuses": statuses,
     })
+}
+
+fn has_pvc(pod: &Value) -> bool {
+    pod.pointer("/spec/volumes")
+        .and_then(Value::as_array)
+        .is_some_and(|v| v.iter().any(|v| v.get("persistentVolumeClaim").is_some()))
 }
 
 fn unschedulable_message(has_pvc: bool) -> String {
@@ -582,11 +646,7 @@ fn pod_events(store: &mut Store, pod: &Value, uid: &str, state: &PodState) {
         record_event(store, &ns, &name, involved(field), ty, reason, &message, component);
     };
     if *state == PodState::Unschedulable {
-        let has_pvc = pod
-            .pointer("/spec/volumes")
-            .and_then(Value::as_array)
-            .is_some_and(|v| v.iter().any(|v| v.get("persistentVolumeClaim").is_some()));
-        ev("Warning", "FailedScheduling", unschedulable_message(has_pvc), "default-scheduler", None);
+        ev("Warning", "FailedScheduling", unschedulable_message(has_pvc(pod)), "default-scheduler", None);
         return;
     }
     if *state == PodState::Creating {
@@ -611,7 +671,7 @@ fn pod_events(store: &mut Store, pod: &Value, uid: &str, state: &PodState) {
                 ev("Normal", "BackOff", format!("Back-off pulling image \"{image}\""), "kubelet", field.clone());
                 ev("Warning", "Failed", "Error: ImagePullBackOff".into(), "kubelet", field);
             }
-            PodState::CrashLoopBackOff | PodState::OomKilled => {
+            PodState::CrashLoop(..) => {
                 ev("Normal", "Started", format!("Started container {c}"), "kubelet", field.clone());
                 ev(
                     "Warning",
@@ -627,7 +687,9 @@ fn pod_events(store: &mut Store, pod: &Value, uid: &str, state: &PodState) {
                     ev("Warning", "Unhealthy", format!("Readiness probe failed: {m}"), "kubelet", field);
                 }
             }
-            PodState::Ready => ev("Normal", "Started", format!("Started container {c}"), "kubelet", field),
+            PodState::Ready | PodState::Succeeded | PodState::Failed(_) => {
+                ev("Normal", "Started", format!("Started container {c}"), "kubelet", field);
+            }
             PodState::Creating | PodState::Unschedulable => {}
         }
     }

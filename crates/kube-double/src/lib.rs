@@ -2,12 +2,13 @@
 //!
 //! [`KubeDouble::start`] serves a real HTTP API on `127.0.0.1:<random port>` that the real
 //! `kube::Client` talks to: get/list/watch, server-side apply with field ownership and
-//! conflicts, create/replace/merge-patch, delete, plus a simulated workload controller whose
-//! behaviour per workload is set with [`KubeDouble::set_behaviour`]. See the crate README for
-//! what is and is not modelled.
+//! conflicts, create/replace/merge-patch, delete with propagation policies, pod logs, plus a
+//! simulated StatefulSet/Deployment/Job controller whose behaviour per workload is set with
+//! [`KubeDouble::set_behaviour`]. See the crate README for what is and is not modelled.
 
 mod controller;
 mod defaults;
+mod logs;
 mod resources;
 mod selector;
 mod server;
@@ -168,10 +169,11 @@ impl KubeDouble {
         Ok(lock(&self.inner.store).set_status(kind, namespace, name, status, "kube-double")?.object)
     }
 
-    /// Deletes an object (cascading like the API server does).
+    /// Deletes an object with the API server's default propagation for its kind: dependents
+    /// (by `ownerReferences`) are deleted too, except for a Job, whose pods are orphaned.
     pub fn delete(&self, kind: &str, namespace: Option<&str>, name: &str) -> Result<Value, ApiError> {
         let kind = kind_of(kind)?;
-        lock(&self.inner.store).delete(kind, namespace, name, false)
+        lock(&self.inner.store).delete(kind, namespace, name, &store::DeleteOptions::default())
     }
 
     /// One object by kind (`"StatefulSet"`, or a plural like `"statefulsets"`), namespace and name.
@@ -191,8 +193,9 @@ impl KubeDouble {
         lock(&self.inner.store).resource_version()
     }
 
-    /// Sets how the simulated controller treats the StatefulSet/Deployment called `workload`
-    /// (in any namespace), and re-reconciles existing workloads of that name.
+    /// Sets how the simulated controller treats the StatefulSet/Deployment/Job called `workload`
+    /// (in any namespace), and re-reconciles existing workloads of that name (a finished Job
+    /// stays finished).
     pub fn set_behaviour(&self, workload: &str, behaviour: Behaviour) {
         self.inner.controller.set_behaviour(Some(workload), behaviour);
         controller::resync(&self.inner, Some(workload));
@@ -201,6 +204,13 @@ impl KubeDouble {
     /// Sets the behaviour for workloads without their own (initially `ReadyAfter(5 ms)`).
     pub fn set_default_behaviour(&self, behaviour: Behaviour) {
         self.inner.controller.set_behaviour(None, behaviour);
+    }
+
+    /// Sets the log text (`pods/{name}/log`) of every pod of the workload called `workload` (in
+    /// any namespace; a pod without a controller owner uses its own name). It takes precedence
+    /// over a [`Behaviour::Fails`] log; without either, logs are empty.
+    pub fn set_logs(&self, workload: &str, text: &str) {
+        self.inner.controller.set_logs(workload, text);
     }
 
     /// Every request received since start or the last [`reset_requests`](Self::reset_requests).

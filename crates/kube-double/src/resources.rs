@@ -49,6 +49,8 @@ pub static RESOURCES: &[ResourceType] = &[
     rt!("apps", "v1", "statefulsets", "StatefulSet", true, true),
     rt!("apps", "v1", "deployments", "Deployment", true, true),
     rt!("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", true, true),
+    rt!("batch", "v1", "jobs", "Job", true, true),
+    rt!("coordination.k8s.io", "v1", "leases", "Lease", true, false),
 ];
 
 /// Index into [`RESOURCES`].
@@ -78,6 +80,7 @@ pub const PODS: Rt = 5;
 pub const EVENTS: Rt = 6;
 pub const STATEFULSETS: Rt = 7;
 pub const DEPLOYMENTS: Rt = 8;
+pub const JOBS: Rt = 10;
 
 /// A Kubernetes API error, rendered as a `meta/v1 Status` object.
 #[derive(Debug, Clone, PartialEq)]
@@ -154,6 +157,21 @@ impl ApiError {
         }
     }
 
+    /// 409 Conflict for a failed delete precondition (`uid` / `resourceVersion`).
+    pub fn precondition_failed(r: &ResourceType, name: &str, what: &str, want: &str, have: &str) -> Self {
+        Self {
+            details: Some(json!({"name": name, "group": r.group, "kind": r.plural})),
+            ..Self::new(
+                409,
+                "Conflict",
+                format!(
+                    "Operation cannot be fulfilled on {} \"{name}\": Precondition failed: {what} in precondition: {want}, {what} in object meta: {have}",
+                    r.qualified_plural()
+                ),
+            )
+        }
+    }
+
     pub fn to_status(&self) -> Value {
         let mut v = json!({
             "kind": "Status",
@@ -168,5 +186,30 @@ impl ApiError {
             v["details"] = d.clone();
         }
         v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constants_match_the_table() {
+        for (i, kind) in [
+            (NAMESPACES, "Namespace"),
+            (SECRETS, "Secret"),
+            (SERVICES, "Service"),
+            (PVCS, "PersistentVolumeClaim"),
+            (PODS, "Pod"),
+            (EVENTS, "Event"),
+            (STATEFULSETS, "StatefulSet"),
+            (DEPLOYMENTS, "Deployment"),
+            (JOBS, "Job"),
+            (11, "Lease"),
+        ] {
+            assert_eq!(rt(i).kind, kind);
+        }
+        assert_eq!(rt(JOBS).qualified_kind(), "Job.batch");
+        assert_eq!(rt(11).qualified_plural(), "leases.coordination.k8s.io");
     }
 }

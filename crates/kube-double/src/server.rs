@@ -1,8 +1,9 @@
 //! The HTTP front end: URL routing, query parsing, list/watch, and Status-shaped errors.
 
+use crate::logs;
 use crate::resources::{self as res, ApiError, Rt, rt};
 use crate::selector::{FieldSelector, LabelSelector};
-use crate::store::{Change, ChangeKind};
+use crate::store::{Change, ChangeKind, DeleteOptions, Propagation};
 use crate::{Inner, RecordedRequest, lock};
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -72,8 +73,10 @@ fn parse_target(path: &str) -> Result<Target, ApiError> {
         return Err(unknown());
     }
     let subresource = sub.map(|s| (*s).to_owned());
-    if subresource.as_deref().is_some_and(|s| s != "status") {
-        return Err(unknown());
+    match subresource.as_deref() {
+        None | Some("status") => {}
+        Some("log") if rt_i == res::PODS => {}
+        Some(_) => return Err(unknown()),
     }
     Ok(Target { rt: rt_i, namespace, name: name.map(|n| (*n).to_owned()), subresource })
 }
@@ -133,6 +136,9 @@ async fn handle(State(inner): State<Arc<Inner>>, req: Request) -> Response {
     let query = Query::parse(&raw_query);
     match dispatch(&inner, &parts.method, &path, &query, content_type.as_deref(), &body) {
         Ok(Reply::Json(code, v)) => json_response(code, &v),
+        Ok(Reply::Text(text)) => {
+            (StatusCode::OK, [(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"))], text).into_response()
+        }
         Ok(Reply::Watch(w)) => watch(&inner, *w),
         Err(e) => error_response(&e),
     }
@@ -140,6 +146,8 @@ async fn handle(State(inner): State<Arc<Inner>>, req: Request) -> Response {
 
 enum Reply {
     Json(u16, Value),
+    /// 200 `text/plain` (pod logs).
+    Text(String),
     Watch(Box<WatchRequest>),
 }
 
@@ -173,76 +181,147 @@ fn dispatch(
     let ns = t.namespace.as_deref();
     let sub = t.subresource.as_deref();
     let dry_run = query.dry_run()?;
-    match (method.as_str(), t.name.as_deref()) {
-        ("GET", None) if query.flag("watch") => {
+    let client_manager = || manager(query, "kube-double-client");
+    match (method.as_str(), t.name.as_deref(), sub) {
+        ("GET", Some(name), Some("log")) => {
+            logs::read(inner, ns.unwrap_or_default(), name, &log_request(query)?).map(Reply::Text)
+        }
+        ("GET", None, _) if query.flag("watch") => {
             Ok(Reply::Watch(Box::new(WatchRequest::new(t.rt, t.namespace, query)?)))
         }
-        ("GET", None) => list(inner, t.rt, ns, query).map(|v| Reply::Json(200, v)),
-        ("GET", Some(name)) => lock(&inner.store)
+        ("GET", None, _) => list(inner, t.rt, ns, query).map(|v| Reply::Json(200, v)),
+        ("GET", Some(name), _) => lock(&inner.store)
             .get(t.rt, ns, name)
             .cloned()
             .map(|v| Reply::Json(200, v))
             .ok_or_else(|| ApiError::not_found(r, name)),
-        ("POST", None) => {
+        ("POST", None, _) => {
             let obj = parse_body(content_type, body)?;
-            let out = lock(&inner.store).create(t.rt, ns, obj, &manager(query, "kube-double-client"), dry_run)?;
+            let out = lock(&inner.store).create(t.rt, ns, obj, &client_manager(), dry_run)?;
             Ok(Reply::Json(201, out.object))
         }
-        ("PUT", Some(name)) => {
+        ("PUT", Some(name), None | Some("status")) => {
             let obj = parse_body(content_type, body)?;
-            let out =
-                lock(&inner.store).replace(t.rt, ns, name, obj, &manager(query, "kube-double-client"), sub, dry_run)?;
+            let out = lock(&inner.store).replace(t.rt, ns, name, obj, &client_manager(), sub, dry_run)?;
             Ok(Reply::Json(if out.created { 201 } else { 200 }, out.object))
         }
-        ("PATCH", Some(name)) => {
-            let ct = content_type.unwrap_or_default();
-            let ct = ct.split(';').next().unwrap_or_default().trim();
-            let patch = parse_body(Some(ct), body)?;
-            let mut store = lock(&inner.store);
-            let out = match ct {
-                "application/apply-patch+yaml" => {
-                    if sub.is_some() {
-                        return Err(ApiError::new(
-                            415,
-                            "UnsupportedMediaType",
-                            "kube-double does not support apply on subresources",
-                        ));
-                    }
-                    let Some(fm) = query.get("fieldManager").filter(|m| !m.is_empty()) else {
-                        return Err(ApiError::bad_request("PATCH, fieldManager is required for apply requests"));
-                    };
-                    let force = match query.get("force") {
-                        None | Some("false") => false,
-                        Some("true") => true,
-                        Some(other) => return Err(ApiError::bad_request(format!("invalid force value {other:?}"))),
-                    };
-                    store.apply(t.rt, ns, name, patch, fm, force, dry_run)?
-                }
-                "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
-                    store.merge_patch(t.rt, ns, name, &patch, &manager(query, "kube-double-client"), sub, dry_run)?
-                }
-                other => {
-                    return Err(ApiError::new(
-                        415,
-                        "UnsupportedMediaType",
-                        format!(
-                            "the body of the request was in an unknown format - accepted media types include: application/apply-patch+yaml, application/merge-patch+json, application/strategic-merge-patch+json (got {other:?})"
-                        ),
-                    ));
-                }
-            };
-            Ok(Reply::Json(if out.created { 201 } else { 200 }, out.object))
-        }
-        ("DELETE", Some(name)) if sub.is_none() => {
-            let obj = lock(&inner.store).delete(t.rt, ns, name, dry_run)?;
+        ("PATCH", Some(name), None | Some("status")) => patch(inner, &t, name, query, content_type, body, dry_run),
+        ("DELETE", Some(name), None) => {
+            let opts = delete_options(query, body, dry_run)?;
+            let obj = lock(&inner.store).delete(t.rt, ns, name, &opts)?;
             Ok(Reply::Json(200, obj))
         }
-        (m, _) => Err(ApiError::new(
+        (m, ..) => Err(ApiError::new(
             405,
             "MethodNotAllowed",
             format!("the server does not allow this method on the requested resource ({m} {path})"),
         )),
     }
+}
+
+fn patch(
+    inner: &Inner,
+    t: &Target,
+    name: &str,
+    query: &Query,
+    content_type: Option<&str>,
+    body: &Bytes,
+    dry_run: bool,
+) -> Result<Reply, ApiError> {
+    let (ns, sub) = (t.namespace.as_deref(), t.subresource.as_deref());
+    let ct = content_type.unwrap_or_default();
+    let ct = ct.split(';').next().unwrap_or_default().trim();
+    let patch = parse_body(Some(ct), body)?;
+    let mut store = lock(&inner.store);
+    let out = match ct {
+        "application/apply-patch+yaml" => {
+            if sub.is_some() {
+                return Err(ApiError::new(
+                    415,
+                    "UnsupportedMediaType",
+                    "kube-double does not support apply on subresources",
+                ));
+            }
+            let Some(fm) = query.get("fieldManager").filter(|m| !m.is_empty()) else {
+                return Err(ApiError::bad_request("PATCH, fieldManager is required for apply requests"));
+            };
+            let force = match query.get("force") {
+                None | Some("false") => false,
+                Some("true") => true,
+                Some(other) => return Err(ApiError::bad_request(format!("invalid force value {other:?}"))),
+            };
+            store.apply(t.rt, ns, name, patch, fm, force, dry_run)?
+        }
+        "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
+            store.merge_patch(t.rt, ns, name, &patch, &manager(query, "kube-double-client"), sub, dry_run)?
+        }
+        other => {
+            return Err(ApiError::new(
+                415,
+                "UnsupportedMediaType",
+                format!(
+                    "the body of the request was in an unknown format - accepted media types include: application/apply-patch+yaml, application/merge-patch+json, application/strategic-merge-patch+json (got {other:?})"
+                ),
+            ));
+        }
+    };
+    Ok(Reply::Json(if out.created { 201 } else { 200 }, out.object))
+}
+
+/// `DeleteOptions` from the JSON body (as kube sends them), falling back to query parameters
+/// (`propagationPolicy`, `orphanDependents`); `dryRun` from either.
+fn delete_options(query: &Query, body: &Bytes, dry_run: bool) -> Result<DeleteOptions, ApiError> {
+    let opts: Value = if body.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else {
+        serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("decoding DeleteOptions: {e}")))?
+    };
+    if !opts.is_object() {
+        return Err(ApiError::bad_request("DeleteOptions must be a JSON object"));
+    }
+    let policy = opts.get("propagationPolicy").and_then(Value::as_str).or_else(|| query.get("propagationPolicy"));
+    let orphan_dependents = opts
+        .get("orphanDependents")
+        .and_then(Value::as_bool)
+        .or_else(|| query.get("orphanDependents").map(|v| v == "true"));
+    let propagation = match (policy, orphan_dependents) {
+        (Some(p), _) => Some(Propagation::parse(p).ok_or_else(|| {
+            ApiError::new(
+                422,
+                "Invalid",
+                format!(
+                    "DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Unsupported value: \"{p}\": supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\""
+                ),
+            )
+        })?),
+        (None, Some(true)) => Some(Propagation::Orphan),
+        (None, Some(false)) => Some(Propagation::Background),
+        (None, None) => None,
+    };
+    let body_dry_run = opts.get("dryRun").and_then(Value::as_array).is_some_and(|a| a.iter().any(|v| v == "All"));
+    let precondition =
+        |k: &str| opts.pointer(&format!("/preconditions/{k}")).and_then(Value::as_str).map(str::to_owned);
+    Ok(DeleteOptions {
+        propagation,
+        dry_run: dry_run || body_dry_run,
+        uid: precondition("uid"),
+        resource_version: precondition("resourceVersion"),
+    })
+}
+
+fn log_request(query: &Query) -> Result<logs::LogRequest, ApiError> {
+    let number = |k: &str| -> Result<Option<u64>, ApiError> {
+        query
+            .get(k)
+            .map(|v| v.parse::<u64>().map_err(|_| ApiError::bad_request(format!("invalid {k} {v:?}"))))
+            .transpose()
+    };
+    Ok(logs::LogRequest {
+        container: query.get("container").filter(|c| !c.is_empty()).map(str::to_owned),
+        previous: query.flag("previous"),
+        tail_lines: number("tailLines")?,
+        limit_bytes: number("limitBytes")?,
+    })
 }
 
 /// The selectors of a list or watch.
@@ -456,7 +535,14 @@ mod tests {
         assert_eq!((t.rt, t.name), (res::NAMESPACES, None));
         let t = parse_target("/api/v1/namespaces/ns/pods/p/status").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(t.subresource.as_deref(), Some("status"));
-        assert_eq!(parse_target("/apis/batch/v1/namespaces/ns/jobs").map(|_| ()).map_err(|e| e.code), Err(400));
+        let t = parse_target("/apis/batch/v1/namespaces/ns/jobs").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((t.rt, t.namespace.as_deref()), (res::JOBS, Some("ns")));
+        let t = parse_target("/apis/coordination.k8s.io/v1/namespaces/ns/leases/l").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((rt(t.rt).kind, t.name.as_deref()), ("Lease", Some("l")));
+        let t = parse_target("/api/v1/namespaces/ns/pods/p/log").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(t.subresource.as_deref(), Some("log"));
+        assert_eq!(parse_target("/apis/batch/v1/namespaces/ns/cronjobs").map(|_| ()).map_err(|e| e.code), Err(400));
+        assert!(parse_target("/api/v1/namespaces/ns/configmaps/c/log").is_err());
         assert!(parse_target("/api/v1/namespaces/ns/pods/p/exec").is_err());
         assert!(parse_target("/api/v1/pods/p").is_err());
     }

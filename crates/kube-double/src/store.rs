@@ -54,6 +54,49 @@ struct Stored {
 
 pub type ObjKey = (Rt, String, String);
 
+/// How a delete treats the objects that name the deleted one in their `ownerReferences`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Propagation {
+    /// Keep them, minus the reference to the deleted owner.
+    Orphan,
+    /// Delete them (at once here, like the garbage collector would shortly after).
+    Background,
+    /// Delete them (at once here; the real apiserver deletes them before the owner).
+    Foreground,
+}
+
+impl Propagation {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "Orphan" => Some(Self::Orphan),
+            "Background" => Some(Self::Background),
+            "Foreground" => Some(Self::Foreground),
+            _ => None,
+        }
+    }
+}
+
+/// The apiserver's default propagation: `Orphan` for batch/v1 Jobs (kept for backwards
+/// compatibility), `Background` for everything else served here.
+pub fn default_propagation(kind: Rt) -> Propagation {
+    if kind == res::JOBS { Propagation::Orphan } else { Propagation::Background }
+}
+
+/// The `DeleteOptions` the double honours.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeleteOptions {
+    /// `None`: the kind's [`default_propagation`].
+    pub propagation: Option<Propagation>,
+    pub dry_run: bool,
+    /// `preconditions.uid`
+    pub uid: Option<String>,
+    /// `preconditions.resourceVersion`
+    pub resource_version: Option<String>,
+}
+
+/// The field manager of the simulated garbage collector's writes.
+const GC_MANAGER: &str = "kube-controller-manager";
+
 /// What a successful write did.
 #[derive(Debug, Clone)]
 pub struct WriteOutcome {
@@ -133,6 +176,67 @@ fn comparable(obj: &Value) -> Value {
         }
     }
     o
+}
+
+/// Server-owned identity metadata: kept from `old`, or a new `uid`/`creationTimestamp` on create.
+fn identity_metadata(obj: &mut Value, old: Option<&Value>) -> Result<(), ApiError> {
+    let old_md = old.and_then(|o| o.get("metadata")).cloned().unwrap_or_else(|| json!({}));
+    let Some(md) = obj.get_mut("metadata").and_then(Value::as_object_mut) else {
+        return Err(ApiError::bad_request("metadata must be an object"));
+    };
+    for k in ["uid", "creationTimestamp", "resourceVersion", "generation", "deletionTimestamp"] {
+        md.remove(k);
+        if let Some(v) = old_md.get(k) {
+            md.insert(k.into(), v.clone());
+        }
+    }
+    if old.is_none() {
+        md.insert("uid".into(), json!(util::uid()));
+        md.insert("creationTimestamp".into(), json!(util::now_rfc3339()));
+    }
+    Ok(())
+}
+
+/// `metadata.generation`: 1 on create, bumped when the (defaulted) `spec` changes.
+fn set_generation(obj: &mut Value, old: Option<&Value>) {
+    let prev = old.and_then(|o| o.pointer("/metadata/generation")).and_then(Value::as_i64);
+    let spec_changed = old.is_none_or(|o| o.get("spec") != obj.get("spec"));
+    let g = match prev {
+        Some(g) if spec_changed => g + 1,
+        Some(g) => g,
+        None => 1,
+    };
+    if let Some(md) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        md.insert("generation".into(), json!(g));
+    }
+}
+
+fn set_managed_fields(obj: &mut Value, managers: &[ManagerEntry]) {
+    let mf: Vec<Value> = managers
+        .iter()
+        .filter(|m| !m.fields.is_empty())
+        .map(|m| {
+            let mut e = json!({
+                "manager": m.manager,
+                "operation": if m.operation == Operation::Apply { "Apply" } else { "Update" },
+                "apiVersion": m.api_version,
+                "time": m.time,
+                "fieldsType": "FieldsV1",
+                "fieldsV1": fields_v1(&m.fields),
+            });
+            if let Some(s) = &m.subresource {
+                e["subresource"] = json!(s);
+            }
+            e
+        })
+        .collect();
+    if let Some(md) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        if mf.is_empty() {
+            md.remove("managedFields");
+        } else {
+            md.insert("managedFields".into(), Value::Array(mf));
+        }
+    }
 }
 
 impl Store {
@@ -265,7 +369,7 @@ impl Store {
         Ok(())
     }
 
-    /// Finishes a write: defaults, validation, server metadata, managedFields, no-op detection,
+    /// Finishes a write: server metadata, defaults, validation, managedFields, no-op detection,
     /// and (unless `dry_run`) the commit.
     fn finish(
         &mut self,
@@ -275,7 +379,10 @@ impl Store {
         old: Option<&Stored>,
         dry_run: bool,
     ) -> Result<WriteOutcome, ApiError> {
-        let r = rt(kind);
+        identity_metadata(&mut obj, old.map(|o| &o.obj))?;
+        if old.is_none() {
+            defaults::on_create(kind, &mut obj);
+        }
         let mut next_ip = self.next_ip;
         defaults::apply(kind, &mut obj, &mut || {
             let ip = format!("10.96.{}.{}", next_ip / 250, next_ip % 250 + 1);
@@ -283,58 +390,10 @@ impl Store {
             ip
         });
         defaults::validate(kind, &obj, old.map(|o| &o.obj))?;
-        let now = util::now_rfc3339();
-        let old_md = old.and_then(|o| o.obj.get("metadata")).cloned().unwrap_or_else(|| json!({}));
-        let Some(md) = obj.get_mut("metadata").and_then(Value::as_object_mut) else {
-            return Err(ApiError::bad_request("metadata must be an object"));
-        };
-        for k in ["uid", "creationTimestamp", "resourceVersion", "generation", "deletionTimestamp"] {
-            md.remove(k);
-            if let Some(v) = old_md.get(k) {
-                md.insert(k.into(), v.clone());
-            }
+        if rt(kind).generation {
+            set_generation(&mut obj, old.map(|o| &o.obj));
         }
-        if old.is_none() {
-            md.insert("uid".into(), json!(util::uid()));
-            md.insert("creationTimestamp".into(), json!(now));
-        }
-        if r.generation {
-            let prev = old_md.get("generation").and_then(Value::as_i64);
-            let spec_changed = old.is_none_or(|o| o.obj.get("spec") != obj.get("spec"));
-            let g = match prev {
-                Some(g) if spec_changed => g + 1,
-                Some(g) => g,
-                None => 1,
-            };
-            if let Some(md) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
-                md.insert("generation".into(), json!(g));
-            }
-        }
-        let mf: Vec<Value> = managers
-            .iter()
-            .filter(|m| !m.fields.is_empty())
-            .map(|m| {
-                let mut e = json!({
-                    "manager": m.manager,
-                    "operation": if m.operation == Operation::Apply { "Apply" } else { "Update" },
-                    "apiVersion": m.api_version,
-                    "time": m.time,
-                    "fieldsType": "FieldsV1",
-                    "fieldsV1": fields_v1(&m.fields),
-                });
-                if let Some(s) = &m.subresource {
-                    e["subresource"] = json!(s);
-                }
-                e
-            })
-            .collect();
-        if let Some(md) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
-            if mf.is_empty() {
-                md.remove("managedFields");
-            } else {
-                md.insert("managedFields".into(), Value::Array(mf));
-            }
-        }
+        set_managed_fields(&mut obj, &managers);
         if let Some(old) = old
             && comparable(&old.obj) == comparable(&obj)
         {
@@ -422,19 +481,7 @@ impl Store {
         for (p, v) in &sent {
             util::set_path(&mut obj, p, v.clone());
         }
-        // Conflicts: a sent leaf owned by another manager (on the main resource) whose value
-        // would change. Values are compared after defaulting, so an atomic list such as
-        // `containers` that only differs by server defaults is not a conflict.
-        let mut defaulted = obj.clone();
-        defaults::apply(kind, &mut defaulted, &mut || String::new());
-        let mut conflicts: BTreeMap<Path, Vec<String>> = BTreeMap::new();
-        for p in sent.keys() {
-            for m in managers.iter().filter(|m| m.manager != manager && m.subresource.is_none()) {
-                if m.fields.contains(p) && util::get_path(&defaulted, p) != util::get_path(&old_obj, p) {
-                    conflicts.entry(p.clone()).or_default().push(m.manager.clone());
-                }
-            }
-        }
+        let conflicts = apply_conflicts(kind, &obj, &old_obj, &sent, &managers, manager);
         if !conflicts.is_empty() {
             if !force {
                 return Err(conflict_error(r, name, &conflicts));
@@ -651,42 +698,92 @@ impl Store {
         self.finish(kind, new_obj, managers, Some(&old), dry_run)
     }
 
-    /// Deletes an object, the namespaced objects of a deleted namespace, and (like the garbage
-    /// collector with background propagation) objects whose `ownerReferences` name a deleted uid.
-    pub fn delete(&mut self, kind: Rt, ns: Option<&str>, name: &str, dry_run: bool) -> Result<Value, ApiError> {
+    /// Deletes an object after checking `opts`' preconditions. The namespaced objects of a
+    /// deleted namespace go too. Objects whose `ownerReferences` name the deleted uid are
+    /// deleted as well (garbage collection; transitively) unless the propagation policy
+    /// (default: [`default_propagation`]) is `Orphan`, which only removes those references.
+    pub fn delete(&mut self, kind: Rt, ns: Option<&str>, name: &str, opts: &DeleteOptions) -> Result<Value, ApiError> {
         let key = Self::key(kind, ns, name);
-        let Some(stored) = self.objects.get(&key).cloned() else {
+        let Some(stored) = self.objects.get(&key) else {
             return Err(ApiError::not_found(rt(kind), name));
         };
-        if dry_run {
-            return Ok(stored.obj);
+        let obj = stored.obj.clone();
+        for (what, want, key) in
+            [("UID", &opts.uid, "uid"), ("ResourceVersion", &opts.resource_version, "resourceVersion")]
+        {
+            let have = meta_str(&obj, key).unwrap_or_default();
+            if let Some(want) = want.as_deref().filter(|w| *w != have) {
+                return Err(ApiError::precondition_failed(rt(kind), name, what, want, &have));
+            }
         }
-        let mut queue = vec![key];
-        let mut deleted_main = None;
+        if opts.dry_run {
+            return Ok(obj);
+        }
+        let orphan = opts.propagation.unwrap_or_else(|| default_propagation(kind)) == Propagation::Orphan;
+        if orphan {
+            let uid = meta_str(&obj, "uid").unwrap_or_default();
+            for dep in self.dependents(&key, &uid) {
+                self.remove_owner_reference(&dep, &uid);
+            }
+        }
+        Ok(self.cascade(key, orphan).unwrap_or(obj))
+    }
+
+    /// Keys of the objects (in the owner's namespace) with an ownerReference to `uid`.
+    fn dependents(&self, owner: &ObjKey, uid: &str) -> Vec<ObjKey> {
+        self.objects
+            .iter()
+            .filter(|(k, s)| {
+                k.1 == owner.1
+                    && s.obj
+                        .pointer("/metadata/ownerReferences")
+                        .and_then(Value::as_array)
+                        .is_some_and(|refs| refs.iter().any(|r| r.get("uid").and_then(Value::as_str) == Some(uid)))
+            })
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    /// What the garbage collector does to an orphaned dependent: drop the reference to `uid`.
+    fn remove_owner_reference(&mut self, key: &ObjKey, uid: &str) {
+        let Some(old) = self.objects.get(key).cloned() else { return };
+        let mut obj = old.obj.clone();
+        if let Some(md) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+            let refs = md.get("ownerReferences").and_then(Value::as_array).cloned().unwrap_or_default();
+            let kept: Vec<Value> =
+                refs.into_iter().filter(|r| r.get("uid").and_then(Value::as_str) != Some(uid)).collect();
+            if kept.is_empty() {
+                md.remove("ownerReferences");
+            } else {
+                md.insert("ownerReferences".into(), Value::Array(kept));
+            }
+        }
+        let managers = Self::update_managers(key.0, Some(&old), &obj, GC_MANAGER, None);
+        // Dropping a reference from a valid stored object cannot fail validation.
+        let _ = self.finish(key.0, obj, managers, Some(&old), false);
+    }
+
+    /// Deletes `root`, a namespace's content, and dependents (those of `root` unless
+    /// `orphan_root`); returns the deleted `root` as committed.
+    fn cascade(&mut self, root: ObjKey, orphan_root: bool) -> Option<Value> {
+        let mut queue = vec![root.clone()];
+        let mut deleted_root = None;
         while let Some(key) = queue.pop() {
             let Some(stored) = self.objects.get(&key).cloned() else { continue };
-            let uid = meta_str(&stored.obj, "uid").unwrap_or_default();
             if key.0 == res::NAMESPACES {
                 queue.extend(self.objects.keys().filter(|k| rt(k.0).namespaced && k.1 == key.2).cloned());
             }
-            queue.extend(
-                self.objects
-                    .iter()
-                    .filter(|(k, s)| {
-                        k.1 == key.1
-                            && s.obj.pointer("/metadata/ownerReferences").and_then(Value::as_array).is_some_and(
-                                |refs| refs.iter().any(|r| r.get("uid").and_then(Value::as_str) == Some(&uid)),
-                            )
-                    })
-                    .map(|(k, _)| k.clone()),
-            );
+            if !(orphan_root && key == root) {
+                let uid = meta_str(&stored.obj, "uid").unwrap_or_default();
+                queue.extend(self.dependents(&key, &uid));
+            }
             let old = Arc::new(stored.obj.clone());
             let obj = self.commit(key.0, ChangeKind::Deleted, stored, Some(old));
-            if deleted_main.is_none() {
-                deleted_main = Some(obj);
+            if key == root {
+                deleted_root = Some(obj);
             }
         }
-        Ok(deleted_main.unwrap_or(stored.obj))
+        deleted_root
     }
 
     /// Controller-side write: create or fully replace an object (status included) as `manager`.
@@ -722,6 +819,30 @@ impl Store {
         let managers = Self::update_managers(kind, Some(&old), &new_obj, manager, Some("status"));
         self.finish(kind, new_obj, managers, Some(&old), false)
     }
+}
+
+/// Conflicts of an apply: a sent leaf owned by another manager (on the main resource) whose
+/// value would change. Values are compared after defaulting, so an atomic list such as
+/// `containers` that only differs by server defaults is not a conflict.
+fn apply_conflicts(
+    kind: Rt,
+    obj: &Value,
+    old_obj: &Value,
+    sent: &BTreeMap<Path, Value>,
+    managers: &[ManagerEntry],
+    manager: &str,
+) -> BTreeMap<Path, Vec<String>> {
+    let mut defaulted = obj.clone();
+    defaults::apply(kind, &mut defaulted, &mut String::new);
+    let mut conflicts: BTreeMap<Path, Vec<String>> = BTreeMap::new();
+    for p in sent.keys() {
+        for m in managers.iter().filter(|m| m.manager != manager && m.subresource.is_none()) {
+            if m.fields.contains(p) && util::get_path(&defaulted, p) != util::get_path(old_obj, p) {
+                conflicts.entry(p.clone()).or_default().push(m.manager.clone());
+            }
+        }
+    }
+    conflicts
 }
 
 fn conflict_error(r: &res::ResourceType, name: &str, conflicts: &BTreeMap<Path, Vec<String>>) -> ApiError {
@@ -777,6 +898,30 @@ mod tests {
         s.apply(2, Some("default"), "c", cm(json!({"y": "2"})), "b", false, false).expect("apply b");
         let out = s.apply(2, Some("default"), "c", cm(json!({"z": "3"})), "a", false, false).expect("apply");
         assert_eq!(out.object["data"], json!({"y": "2", "z": "3"}));
+    }
+
+    #[test]
+    fn orphan_and_background_deletion() {
+        let mut s = store();
+        let owner = s.create(2, Some("default"), cm(json!({})), "t", false).expect("owner").object;
+        let uid = owner["metadata"]["uid"].as_str().unwrap_or_default().to_owned();
+        for name in ["d1", "d2"] {
+            let mut d = cm(json!({}));
+            d["metadata"]["name"] = json!(name);
+            d["metadata"]["ownerReferences"] = json!([{"apiVersion": "v1", "kind": "ConfigMap", "name": "c", "uid": uid}, {"apiVersion": "v1", "kind": "ConfigMap", "name": "o", "uid": "other"}]);
+            s.create(2, Some("default"), d, "t", false).expect("dependent");
+        }
+        let orphan = DeleteOptions { propagation: Some(Propagation::Orphan), ..DeleteOptions::default() };
+        s.delete(2, Some("default"), "c", &orphan).expect("delete");
+        let d1 = s.get(2, Some("default"), "d1").cloned().unwrap_or_default();
+        assert_eq!(
+            d1["metadata"]["ownerReferences"],
+            json!([{"apiVersion": "v1", "kind": "ConfigMap", "name": "o", "uid": "other"}])
+        );
+        s.delete(2, Some("default"), "d1", &DeleteOptions::default()).expect("delete d1");
+        assert!(s.get(2, Some("default"), "d2").is_some());
+        assert_eq!(default_propagation(res::JOBS), Propagation::Orphan);
+        assert_eq!(default_propagation(res::STATEFULSETS), Propagation::Background);
     }
 
     #[test]

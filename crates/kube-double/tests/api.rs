@@ -5,7 +5,7 @@ mod common;
 use common::*;
 use futures::TryStreamExt;
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Service};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::{WatchStreamExt, wait::await_condition, watcher};
@@ -333,8 +333,8 @@ async fn errors_are_status_objects() {
     let s = server().await;
     let client = s.client();
     // Unknown resource type.
-    let jobs: Api<Job> = Api::namespaced(client.clone(), "default");
-    let e = api_error(jobs.list(&ListParams::default()).await.expect_err("unknown"));
+    let cronjobs: Api<CronJob> = Api::namespaced(client.clone(), "default");
+    let e = api_error(cronjobs.list(&ListParams::default()).await.expect_err("unknown"));
     assert_eq!((e.code, e.reason.as_str()), (400, "BadRequest"));
     // Apply without fieldManager, and with a YAML body.
     let req = axum::http::Request::patch("/api/v1/namespaces/default/configmaps/y")
@@ -501,7 +501,18 @@ async fn malformed_requests_get_status_errors() {
         ("POST", "/api/v1/namespaces/default/configmaps", "application/json", br#"{"metadata":"x"}"#, 400),
         ("GET", "/api/v1/namespaces/default/configmaps?labelSelector=a%20in%20b", "", b"", 400),
         ("GET", "/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=abc", "", b"", 400),
-        ("GET", "/api/v1/namespaces/default/pods/p/log", "", b"", 400),
+        ("GET", "/api/v1/namespaces/default/pods/p/log", "", b"", 404),
+        ("GET", "/api/v1/namespaces/default/pods/p/exec", "", b"", 400),
+        ("GET", "/api/v1/namespaces/default/configmaps/c/log", "", b"", 400),
+        ("PUT", "/api/v1/namespaces/default/pods/p/log", "application/json", b"{}", 405),
+        ("DELETE", "/api/v1/namespaces/default/configmaps/c", "application/json", b"[]", 400),
+        (
+            "DELETE",
+            "/api/v1/namespaces/default/configmaps/c",
+            "application/json",
+            br#"{"propagationPolicy":"Sometimes"}"#,
+            422,
+        ),
         ("GET", "/apis", "", b"", 400),
         ("DELETE", "/api/v1/namespaces/default/configmaps", "", b"", 405),
     ];

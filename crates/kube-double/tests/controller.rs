@@ -278,3 +278,15 @@ async fn deployment_progress_deadline_exceeded() {
     assert!(p.message.is_some_and(|m| m.ends_with("has timed out progressing.")));
     assert_eq!(st.unavailable_replicas, Some(1));
 }
+
+#[tokio::test]
+async fn fails_is_a_crash_loop_for_a_statefulset() {
+    let s = server().await;
+    s.set_behaviour("bad", Behaviour::Fails { exit_code: 3, log: "fatal: no config\n".into() });
+    apply_sts(&s, &sts("bad", 1, "app:1")).await;
+    let (pod, evs) = settled_pod(&s, "bad-0", |p| waiting_reason(p).as_deref() == Some("CrashLoopBackOff")).await;
+    let cs = &pod.status.as_ref().and_then(|s| s.container_statuses.clone()).expect("cs")[0];
+    let last = cs.last_state.as_ref().and_then(|s| s.terminated.as_ref()).expect("lastState.terminated");
+    assert_eq!((last.exit_code, last.reason.as_deref()), (3, Some("Error")));
+    assert!(has_event(&evs, "BackOff", "Back-off restarting failed container main in pod bad-0_default"));
+}

@@ -1,6 +1,7 @@
 #![allow(dead_code)]
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::batch::v1::Job;
 use kube_double::KubeDouble;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -54,6 +55,29 @@ pub fn deployment(name: &str, replicas: i32, image: &str) -> Deployment {
         }
     }))
     .expect("valid Deployment")
+}
+
+/// A Job running one container, without labels of its own.
+pub fn job_json(name: &str, image: &str, restart_policy: &str) -> Value {
+    json!({
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name},
+        "spec": {
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "main", "image": image}], "restartPolicy": restart_policy}
+            }
+        }
+    })
+}
+
+pub fn job_of(v: Value) -> Job {
+    serde_json::from_value(v).expect("valid Job")
+}
+
+pub fn job(name: &str, image: &str, restart_policy: &str) -> Job {
+    job_of(job_json(name, image, restart_policy))
 }
 
 /// Polls the double's store (no HTTP) until `f` returns Some, or panics after 5 s.
