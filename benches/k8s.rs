@@ -24,14 +24,28 @@ fn topology() -> Topology {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn opts() -> deploy_k8s::ApplyOptions {
-    deploy_k8s::ApplyOptions {
-        services: Vec::new(),
-        timeout: Duration::from_secs(30),
-        force_conflicts: false,
-        force_recreate: false,
-        prune: false,
-    }
+fn opts() -> deploy_orchestrator::ApplyOptions {
+    deploy_orchestrator::ApplyOptions { timeout: Duration::from_secs(30), prune: false, parallel: 32 }
+}
+
+/// `deploy apply --target k8s` as the CLI runs it.
+async fn apply(
+    client: &kube::Client,
+    t: &Topology,
+    env: &Env,
+    o: &deploy_orchestrator::ApplyOptions,
+    progress: Arc<dyn deploy_report::Progress>,
+) -> Result<deploy_report::ApplyReport, String> {
+    let sel = deploy_orchestrator::Selection::with_dependencies(t, env, &[]).map_err(|e| e.render())?;
+    let c = deploy_k8s::Cluster::new(client.clone(), Default::default(), t, None, env, Default::default());
+    Ok(deploy_orchestrator::apply(&c, &sel, o, progress).await)
+}
+
+/// `deploy diff --target k8s`.
+async fn diff(client: &kube::Client, t: &Topology, env: &Env) -> Result<deploy_report::DiffReport, String> {
+    let sel = deploy_orchestrator::Selection::with_dependencies(t, env, &[]).map_err(|e| e.render())?;
+    let c = deploy_k8s::Cluster::new(client.clone(), Default::default(), t, None, env, Default::default());
+    deploy_orchestrator::diff(&c, &sel, Duration::from_secs(30)).await.map_err(|e| e.to_string())
 }
 
 fn count(double: &KubeDouble) -> String {
@@ -66,19 +80,15 @@ fn bench(c: &mut Criterion) {
     // Request counts, once, for docs/benchmarks.md.
     let objects = deploy_k8s::render(&base, &env).unwrap_or_else(|e| panic!("{e}")).objects.len();
     double.reset_requests();
-    let r = rt
-        .block_on(deploy_k8s::apply(&client, &base, &env, &opts(), progress.clone()))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let r = rt.block_on(apply(&client, &base, &env, &opts(), progress.clone())).unwrap_or_else(|e| panic!("{e}"));
     assert!(r.ok, "{}", r.text());
     println!("k8s first apply ({objects} objects, {} workloads): {}", base.services.len(), count(&double));
     double.reset_requests();
-    let r = rt
-        .block_on(deploy_k8s::apply(&client, &base, &env, &opts(), progress.clone()))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let r = rt.block_on(apply(&client, &base, &env, &opts(), progress.clone())).unwrap_or_else(|e| panic!("{e}"));
     assert!(r.ok);
     println!("k8s re-apply, nothing to do: {}", count(&double));
     double.reset_requests();
-    let d = rt.block_on(deploy_k8s::diff(&client, &base, &env, &[])).unwrap_or_else(|e| panic!("{e}"));
+    let d = rt.block_on(diff(&client, &base, &env)).unwrap_or_else(|e| panic!("{e}"));
     assert!(!d.has_changes(), "{}", d.text());
     println!("k8s diff, no changes: {}", count(&double));
 
@@ -90,9 +100,7 @@ fn bench(c: &mut Criterion) {
             n += 1;
             let mut t = base.clone();
             t.namespace = format!("bench-{n}");
-            let r = rt
-                .block_on(deploy_k8s::apply(&client, &t, &env, &opts(), progress.clone()))
-                .unwrap_or_else(|e| panic!("{e}"));
+            let r = rt.block_on(apply(&client, &t, &env, &opts(), progress.clone())).unwrap_or_else(|e| panic!("{e}"));
             assert!(r.ok);
             black_box(r)
         })
@@ -100,13 +108,12 @@ fn bench(c: &mut Criterion) {
     g.bench_function("apply/no-op", |b| {
         b.iter(|| {
             black_box(
-                rt.block_on(deploy_k8s::apply(&client, &base, &env, &opts(), progress.clone()))
-                    .unwrap_or_else(|e| panic!("{e}")),
+                rt.block_on(apply(&client, &base, &env, &opts(), progress.clone())).unwrap_or_else(|e| panic!("{e}")),
             )
         })
     });
     g.bench_function("diff/no-changes", |b| {
-        b.iter(|| black_box(rt.block_on(deploy_k8s::diff(&client, &base, &env, &[])).unwrap_or_else(|e| panic!("{e}"))))
+        b.iter(|| black_box(rt.block_on(diff(&client, &base, &env)).unwrap_or_else(|e| panic!("{e}"))))
     });
     g.finish();
 }

@@ -1,18 +1,21 @@
 //! Kubernetes backend for `deploy`.
 //!
 //! - [`render`]: topology → typed k8s-openapi objects (`deploy render --target k8s`);
-//! - [`apply`], [`diff`], [`status`], [`destroy`]: the same objects against a cluster through
-//!   `kube` (server-side apply as field manager `deploy`, readiness by watch).
+//! - [`Cluster`]: the same objects against a cluster through `kube`, as the
+//!   hooks of the shared orchestrator (server-side apply as field manager
+//!   `deploy`, readiness by watch, dry-run diff, status, removal).
 //!
 //! Every mapping decision is documented in docs/kubernetes.md.
 
+pub mod cluster;
 pub mod error;
 pub mod object;
 pub mod ops;
 pub mod render;
 pub mod wait;
 
+pub use cluster::{Cluster, ClusterOptions, Endpoint, client};
 pub use error::Error;
 pub use object::{Object, labels};
-pub use ops::{ApplyOptions, FIELD_MANAGER, apply, client, destroy, diff, preflight, status};
+pub use ops::FIELD_MANAGER;
 pub use render::{Rendered, SecretMode, render, render_for_apply, render_with};

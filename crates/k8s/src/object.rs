@@ -1,7 +1,7 @@
 //! The typed Kubernetes objects this backend produces, as one enum.
 
-use k8s_openapi::Resource as _;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -37,6 +37,7 @@ pub enum Object {
     PersistentVolumeClaim(PersistentVolumeClaim),
     StatefulSet(StatefulSet),
     Deployment(Deployment),
+    Job(Job),
     NetworkPolicy(NetworkPolicy),
 }
 
@@ -50,6 +51,7 @@ macro_rules! with_object {
             Object::PersistentVolumeClaim($o) => $body,
             Object::StatefulSet($o) => $body,
             Object::Deployment($o) => $body,
+            Object::Job($o) => $body,
             Object::NetworkPolicy($o) => $body,
         }
     };
@@ -74,9 +76,6 @@ impl Object {
     pub fn metadata(&self) -> &ObjectMeta {
         with_object!(self, o => &o.metadata)
     }
-    pub fn metadata_mut(&mut self) -> &mut ObjectMeta {
-        with_object!(self, o => &mut o.metadata)
-    }
     pub fn name(&self) -> &str {
         self.metadata().name.as_deref().unwrap_or_default()
     }
@@ -91,9 +90,9 @@ impl Object {
     pub fn service(&self) -> Option<&str> {
         self.metadata().labels.as_ref()?.get(labels::SERVICE).map(String::as_str)
     }
-    /// Whether this is a workload (StatefulSet or Deployment).
+    /// Whether this is a workload (StatefulSet, Deployment or Job).
     pub fn is_workload(&self) -> bool {
-        matches!(self, Object::StatefulSet(_) | Object::Deployment(_))
+        matches!(self, Object::StatefulSet(_) | Object::Deployment(_) | Object::Job(_))
     }
     /// The object as JSON (with `apiVersion` and `kind`).
     pub fn to_json(&self) -> serde_json::Value {
@@ -103,13 +102,4 @@ impl Object {
 
 /// Kinds this backend manages, in the order `destroy` deletes them.
 pub const MANAGED_KINDS: &[&str] =
-    &["Deployment", "StatefulSet", "Service", "NetworkPolicy", "Secret", "PersistentVolumeClaim"];
-
-/// `apiVersion` of a managed kind.
-pub fn api_version_for(kind: &str) -> &'static str {
-    match kind {
-        "Deployment" | "StatefulSet" => Deployment::API_VERSION,
-        "NetworkPolicy" => NetworkPolicy::API_VERSION,
-        _ => Service::API_VERSION,
-    }
-}
+    &["Job", "Deployment", "StatefulSet", "Service", "NetworkPolicy", "Secret", "PersistentVolumeClaim"];

@@ -11,6 +11,7 @@ use deploy_topology::{
 };
 use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, StatefulSet, StatefulSetSpec};
+use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
     Container, ContainerPort, EnvVar, EnvVarSource, ExecAction, Namespace, PersistentVolumeClaim,
     PersistentVolumeClaimSpec, PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, Probe,
@@ -61,11 +62,6 @@ impl Rendered {
         parts.join("---\n")
     }
 
-    /// Objects of one topology service.
-    pub fn of_service<'a>(&'a self, service: &'a str) -> impl Iterator<Item = &'a Object> + 'a {
-        self.objects.iter().filter(move |o| o.service() == Some(service))
-    }
-
     /// The workload object of a service.
     pub fn workload(&self, service: &str) -> Option<&Object> {
         self.objects.iter().find(|o| o.is_workload() && o.service() == Some(service))
@@ -102,8 +98,16 @@ pub enum SecretMode {
     Resolved,
 }
 
-/// Default storage request of a volume without `size` (same as the topology default).
-pub const DEFAULT_VOLUME_SIZE: topo::units::ByteSize = topo::DEFAULT_VOLUME_SIZE;
+/// Annotation on a Job: a hash of its pod template (immutable on the cluster).
+pub const TEMPLATE_HASH: &str = "deploy.dev/template-hash";
+
+/// A short, stable hash of a pod template.
+fn template_hash(t: &PodTemplateSpec) -> String {
+    use sha2::Digest as _;
+    let json = serde_json::to_vec(t).unwrap_or_default();
+    let digest = sha2::Sha256::digest(&json);
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
 
 /// Renders the topology for review (`deploy render --target k8s`): secrets stay as written.
 pub fn render(t: &Topology, env: &Env) -> Result<Rendered, Errors> {
@@ -350,56 +354,77 @@ impl Renderer<'_> {
     /// Secret, PVCs (Deployments only), Service and workload of one topology service.
     fn service(&mut self, s: &topo::Service) -> Vec<Object> {
         let name = s.name.as_str();
-        let mut out = Vec::new();
         self.notes(s);
+        let (env, secret) = self.env_vars(s);
+        let mut out: Vec<Object> = secret.into_iter().collect();
+        let mut container = self.container(s, env);
+        let claims = self.volume_mounts(s, &mut container);
+        if let Some(svc) = self.governing_service(s) {
+            out.push(Object::Service(svc));
+        }
+        let mut pod_labels = self.service_labels(name);
+        for net in &s.networks {
+            pod_labels.insert(Self::network_label(net), "true".into());
+        }
+        let mut template = PodTemplateSpec {
+            metadata: Some(ObjectMeta { labels: Some(pod_labels), ..Default::default() }),
+            spec: Some(PodSpec { containers: vec![container], ..Default::default() }),
+        };
+        if self.t.is_one_shot(name) {
+            self.mount_claims(s, claims, &mut template, &mut out);
+            out.push(self.job(s, template));
+        } else if s.kind == WorkloadKind::Stateful {
+            out.push(self.statefulset(s, template, claims));
+        } else {
+            self.mount_claims(s, claims, &mut template, &mut out);
+            out.push(self.deployment(s, template));
+        }
+        out
+    }
 
-        // -- secret environment values
+    /// Environment variables; secret ones come from the service's `NAME-env` Secret.
+    fn env_vars(&mut self, s: &topo::Service) -> (Vec<EnvVar>, Option<Object>) {
+        let name = s.name.as_str();
         let secret_name = format!("{name}-env");
         let mut string_data: BTreeMap<String, String> = BTreeMap::new();
         let mut data: BTreeMap<String, ByteString> = BTreeMap::new();
         let mut env: Vec<EnvVar> = Vec::new();
         for (k, v) in &s.environment {
-            if v.secret {
-                match self.mode {
-                    SecretMode::AsWritten => {
-                        string_data.insert(k.clone(), v.raw.clone());
-                    }
-                    SecretMode::Resolved => {
-                        if let Some(x) = self.resolve(name, v) {
-                            data.insert(k.clone(), ByteString(x.into_bytes()));
-                        }
-                    }
-                }
-                env.push(EnvVar {
-                    name: k.clone(),
-                    value: None,
-                    value_from: Some(EnvVarSource {
-                        secret_key_ref: Some(SecretKeySelector {
-                            name: secret_name.clone(),
-                            key: k.clone(),
-                            optional: None,
-                        }),
-                        ..Default::default()
-                    }),
-                });
-            } else {
+            if !v.secret {
                 let value = self.value(name, v);
                 env.push(EnvVar { name: k.clone(), value: Some(value), value_from: None });
+                continue;
             }
+            match self.mode {
+                SecretMode::AsWritten => {
+                    string_data.insert(k.clone(), v.raw.clone());
+                }
+                SecretMode::Resolved => {
+                    if let Some(x) = self.resolve(name, v) {
+                        data.insert(k.clone(), ByteString(x.into_bytes()));
+                    }
+                }
+            }
+            let key_ref = SecretKeySelector { name: secret_name.clone(), key: k.clone(), optional: None };
+            let from = EnvVarSource { secret_key_ref: Some(key_ref), ..Default::default() };
+            env.push(EnvVar { name: k.clone(), value: None, value_from: Some(from) });
         }
-        if !string_data.is_empty() || !data.is_empty() {
-            out.push(Object::Secret(Secret {
+        let secret = (!string_data.is_empty() || !data.is_empty()).then(|| {
+            Object::Secret(Secret {
                 metadata: self.meta(&secret_name, self.service_labels(name)),
                 type_: Some("Opaque".into()),
                 string_data: (!string_data.is_empty()).then_some(string_data),
                 data: (!data.is_empty()).then_some(data),
                 immutable: None,
-            }));
-        }
+            })
+        });
+        (env, secret)
+    }
 
-        // -- container
+    fn container(&mut self, s: &topo::Service, env: Vec<EnvVar>) -> Container {
+        let name = s.name.as_str();
         let ports = s.container_ports();
-        let container = Container {
+        let mut container = Container {
             name: name.to_string(),
             image: Some(self.value(name, &s.image)),
             command: s.entrypoint.as_ref().map(|e| e.iter().map(|v| self.value(name, v)).collect()),
@@ -419,161 +444,180 @@ impl Renderer<'_> {
             resources: self.resources(s),
             ..Default::default()
         };
-        let mut container = container;
         self.probes(s, &mut container);
+        container
+    }
 
-        // -- volumes
+    /// Mounts named volumes into the container; returns the claims they need.
+    fn volume_mounts(&mut self, s: &topo::Service, container: &mut Container) -> Vec<PersistentVolumeClaim> {
+        let name = s.name.as_str();
         let mut mounts: Vec<VolumeMount> = Vec::new();
         let mut claim_keys: Vec<&str> = Vec::new();
         for m in &s.mounts {
-            match &m.source {
-                MountSource::Bind(_) => self.warn(format!(
-                    "service `{name}`: bind mount `{}` is skipped (a host path cannot be mounted into a Kubernetes pod portably); bake the files into the image or use a ConfigMap",
-                    m.short()
-                )),
-                MountSource::Volume(key) => {
-                    mounts.push(VolumeMount {
-                        name: k8s_name(key),
-                        mount_path: m.target.clone(),
-                        read_only: m.read_only.then_some(true),
-                        ..Default::default()
-                    });
-                    if !claim_keys.contains(&key.as_str()) {
-                        claim_keys.push(key);
-                    }
-                    let shared: Vec<&str> = self
-                        .volume_users
-                        .get(key.as_str())
-                        .into_iter()
-                        .flatten()
-                        .copied()
-                        .filter(|o| *o != s.name)
-                        .collect();
-                    if !shared.is_empty() {
-                        self.warn(format!(
-                            "volume `{key}` is mounted by `{name}` and `{}`: on Kubernetes each workload gets its own PersistentVolumeClaim, so the data is not shared",
-                            shared.join("`, `")
-                        ));
-                    }
+            let key = match &m.source {
+                MountSource::Bind(_) => {
+                    self.warn(format!(
+                        "service `{name}`: bind mount `{}` is skipped (a host path cannot be mounted into a Kubernetes pod portably); bake the files into the image or use a ConfigMap",
+                        m.short()
+                    ));
+                    continue;
                 }
+                MountSource::Volume(key) => key,
+            };
+            mounts.push(VolumeMount {
+                name: k8s_name(key),
+                mount_path: m.target.clone(),
+                read_only: m.read_only.then_some(true),
+                ..Default::default()
+            });
+            if !claim_keys.contains(&key.as_str()) {
+                claim_keys.push(key);
             }
+            self.warn_shared(name, key);
         }
         if !mounts.is_empty() {
             container.volume_mounts = Some(mounts);
         }
+        claim_keys.iter().map(|k| self.claim(name, k)).collect()
+    }
 
-        let claims: Vec<PersistentVolumeClaim> = claim_keys.iter().map(|k| self.claim(name, k)).collect();
-
-        // -- pod template
-        let mut pod_labels = self.service_labels(name);
-        for net in &s.networks {
-            pod_labels.insert(Self::network_label(net), "true".into());
+    fn warn_shared(&mut self, service: &str, key: &str) {
+        let users = self.volume_users.get(key).into_iter().flatten().copied();
+        let shared: Vec<&str> = users.filter(|o| *o != service).collect();
+        if !shared.is_empty() {
+            self.warn(format!(
+                "volume `{key}` is mounted by `{service}` and `{}`: on Kubernetes each workload gets its own PersistentVolumeClaim, so the data is not shared",
+                shared.join("`, `")
+            ));
         }
-        let mut pod_spec = PodSpec { containers: vec![container], ..Default::default() };
+    }
 
-        // -- Service
-        if !ports.is_empty() {
-            out.push(Object::Service(Service {
-                metadata: self.meta(name, self.service_labels(name)),
-                spec: Some(ServiceSpec {
-                    type_: Some("ClusterIP".into()),
-                    selector: Some(self.selector_labels(name)),
-                    ports: Some(
-                        ports
-                            .iter()
-                            .map(|(p, pr)| ServicePort {
-                                name: Some(port_name(*p, *pr)),
-                                port: i32::from(*p),
-                                target_port: Some(IntOrString::Int(i32::from(*p))),
-                                protocol: Some(proto(*pr)),
-                                ..Default::default()
-                            })
-                            .collect(),
-                    ),
+    /// The Service in front of the pods: ClusterIP with the ports, or headless
+    /// for a StatefulSet without ports (it needs a governing Service).
+    fn governing_service(&self, s: &topo::Service) -> Option<Service> {
+        let name = s.name.as_str();
+        let ports = s.container_ports();
+        let spec = if !ports.is_empty() {
+            let ports = ports
+                .iter()
+                .map(|(p, pr)| ServicePort {
+                    name: Some(port_name(*p, *pr)),
+                    port: i32::from(*p),
+                    target_port: Some(IntOrString::Int(i32::from(*p))),
+                    protocol: Some(proto(*pr)),
                     ..Default::default()
-                }),
-                status: None,
-            }));
-        } else if s.kind == WorkloadKind::Stateful {
-            // A StatefulSet needs a governing Service even without ports: a headless one.
-            out.push(Object::Service(Service {
-                metadata: self.meta(name, self.service_labels(name)),
-                spec: Some(ServiceSpec {
-                    cluster_ip: Some("None".into()),
-                    selector: Some(self.selector_labels(name)),
-                    ..Default::default()
-                }),
-                status: None,
-            }));
-        }
+                })
+                .collect();
+            ServiceSpec {
+                type_: Some("ClusterIP".into()),
+                selector: Some(self.selector_labels(name)),
+                ports: Some(ports),
+                ..Default::default()
+            }
+        } else if s.kind == WorkloadKind::Stateful && !self.t.is_one_shot(name) {
+            ServiceSpec {
+                cluster_ip: Some("None".into()),
+                selector: Some(self.selector_labels(name)),
+                ..Default::default()
+            }
+        } else {
+            return None;
+        };
+        Some(Service { metadata: self.meta(name, self.service_labels(name)), spec: Some(spec), status: None })
+    }
 
-        let selector = LabelSelector { match_labels: Some(self.selector_labels(name)), ..Default::default() };
-        let replicas = Some(i32::try_from(s.replicas).unwrap_or(i32::MAX));
-        match s.kind {
-            WorkloadKind::Stateful => {
-                out.push(Object::StatefulSet(StatefulSet {
-                    metadata: self.meta(name, self.service_labels(name)),
-                    spec: Some(StatefulSetSpec {
-                        replicas,
-                        selector,
-                        service_name: Some(name.to_string()),
-                        template: PodTemplateSpec {
-                            metadata: Some(ObjectMeta { labels: Some(pod_labels), ..Default::default() }),
-                            spec: Some(pod_spec),
-                        },
-                        volume_claim_templates: (!claims.is_empty()).then_some(claims),
-                        ..Default::default()
-                    }),
-                    status: None,
-                }));
-            }
-            WorkloadKind::Stateless => {
-                if !claims.is_empty() {
-                    if s.replicas > 1 {
-                        self.warn(format!(
-                            "service `{name}` is stateless with {} replicas and mounts named volumes: its ReadWriteOnce PersistentVolumeClaims can only be mounted on one node; make it `kind: stateful`",
-                            s.replicas
-                        ));
-                    }
-                    let mut volumes = Vec::new();
-                    for mut c in claims {
-                        let vol = c.metadata.name.clone().unwrap_or_default();
-                        let claim_name = format!("{name}-{vol}");
-                        c.metadata = self.meta(&claim_name, self.service_labels(name));
-                        volumes.push(PodVolume {
-                            name: vol,
-                            persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
-                                claim_name,
-                                read_only: None,
-                            }),
-                            ..Default::default()
-                        });
-                        out.push(Object::PersistentVolumeClaim(c));
-                    }
-                    pod_spec.volumes = Some(volumes);
-                }
-                out.push(Object::Deployment(Deployment {
-                    metadata: self.meta(name, self.service_labels(name)),
-                    spec: Some(DeploymentSpec {
-                        replicas,
-                        selector,
-                        template: PodTemplateSpec {
-                            metadata: Some(ObjectMeta { labels: Some(pod_labels), ..Default::default() }),
-                            spec: Some(pod_spec),
-                        },
-                        ..Default::default()
-                    }),
-                    status: None,
-                }));
-            }
+    /// Deployments and Jobs have no claim templates: their claims are objects of their own.
+    fn mount_claims(
+        &mut self,
+        s: &topo::Service,
+        claims: Vec<PersistentVolumeClaim>,
+        template: &mut PodTemplateSpec,
+        out: &mut Vec<Object>,
+    ) {
+        let name = s.name.as_str();
+        if claims.is_empty() {
+            return;
         }
-        out
+        if s.replicas > 1 {
+            self.warn(format!(
+                "service `{name}` is stateless with {} replicas and mounts named volumes: its ReadWriteOnce PersistentVolumeClaims can only be mounted on one node; make it `kind: stateful`",
+                s.replicas
+            ));
+        }
+        let mut volumes = Vec::new();
+        for mut c in claims {
+            let vol = c.metadata.name.clone().unwrap_or_default();
+            let claim_name = format!("{name}-{vol}");
+            c.metadata = self.meta(&claim_name, self.service_labels(name));
+            let source = PersistentVolumeClaimVolumeSource { claim_name, read_only: None };
+            volumes.push(PodVolume { name: vol, persistent_volume_claim: Some(source), ..Default::default() });
+            out.push(Object::PersistentVolumeClaim(c));
+        }
+        if let Some(spec) = template.spec.as_mut() {
+            spec.volumes = Some(volumes);
+        }
+    }
+
+    fn selector(&self, name: &str) -> LabelSelector {
+        LabelSelector { match_labels: Some(self.selector_labels(name)), ..Default::default() }
+    }
+
+    fn statefulset(&self, s: &topo::Service, template: PodTemplateSpec, claims: Vec<PersistentVolumeClaim>) -> Object {
+        let name = s.name.as_str();
+        Object::StatefulSet(StatefulSet {
+            metadata: self.meta(name, self.service_labels(name)),
+            spec: Some(StatefulSetSpec {
+                replicas: Some(i32::try_from(s.replicas).unwrap_or(i32::MAX)),
+                selector: self.selector(name),
+                service_name: Some(name.to_string()),
+                template,
+                volume_claim_templates: (!claims.is_empty()).then_some(claims),
+                ..Default::default()
+            }),
+            status: None,
+        })
+    }
+
+    fn deployment(&self, s: &topo::Service, template: PodTemplateSpec) -> Object {
+        let name = s.name.as_str();
+        Object::Deployment(Deployment {
+            metadata: self.meta(name, self.service_labels(name)),
+            spec: Some(DeploymentSpec {
+                replicas: Some(i32::try_from(s.replicas).unwrap_or(i32::MAX)),
+                selector: self.selector(name),
+                template,
+                ..Default::default()
+            }),
+            status: None,
+        })
+    }
+
+    /// A one-shot: a Job whose pod runs once (`restart: no`: never retried, as
+    /// on Compose) or until it succeeds (`on-failure[:N]`: at most N retries, 6
+    /// by default). Its template is immutable on the cluster, so it carries a
+    /// hash of itself: apply re-creates the Job when the hash changes.
+    fn job(&self, s: &topo::Service, mut template: PodTemplateSpec) -> Object {
+        let name = s.name.as_str();
+        let (policy, backoff) = match s.restart {
+            Some(Restart::OnFailure(n)) => ("OnFailure", n.map_or(6, |n| clamp_i32(u64::from(n)))),
+            _ => ("Never", 0),
+        };
+        if let Some(spec) = template.spec.as_mut() {
+            spec.restart_policy = Some(policy.into());
+        }
+        let mut meta = self.meta(name, self.service_labels(name));
+        meta.annotations = Some(BTreeMap::from([(TEMPLATE_HASH.to_string(), template_hash(&template))]));
+        Object::Job(Job {
+            metadata: meta,
+            spec: Some(JobSpec { backoff_limit: Some(backoff), template, ..Default::default() }),
+            status: None,
+        })
     }
 
     /// The claim (template) for a named volume.
     fn claim(&self, service: &str, key: &str) -> PersistentVolumeClaim {
         let v = self.t.volumes.get(key);
-        let size = v.map_or(DEFAULT_VOLUME_SIZE, |v| v.size);
+        let size = v.map_or(topo::DEFAULT_VOLUME_SIZE, |v| v.size);
         PersistentVolumeClaim {
             metadata: ObjectMeta {
                 name: Some(k8s_name(key)),
@@ -663,9 +707,11 @@ impl Renderer<'_> {
     /// Warnings for what Kubernetes does not map.
     fn notes(&mut self, s: &topo::Service) {
         let name = s.name.as_str();
-        if let Some(r @ (Restart::No | Restart::OnFailure(_))) = s.restart {
+        if let Some(r @ (Restart::No | Restart::OnFailure(_))) = s.restart
+            && !self.t.is_one_shot(name)
+        {
             self.warn(format!(
-                "service `{name}`: `restart: {}` has no Kubernetes equivalent; StatefulSet and Deployment pods always restart",
+                "service `{name}`: `restart: {}` has no Kubernetes equivalent for a long-running service; StatefulSet and Deployment pods always restart (a service that runs to completion, one a dependent waits for with `service_completed_successfully`, becomes a Job)",
                 r.as_compose()
             ));
         }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Event, Pod};
 use kube::api::{ListParams, WatchEvent, WatchParams};
 use kube::{Api, Client};
@@ -172,32 +173,77 @@ pub fn pod_summary(p: &Pod) -> String {
     s
 }
 
+/// Waiting reasons a pod does not recover from without a change (or only
+/// after a long back-off): the wait gives up once one has lasted [`fail_grace`].
+pub const FATAL_REASONS: &[&str] =
+    &["CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError", "InvalidImageName"];
+
+/// How long a fatal waiting reason may last before the wait gives up: 10 s,
+/// or `DEPLOY_K8S_FAIL_GRACE` (like `3s`, `500ms`).
+pub fn fail_grace() -> Duration {
+    std::env::var("DEPLOY_K8S_FAIL_GRACE")
+        .ok()
+        .and_then(|v| v.parse::<deploy_topology::units::Dur>().ok())
+        .map_or(Duration::from_secs(10), |d| d.get())
+}
+
+/// Whether a pod waits for a reason in [`FATAL_REASONS`].
+pub fn pod_is_stuck(p: &Pod) -> bool {
+    let st = p.status.as_ref();
+    st.and_then(|s| s.container_statuses.as_ref())
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.state.as_ref()?.waiting.as_ref()?.reason.as_deref())
+        .any(|r| FATAL_REASONS.contains(&r))
+}
+
+/// `kubectl wait --for=condition=Complete` for a Job: `Complete` is ready,
+/// `Failed` is final.
+pub fn job_rollout(j: &Job) -> Rollout {
+    let conds = j.status.as_ref().and_then(|s| s.conditions.as_ref());
+    let holds = |t: &str| conds.into_iter().flatten().find(|c| c.type_ == t && c.status == "True");
+    if holds("Complete").is_some() {
+        return Rollout::Ready;
+    }
+    if let Some(c) = holds("Failed") {
+        return Rollout::Failed(format!(
+            "Job failed: {}: {}",
+            c.reason.as_deref().unwrap_or("Failed"),
+            c.message.as_deref().unwrap_or("its pod did not succeed")
+        ));
+    }
+    let active = j.status.as_ref().and_then(|s| s.active).unwrap_or(0);
+    Rollout::Progressing(if active > 0 { "running until it completes".into() } else { "waiting for its pod".into() })
+}
+
 /// The workload a wait is for.
+#[derive(Clone, Debug)]
 pub enum Workload {
     StatefulSet(StatefulSet),
     Deployment(Deployment),
+    Job(Job),
 }
 
 impl Workload {
-    fn rollout(&self) -> Rollout {
+    pub fn rollout(&self) -> Rollout {
         match self {
             Workload::StatefulSet(s) => statefulset_rollout(s),
             Workload::Deployment(d) => deployment_rollout(d),
+            Workload::Job(j) => job_rollout(j),
+        }
+    }
+    fn meta(&self) -> &kube::api::ObjectMeta {
+        match self {
+            Workload::StatefulSet(s) => &s.metadata,
+            Workload::Deployment(d) => &d.metadata,
+            Workload::Job(j) => &j.metadata,
         }
     }
     fn resource_version(&self) -> String {
-        match self {
-            Workload::StatefulSet(s) => s.metadata.resource_version.clone(),
-            Workload::Deployment(d) => d.metadata.resource_version.clone(),
-        }
-        .unwrap_or_default()
+        self.meta().resource_version.clone().unwrap_or_default()
     }
     fn name(&self) -> String {
-        match self {
-            Workload::StatefulSet(s) => s.metadata.name.clone(),
-            Workload::Deployment(d) => d.metadata.name.clone(),
-        }
-        .unwrap_or_default()
+        self.meta().name.clone().unwrap_or_default()
     }
 }
 
@@ -210,6 +256,12 @@ pub struct Waited {
     pub detail: Vec<String>,
 }
 
+impl Waited {
+    fn ready() -> Self {
+        Waited { ready: true, reason: String::new(), detail: Vec::new() }
+    }
+}
+
 fn map_event<K>(e: WatchEvent<K>, f: impl Fn(K) -> Workload) -> WatchEvent<Workload> {
     match e {
         WatchEvent::Added(k) => WatchEvent::Added(f(k)),
@@ -220,10 +272,82 @@ fn map_event<K>(e: WatchEvent<K>, f: impl Fn(K) -> Workload) -> WatchEvent<Workl
     }
 }
 
-/// Waits until `initial` (the object the apply returned) is rolled out, or `deadline`.
-/// `report` is called with each new reason. Requests: none when already ready; otherwise one
-/// watch on the workload and one on its pods (re-opened only if the server closes them), and,
-/// on failure, one list of pods and one of events for the detail.
+type Events = futures::stream::BoxStream<'static, Result<WatchEvent<Workload>, kube::Error>>;
+
+/// A watch on one workload, from `rv`.
+async fn watch_one(client: &Client, ns: &str, like: &Workload, rv: &str) -> Result<Events, kube::Error> {
+    let wp = WatchParams::default().fields(&format!("metadata.name={}", like.name()));
+    Ok(match like {
+        Workload::StatefulSet(_) => Api::<StatefulSet>::namespaced(client.clone(), ns)
+            .watch(&wp, rv)
+            .await?
+            .map_ok(|e| map_event(e, Workload::StatefulSet))
+            .boxed(),
+        Workload::Deployment(_) => Api::<Deployment>::namespaced(client.clone(), ns)
+            .watch(&wp, rv)
+            .await?
+            .map_ok(|e| map_event(e, Workload::Deployment))
+            .boxed(),
+        Workload::Job(_) => Api::<Job>::namespaced(client.clone(), ns)
+            .watch(&wp, rv)
+            .await?
+            .map_ok(|e| map_event(e, Workload::Job))
+            .boxed(),
+    })
+}
+
+/// Reads one workload again (after a watch said its history is too old).
+async fn get_one(client: &Client, ns: &str, like: &Workload) -> Result<Workload, kube::Error> {
+    let name = like.name();
+    Ok(match like {
+        Workload::StatefulSet(_) => Workload::StatefulSet(Api::namespaced(client.clone(), ns).get(&name).await?),
+        Workload::Deployment(_) => Workload::Deployment(Api::namespaced(client.clone(), ns).get(&name).await?),
+        Workload::Job(_) => Workload::Job(Api::namespaced(client.clone(), ns).get(&name).await?),
+    })
+}
+
+/// What the watches have seen so far.
+struct Seen<'a> {
+    report: &'a (dyn Fn(&str) + Send + Sync),
+    last_reason: String,
+    /// Per pod: why it is not ready.
+    pods: BTreeMap<String, String>,
+    /// Since when some pod has been stuck for a reason in [`FATAL_REASONS`].
+    stuck_since: Option<Instant>,
+}
+
+impl Seen<'_> {
+    fn say(&mut self, why: String) {
+        if why != self.last_reason {
+            (self.report)(&why);
+            self.last_reason = why;
+        }
+    }
+    fn pod(&mut self, p: &Pod) {
+        let name = p.metadata.name.clone().unwrap_or_default();
+        match pod_reason(p) {
+            Some(r) => {
+                self.say(r.clone());
+                self.pods.insert(name, r);
+            }
+            None => {
+                self.pods.remove(&name);
+            }
+        }
+        if pod_is_stuck(p) {
+            self.stuck_since.get_or_insert_with(Instant::now);
+        } else if self.pods.is_empty() {
+            self.stuck_since = None;
+        }
+    }
+}
+
+/// Waits until `initial` (the object the apply returned) is rolled out (a Job:
+/// complete), has failed, a pod has been stuck for [`fail_grace`], or
+/// `deadline`. `report` is called with each new reason. Requests: none when
+/// already ready; otherwise one watch on the workload and one on its pods
+/// (re-opened only if the server closes them), and, on failure, one list of
+/// pods, their logs, and one list of events for the detail.
 pub async fn wait_ready(
     client: &Client,
     namespace: &str,
@@ -233,118 +357,95 @@ pub async fn wait_ready(
     report: &(dyn Fn(&str) + Send + Sync),
 ) -> Result<Waited, Error> {
     let name = initial.name();
-    let mut state = initial.rollout();
-    match &state {
-        Rollout::Ready => return Ok(Waited { ready: true, reason: String::new(), detail: Vec::new() }),
-        Rollout::Progressing(r) => report(r),
-        Rollout::Failed(_) => {}
-    }
-    let is_sts = matches!(initial, Workload::StatefulSet(_));
-    let mut rv = initial.resource_version();
-    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
-    let wp_name = WatchParams::default().fields(&format!("metadata.name={name}"));
-    let mut pod_reasons: BTreeMap<String, String> = BTreeMap::new();
-    let mut last_reason = match &state {
-        Rollout::Progressing(r) | Rollout::Failed(r) => r.clone(),
-        Rollout::Ready => String::new(),
+    let first = initial.rollout();
+    let mut seen = Seen { report, last_reason: String::new(), pods: BTreeMap::new(), stuck_since: None };
+    let outcome = match first {
+        Rollout::Ready => return Ok(Waited::ready()),
+        Rollout::Failed(r) => Ok(Err(r)),
+        Rollout::Progressing(r) => {
+            seen.say(r);
+            let watching = watch_until_settled(client, namespace, selector, initial, &mut seen);
+            tokio::time::timeout_at(deadline.into(), watching).await.unwrap_or_else(|_| Ok(Err(String::new())))
+        }
     };
-
-    let outcome = tokio::time::timeout_at(deadline.into(), async {
-        if let Rollout::Failed(r) = &state {
-            return Ok::<Result<(), String>, Error>(Err(r.clone()));
-        }
-        let mut pod_stream = pods.watch(&WatchParams::default().labels(selector), &rv).await?.boxed();
-        let mut pods_open = true;
-        loop {
-            let mut wl = if is_sts {
-                let api: Api<StatefulSet> = Api::namespaced(client.clone(), namespace);
-                api.watch(&wp_name, &rv).await?.map_ok(|e| map_event(e, Workload::StatefulSet)).boxed()
-            } else {
-                let api: Api<Deployment> = Api::namespaced(client.clone(), namespace);
-                api.watch(&wp_name, &rv).await?.map_ok(|e| map_event(e, Workload::Deployment)).boxed()
-            };
-            loop {
-                tokio::select! {
-                    ev = wl.next() => match ev {
-                        // The server closed the watch (its timeout): watch again from the last version.
-                        None => break,
-                        Some(Ok(WatchEvent::Added(w) | WatchEvent::Modified(w))) => {
-                            rv = w.resource_version();
-                            state = w.rollout();
-                            match &state {
-                                Rollout::Ready => return Ok(Ok(())),
-                                Rollout::Failed(r) => return Ok(Err(r.clone())),
-                                Rollout::Progressing(r) => {
-                                    // A pod-level reason says more than "0 of 1 pods ready".
-                                    let why = pod_reasons.values().next().cloned().unwrap_or_else(|| r.clone());
-                                    if why != last_reason {
-                                        report(&why);
-                                        last_reason = why;
-                                    }
-                                }
-                            }
-                        }
-                        Some(Ok(WatchEvent::Deleted(_))) => return Ok(Err(format!("{name} was deleted while waiting"))),
-                        Some(Ok(WatchEvent::Bookmark(b))) => rv = b.metadata.resource_version,
-                        Some(Ok(WatchEvent::Error(s))) if s.code == 410 => {
-                            // Too old: read once, and watch again from there.
-                            rv = if is_sts {
-                                let api: Api<StatefulSet> = Api::namespaced(client.clone(), namespace);
-                                let s = api.get(&name).await?;
-                                state = statefulset_rollout(&s);
-                                s.metadata.resource_version.unwrap_or_default()
-                            } else {
-                                let api: Api<Deployment> = Api::namespaced(client.clone(), namespace);
-                                let d = api.get(&name).await?;
-                                state = deployment_rollout(&d);
-                                d.metadata.resource_version.unwrap_or_default()
-                            };
-                            match &state {
-                                Rollout::Ready => return Ok(Ok(())),
-                                Rollout::Failed(r) => return Ok(Err(r.clone())),
-                                Rollout::Progressing(_) => break,
-                            }
-                        }
-                        Some(Ok(WatchEvent::Error(s))) => return Err(Error::Kube(kube::Error::Api(s))),
-                        Some(Err(e)) => return Err(Error::Kube(e)),
-                    },
-                    ev = pod_stream.next(), if pods_open => match ev {
-                        None => pods_open = false,
-                        Some(Ok(WatchEvent::Added(p) | WatchEvent::Modified(p))) => {
-                            let pn = p.metadata.name.clone().unwrap_or_default();
-                            match pod_reason(&p) {
-                                Some(r) => {
-                                    if r != last_reason {
-                                        report(&r);
-                                        last_reason = r.clone();
-                                    }
-                                    pod_reasons.insert(pn, r);
-                                }
-                                None => {
-                                    pod_reasons.remove(&pn);
-                                }
-                            }
-                        }
-                        Some(Ok(WatchEvent::Deleted(p))) => {
-                            pod_reasons.remove(p.metadata.name.as_deref().unwrap_or_default());
-                        }
-                        // Pod watch errors only cost live reasons; the detail is listed on failure.
-                        Some(_) => {}
-                    },
-                }
-            }
-        }
-    })
-    .await;
-
-    let failure = match outcome {
-        Ok(Ok(Ok(()))) => return Ok(Waited { ready: true, reason: String::new(), detail: Vec::new() }),
-        Ok(Ok(Err(reason))) => reason,
-        Ok(Err(e)) => return Err(e),
-        Err(_) => format!("timed out: {last_reason}"),
+    let failure = match outcome? {
+        Ok(()) => return Ok(Waited::ready()),
+        Err(r) if r.is_empty() => format!("timed out: {}", seen.last_reason),
+        Err(r) => r,
     };
     let detail = failure_detail(client, namespace, selector, &name).await;
     Ok(Waited { ready: false, reason: failure, detail })
+}
+
+/// The watch loop: `Ok(Ok(()))` ready, `Ok(Err(reason))` will not get there.
+async fn watch_until_settled(
+    client: &Client,
+    ns: &str,
+    selector: &str,
+    mut current: Workload,
+    seen: &mut Seen<'_>,
+) -> Result<Result<(), String>, Error> {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let mut rv = current.resource_version();
+    let mut pod_stream = pods.watch(&WatchParams::default().labels(selector), &rv).await?.boxed();
+    let mut pods_open = true;
+    let grace = fail_grace();
+    loop {
+        let mut wl = watch_one(client, ns, &current, &rv).await?;
+        loop {
+            let stuck_at = seen.stuck_since.map(|t| t + grace);
+            tokio::select! {
+                ev = wl.next() => match ev {
+                    // The server closed the watch (its timeout): watch again from the last version.
+                    None => break,
+                    Some(Ok(WatchEvent::Added(w) | WatchEvent::Modified(w))) => {
+                        rv = w.resource_version();
+                        match w.rollout() {
+                            Rollout::Ready => return Ok(Ok(())),
+                            Rollout::Failed(r) => return Ok(Err(r)),
+                            // A pod-level reason says more than "0 of 1 pods ready".
+                            Rollout::Progressing(r) => seen.say(seen.pods.values().next().cloned().unwrap_or(r)),
+                        }
+                        current = w;
+                    }
+                    Some(Ok(WatchEvent::Deleted(_))) => return Ok(Err(format!("{} was deleted while waiting", current.name()))),
+                    Some(Ok(WatchEvent::Bookmark(b))) => rv = b.metadata.resource_version,
+                    Some(Ok(WatchEvent::Error(s))) if s.code == 410 => {
+                        // Too old: read once, and watch again from there.
+                        current = get_one(client, ns, &current).await?;
+                        rv = current.resource_version();
+                        match current.rollout() {
+                            Rollout::Ready => return Ok(Ok(())),
+                            Rollout::Failed(r) => return Ok(Err(r)),
+                            Rollout::Progressing(_) => break,
+                        }
+                    }
+                    Some(Ok(WatchEvent::Error(s))) => return Err(Error::Kube(kube::Error::Api(s))),
+                    Some(Err(e)) => return Err(Error::Kube(e)),
+                },
+                ev = pod_stream.next(), if pods_open => match ev {
+                    None => pods_open = false,
+                    Some(Ok(WatchEvent::Added(p) | WatchEvent::Modified(p))) => seen.pod(&p),
+                    Some(Ok(WatchEvent::Deleted(p))) => {
+                        seen.pods.remove(p.metadata.name.as_deref().unwrap_or_default());
+                    }
+                    // Pod watch errors only cost live reasons; the detail is listed on failure.
+                    Some(_) => {}
+                },
+                _ = sleep_until(stuck_at) => {
+                    return Ok(Err(format!("{} (for more than {})", seen.last_reason, deploy_orchestrator::human(grace))));
+                }
+            }
+        }
+    }
+}
+
+/// Sleeps until `at`; forever when `None`.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Pod states and the recent events of a workload, its pods and their claims.
@@ -360,6 +461,9 @@ pub async fn failure_detail(client: &Client, namespace: &str, selector: &str, wo
             }
             if list.items.is_empty() {
                 out.push("no pods created".into());
+            }
+            for p in list.items.iter().take(2) {
+                out.extend(log_tail(&pods, p.metadata.name.as_deref().unwrap_or_default(), 20).await);
             }
         }
         Err(e) => out.push(format!("cannot list pods: {e}")),
@@ -396,7 +500,12 @@ pub fn pod_selector(project: &str, service: &str) -> String {
     format!("{}={service},{}={project}", labels::NAME, labels::INSTANCE)
 }
 
-/// Time left until `deadline`, for messages.
-pub fn remaining(deadline: Instant) -> Duration {
-    deadline.saturating_duration_since(Instant::now())
+/// The last `lines` lines a pod's container wrote, each prefixed for display
+/// (nothing when the pod has no log yet).
+pub async fn log_tail(pods: &Api<Pod>, pod: &str, lines: i64) -> Vec<String> {
+    let lp = kube::api::LogParams { tail_lines: Some(lines), ..Default::default() };
+    match pods.logs(pod, &lp).await {
+        Ok(text) => text.lines().filter(|l| !l.trim().is_empty()).map(|l| format!("log {pod}: {l}")).collect(),
+        Err(_) => Vec::new(),
+    }
 }

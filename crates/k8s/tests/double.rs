@@ -4,8 +4,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use deploy_k8s::{ApplyOptions, apply, destroy, diff, status};
-use deploy_report::{Action, Change, Phase, Progress};
+use deploy_k8s::{Cluster, ClusterOptions, Endpoint};
+use deploy_orchestrator::{self as orchestrator, Selection};
+use deploy_report::{Action, ApplyReport, Change, DestroyReport, DiffReport, Phase, Progress, StatusReport};
 use deploy_topology::{Env, Topology};
 use kube_double::{Behaviour, KubeDouble, RecordedRequest};
 
@@ -26,6 +27,54 @@ fn env() -> Env {
 }
 fn opts(timeout: Duration) -> ApplyOptions {
     ApplyOptions { timeout, ..Default::default() }
+}
+
+/// What the CLI passes for `deploy apply --target k8s`.
+#[derive(Default)]
+struct ApplyOptions {
+    services: Vec<String>,
+    timeout: Duration,
+    force_conflicts: bool,
+    prune: bool,
+}
+
+fn cluster<'a>(client: &kube::Client, t: &Topology, env: &'a Env, force_conflicts: bool) -> Cluster<'a> {
+    let opts = ClusterOptions { force_conflicts, force_recreate: false };
+    Cluster::new(client.clone(), Endpoint::default(), t, None, env, opts)
+}
+
+/// `deploy apply --target k8s`, as the CLI runs it: selection, then the orchestrator.
+async fn apply(
+    client: &kube::Client,
+    t: &Topology,
+    env: &Env,
+    o: &ApplyOptions,
+    progress: Arc<dyn Progress>,
+) -> Result<ApplyReport, String> {
+    let sel = Selection::with_dependencies(t, env, &o.services).map_err(|e| e.render())?;
+    let c = cluster(client, t, env, o.force_conflicts);
+    let opts = orchestrator::ApplyOptions { timeout: o.timeout, prune: o.prune, parallel: 32 };
+    Ok(orchestrator::apply(&c, &sel, &opts, progress).await)
+}
+
+async fn diff(client: &kube::Client, t: &Topology, env: &Env, services: &[String]) -> Result<DiffReport, String> {
+    let sel = Selection::with_dependencies(t, env, services).map_err(|e| e.render())?;
+    orchestrator::diff(&cluster(client, t, env, false), &sel, Duration::from_secs(20)).await.map_err(|e| e.to_string())
+}
+
+async fn status(client: &kube::Client, t: &Topology, services: &[String]) -> Result<StatusReport, String> {
+    let sel = Selection::exactly(t, services).map_err(|e| e.render())?;
+    let env = Env::default();
+    orchestrator::status(&cluster(client, t, &env, false), &sel, Duration::from_secs(20))
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn destroy(client: &kube::Client, t: &Topology, volumes: bool) -> Result<DestroyReport, String> {
+    let sel = Selection::exactly(t, &[]).map_err(|e| e.render())?;
+    let env = Env::default();
+    let opts = orchestrator::DestroyOptions { timeout: Duration::from_secs(20), volumes };
+    Ok(orchestrator::destroy(&cluster(client, t, &env, false), t, &sel, &opts, Arc::new(Recorder::default())).await)
 }
 
 #[derive(Default)]
@@ -113,7 +162,7 @@ async fn apply_creates_everything_in_order_and_waits_then_reapply_changes_nothin
     let w = watches(&reqs);
     assert!(w.len() <= 2 * 4, "{}", summary(&reqs));
     let gets = reqs.iter().filter(|r| r.method == "GET" && !r.is_watch()).count();
-    assert!(gets <= 5, "only the initial lists:\n{}", summary(&reqs));
+    assert!(gets <= 7, "only the initial lists, one per managed kind:\n{}", summary(&reqs));
     eprintln!(
         "first apply: {} requests ({} PATCH, {} WATCH, {} other GET) in {took:?}",
         reqs.len(),
@@ -174,7 +223,7 @@ async fn a_changed_limit_is_a_one_field_diff_and_an_update() {
     let f = &changed[0].fields[0];
     assert_eq!(f.path, "spec.template.spec.containers[0].resources.limits.cpu");
     assert_eq!((f.live.as_deref(), f.planned.as_deref()), (Some("250m"), Some("500m")));
-    assert_eq!(df.exit_code(), deploy_report::exit::CHANGES);
+    assert_eq!(df.exit_status(), deploy_report::ExitStatus::Changes);
     eprintln!("diff (one change): {} requests", d.requests().len());
 
     let r = apply(&client, &t, &env(), &opts(Duration::from_secs(20)), Arc::new(Recorder::default()))

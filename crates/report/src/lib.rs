@@ -8,16 +8,32 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-/// Process exit codes, documented in README.md.
-pub mod exit {
+/// How the process ends, documented in README.md. Commands return it; `main`
+/// turns it into the exit code, once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitStatus {
     /// Success; for `diff`: no changes.
-    pub const OK: i32 = 0;
-    /// Error: bad input, unreachable platform, failed or timed-out apply.
-    pub const ERROR: i32 = 1;
-    /// `diff` only: there are changes.
-    pub const CHANGES: i32 = 2;
+    Ok,
+    /// Error: bad input, unreachable platform, failed or timed-out command.
+    Error,
+    /// `diff` only: planned and live state differ.
+    Changes,
+    /// The command line itself is wrong (unknown flag, an option the target does not take).
+    Usage,
     /// Interrupted (Ctrl-C).
-    pub const INTERRUPTED: i32 = 130;
+    Interrupted,
+}
+
+impl ExitStatus {
+    pub fn code(self) -> u8 {
+        match self {
+            ExitStatus::Ok => 0,
+            ExitStatus::Error => 1,
+            ExitStatus::Changes => 2,
+            ExitStatus::Usage => 64,
+            ExitStatus::Interrupted => 130,
+        }
+    }
 }
 
 /// What the masked form of a secret looks like.
@@ -250,8 +266,8 @@ impl DiffReport {
     pub fn has_changes(&self) -> bool {
         self.objects.iter().any(|o| o.change != Change::Unchanged)
     }
-    pub fn exit_code(&self) -> i32 {
-        if self.has_changes() { exit::CHANGES } else { exit::OK }
+    pub fn exit_status(&self) -> ExitStatus {
+        if self.has_changes() { ExitStatus::Changes } else { ExitStatus::Ok }
     }
     /// Human-readable diff: one block per changed object, one line per field;
     /// multi-line values are shown as a line diff.
@@ -380,6 +396,8 @@ pub struct DestroyReport {
     pub removed: Vec<String>,
     /// Volumes / PVCs kept because `--volumes` was not given.
     pub kept: Vec<String>,
+    /// What could not be removed, when anything.
+    pub error: Option<String>,
 }
 
 impl DestroyReport {
@@ -391,8 +409,11 @@ impl DestroyReport {
         for k in &self.kept {
             let _ = writeln!(s, "kept    {k} (pass --volumes to delete data)");
         }
-        if self.removed.is_empty() {
+        if self.removed.is_empty() && self.error.is_none() {
             let _ = writeln!(s, "{}: nothing to remove", self.project);
+        }
+        if let Some(e) = &self.error {
+            let _ = writeln!(s, "error: {e}");
         }
         s
     }
@@ -421,7 +442,7 @@ mod tests {
         let text = r.text();
         assert!(!text.contains("secret"), "{text}");
         assert!(!serde_json::to_string(&r).unwrap_or_default().contains("new-secret"));
-        assert_eq!(r.exit_code(), exit::CHANGES);
+        assert_eq!(r.exit_status(), ExitStatus::Changes);
     }
 
     #[test]
@@ -437,7 +458,7 @@ mod tests {
                 fields: vec![],
             }],
         };
-        assert_eq!(r.exit_code(), exit::OK);
+        assert_eq!(r.exit_status(), ExitStatus::Ok);
         assert!(r.text().contains("no changes"));
     }
 }

@@ -314,6 +314,8 @@ pub enum WorkloadKind {
     Stateful,
     /// Interchangeable replicas (Kubernetes Deployment).
     Stateless,
+    /// Runs to completion, once (Kubernetes Job; on Compose a container that must exit 0).
+    Job,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -398,6 +400,22 @@ impl Topology {
             }
         }
         Ok(self.order().into_iter().filter(|n| keep.contains(n)).map(String::from).collect())
+    }
+
+    /// Whether `name` is a one-shot: a service that runs to completion instead of
+    /// staying up. That is `kind: job`, or a service whose `restart` is `no` or
+    /// `on-failure` and that another service waits for with
+    /// `service_completed_successfully`. Compose runs it as a container that
+    /// must exit 0 (and is not run again once it has, unless its spec changes);
+    /// Kubernetes as a Job.
+    pub fn is_one_shot(&self, name: &str) -> bool {
+        let Some(s) = self.services.get(name) else { return false };
+        if s.kind == WorkloadKind::Job {
+            return true;
+        }
+        let runs_once = matches!(s.restart, None | Some(Restart::No | Restart::OnFailure(_)));
+        runs_once
+            && self.services.values().any(|o| o.depends_on.get(name) == Some(&Condition::ServiceCompletedSuccessfully))
     }
 
     /// Resolves every value of the given services (all services when `services`

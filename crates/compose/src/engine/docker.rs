@@ -21,16 +21,17 @@ pub fn host_description() -> String {
 }
 
 /// Connects to the engine named by `DOCKER_HOST` (or the local default) and
-/// negotiates the API version, so that an unreachable engine is reported
-/// before anything else happens.
-pub async fn connect() -> Result<Docker, EngineError> {
+/// negotiates the API version within `timeout`, so that an unreachable engine
+/// is reported before anything else happens. Every later request is bounded
+/// by `timeout` too.
+pub async fn connect(timeout: Duration) -> Result<Docker, EngineError> {
     let unreachable = |reason: String| EngineError::Unreachable { host: host_description(), reason };
     let docker = Docker::connect_with_defaults().map_err(|e| unreachable(describe(&e)))?;
-    // Fail fast when nothing answers; the operations themselves use the default timeout.
-    match tokio::time::timeout(Duration::from_secs(15), docker.negotiate_version()).await {
+    let docker = docker.with_timeout(timeout.max(Duration::from_secs(1)));
+    match tokio::time::timeout(timeout, docker.negotiate_version()).await {
         Ok(Ok(d)) => Ok(d),
         Ok(Err(e)) => Err(unreachable(describe(&e))),
-        Err(_) => Err(unreachable("no answer within 15s".to_string())),
+        Err(_) => Err(unreachable(format!("no answer within {}", deploy_orchestrator::human(timeout)))),
     }
 }
 

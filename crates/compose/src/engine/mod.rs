@@ -1,13 +1,15 @@
-//! Docker Engine operations: apply / diff / status / destroy a topology on a
-//! Docker Engine through bollard, the way `docker compose` would (same labels,
-//! names and networks, so `docker compose -p PROJECT ps|logs|down` sees the
-//! result as its own), but waiting for real readiness in `depends_on` order.
+//! Docker Engine operations: the hooks of the shared orchestrator
+//! ([`deploy_orchestrator::Backend`]) for a Docker Engine, through bollard, the
+//! way `docker compose` would (same labels, names and networks, so `docker
+//! compose -p PROJECT ps|logs|down` sees the result as its own), but waiting
+//! for real readiness.
 //!
 //! - [`plan`]: topology → the planned networks, volumes and containers
 //!   (bollard create bodies plus a comparable [`plan::Spec`] and its hash).
 //! - [`compare`]: planned spec versus a live container, field by field.
-//! - [`apply`]: converge, with readiness probes run through the exec API.
-//! - [`ops`]: diff, status and destroy.
+//! - `apply`: prepare (images, networks, volumes) and converge one service.
+//! - `wait`: readiness of one container, through the exec API and Docker's health.
+//! - [`ops`]: diff, status, remove and prune.
 //!
 //! Cancel safety: every operation runs inside the caller's future (nothing is
 //! spawned), and each step is idempotent, so dropping an apply at any await
@@ -16,16 +18,22 @@
 mod apply;
 mod compare;
 mod docker;
+mod images;
 mod labels;
 mod ops;
 mod plan;
 mod probe;
+mod wait;
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
 use std::time::Duration;
 
-pub use apply::apply;
-pub use docker::connect;
-pub use ops::{destroy, diff, status};
+use bollard::Docker;
+use bollard::models::ImageInspect;
+use deploy_orchestrator::{Backend, Converged, Done, Failure, NotPrepared, Removed, Selection, Step};
+use deploy_report::{DiffReport, Progress, ServiceStatus};
+use deploy_topology::{Env, Topology};
 
 /// What went wrong before an operation could even start (bad input, no engine).
 /// Failures of individual services are reported in the report instead.
@@ -50,37 +58,82 @@ impl EngineError {
     }
 }
 
-/// Options of [`apply`].
-#[derive(Clone, Debug)]
-pub struct ApplyOptions {
-    /// Services to apply (with everything they depend on); empty means all.
-    pub services: Vec<String>,
-    /// How long to wait, in total, for the chosen services to become ready.
-    pub timeout: Duration,
+/// Options of the engine that only Compose has.
+#[derive(Clone, Debug, Default)]
+pub struct EngineOptions {
     /// Recreate containers even when their configuration did not change.
     pub force_recreate: bool,
-    /// Remove containers of this project whose service is no longer in the topology.
-    pub prune: bool,
-}
-
-impl Default for ApplyOptions {
-    fn default() -> Self {
-        ApplyOptions { services: Vec::new(), timeout: Duration::from_secs(120), force_recreate: false, prune: false }
-    }
-}
-
-/// Options of [`destroy`].
-#[derive(Clone, Debug, Default)]
-pub struct DestroyOptions {
-    /// Services whose containers to remove; empty means the whole project
-    /// (containers, networks, and volumes when `volumes`).
-    pub services: Vec<String>,
-    /// Also delete named volumes (data).
-    pub volumes: bool,
 }
 
 /// The target name written into reports.
 pub const TARGET: &str = "compose";
+
+/// A topology on one Docker Engine: the Compose target's [`Backend`].
+pub struct Engine<'a> {
+    docker: Docker,
+    t: &'a Topology,
+    env: &'a Env,
+    opts: EngineOptions,
+    /// Filled by `prepare`: the plan of each selected service, and their images.
+    plans: OnceLock<HashMap<String, plan::PlannedService>>,
+    images: OnceLock<HashMap<String, ImageInspect>>,
+}
+
+impl<'a> Engine<'a> {
+    /// Connects to the engine named by `DOCKER_HOST` (or the local default)
+    /// within `timeout`; every later request is bounded by `timeout` too.
+    pub async fn connect(
+        t: &'a Topology,
+        env: &'a Env,
+        opts: EngineOptions,
+        timeout: Duration,
+    ) -> Result<Self, EngineError> {
+        let docker = docker::connect(timeout).await?;
+        Ok(Engine { docker, t, env, opts, plans: OnceLock::new(), images: OnceLock::new() })
+    }
+
+    fn plan_of(&self, service: &str) -> Result<&plan::PlannedService, Failure> {
+        self.plans.get().and_then(|p| p.get(service)).ok_or_else(|| Failure::new("internal: service was not planned"))
+    }
+}
+
+impl Backend for Engine<'_> {
+    type Handle = String;
+
+    fn target(&self) -> &'static str {
+        TARGET
+    }
+    fn project(&self) -> &str {
+        &self.t.name
+    }
+    fn endpoint(&self) -> String {
+        format!("the Docker engine at {}", docker::host_description())
+    }
+    async fn prepare(&self, sel: &Selection, progress: &dyn Progress) -> Result<Vec<String>, NotPrepared> {
+        apply::prepare(self, sel, progress).await
+    }
+    async fn converge(&self, service: &str, step: &Step<'_>) -> Result<Converged<String>, Failure> {
+        apply::converge(self, self.plan_of(service)?, step).await
+    }
+    async fn wait(&self, service: &str, id: String, step: &Step<'_>) -> Result<Done, Failure> {
+        wait::wait_ready(self, self.plan_of(service)?, &id, step).await
+    }
+    async fn prune(&self, sel: &Selection, delete: bool) -> Result<Vec<String>, String> {
+        ops::prune(self, sel, delete).await
+    }
+    async fn remove(&self, service: &str, volumes: &[String], _: &Step<'_>) -> Result<Removed, String> {
+        ops::remove(self, service, volumes).await
+    }
+    async fn remove_project(&self, volumes: bool) -> Result<Removed, String> {
+        ops::remove_project(self, volumes).await
+    }
+    async fn status(&self, sel: &Selection) -> Result<Vec<ServiceStatus>, String> {
+        ops::status(self, sel).await
+    }
+    async fn diff(&self, sel: &Selection) -> Result<DiffReport, String> {
+        ops::diff(self, sel).await.map_err(|e| e.to_string())
+    }
+}
 
 #[cfg(test)]
 mod tests;

@@ -10,7 +10,7 @@ use bollard::models::{
     ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, Mount, MountType, NetworkingConfig, PortBinding,
     RestartPolicy, RestartPolicyNameEnum,
 };
-use deploy_topology::{Condition, Env, MountSource, ProbeTest, Restart, Service, Topology};
+use deploy_topology::{Env, MountSource, ProbeTest, Restart, Service, Topology};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -95,8 +95,7 @@ pub struct PlannedService {
     pub first_network: String,
     pub extra_networks: Vec<String>,
     pub probe: Option<Probe>,
-    pub depends_on: Vec<(String, Condition)>,
-    /// A dependent waits for this service to exit 0 (`service_completed_successfully`).
+    /// A one-shot: runs to completion and must exit 0 (`Topology::is_one_shot`).
     pub must_complete: bool,
     pub host_config: HostConfig,
 }
@@ -360,7 +359,6 @@ pub fn plan_service(t: &Topology, env: &Env, s: &Service, must_complete: bool) -
         first_network,
         extra_networks,
         probe,
-        depends_on: s.depends_on.iter().map(|(d, c)| (d.clone(), *c)).collect(),
         must_complete,
         host_config,
     })
@@ -379,23 +377,9 @@ pub fn plan(t: &Topology, env: &Env, chosen: &[String]) -> Result<Vec<PlannedSer
         let Some(s) = t.services.get(name) else {
             return Err(EngineError::Input(format!("no service named `{name}` in this topology")));
         };
-        let must_complete = chosen
-            .iter()
-            .filter_map(|n| t.services.get(n))
-            .any(|other| other.depends_on.get(name).is_some_and(|c| *c == Condition::ServiceCompletedSuccessfully));
-        out.push(plan_service(t, env, s, must_complete)?);
+        out.push(plan_service(t, env, s, t.is_one_shot(name))?);
     }
     Ok(out)
-}
-
-/// Returns the chosen services with their dependencies, in dependency order,
-/// after checking that every value they use resolves (secrets included), so
-/// that a missing `${VAR:?}` fails before anything is touched. Services outside
-/// the selection do not need their variables.
-pub fn select(t: &Topology, env: &Env, services: &[String]) -> Result<Vec<String>, EngineError> {
-    let chosen = t.select(services).map_err(|d| EngineError::Input(deploy_topology::Errors::from(d).render()))?;
-    t.check_resolvable(env, &chosen).map_err(|e| EngineError::Input(e.render()))?;
-    Ok(chosen)
 }
 
 /// Networks the chosen services use: (topology key, Docker name, driver).

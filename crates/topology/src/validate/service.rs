@@ -376,7 +376,7 @@ fn replicas(cx: &mut Ctx, sname: &str, s: &RawService, ports: &[Port]) -> u32 {
     r.value
 }
 
-/// `stateful` or `stateless`; by default stateful when a named volume is mounted.
+/// `stateful`, `stateless` or `job`; by default stateful when a named volume is mounted.
 fn kind(cx: &mut Ctx, sname: &str, s: &RawService, mounts: &[Mount]) -> WorkloadKind {
     let Some(k) = &s.kind else {
         let has_volume = mounts.iter().any(|m| matches!(m.source, MountSource::Volume(_)));
@@ -385,12 +385,15 @@ fn kind(cx: &mut Ctx, sname: &str, s: &RawService, mounts: &[Mount]) -> Workload
     match k.value.as_str() {
         "stateful" => WorkloadKind::Stateful,
         "stateless" => WorkloadKind::Stateless,
+        "job" => WorkloadKind::Job,
         other => {
             cx.err(
                 Diagnostic::new(format!("unknown kind `{other}`"))
                     .at(k.loc())
                     .field(service_field(sname, "kind"))
-                    .help("use `stateful` (StatefulSet) or `stateless` (Deployment)"),
+                    .help(
+                        "use `stateful` (StatefulSet), `stateless` (Deployment) or `job` (runs to completion: a Job)",
+                    ),
             );
             WorkloadKind::Stateless
         }

@@ -1,0 +1,136 @@
+//! The command line: clap definitions, and the checks that tie an option to
+//! the target that uses it (an option a target does not take is an error, not
+//! silently ignored).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Deploy one service topology to Docker Compose or Kubernetes.
+#[derive(Parser, Debug)]
+#[command(name = "deploy", version, about, long_about = None, after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+const EXIT_CODES: &str = "Exit codes: 0 success (diff: no changes), 1 error, 2 diff found changes, \
+                          64 usage error (bad flags or arguments), 130 interrupted.";
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Print the Compose file or the Kubernetes objects for a profile.
+    Render(RenderCmd),
+    /// Apply to Docker or Kubernetes and wait until every service is ready.
+    Apply(ApplyCmd),
+    /// Show planned versus live state, object by object and field by field (exit 2 when they differ).
+    Diff(TargetCmd),
+    /// Show each service's live state and readiness.
+    Status(TargetCmd),
+    /// Remove what the project created, dependents first (volumes and PVCs stay unless --volumes).
+    Destroy(DestroyCmd),
+    /// Check the topology and profile without touching any platform.
+    Validate(Source),
+    /// Print the JSON Schema of topology and profile files.
+    Schema,
+}
+
+#[derive(Args, Debug)]
+pub struct Source {
+    /// Topology file.
+    #[arg(short = 'f', long = "file", default_value = "deploy.yaml", global = true)]
+    pub file: PathBuf,
+    /// Profile: a name (profiles/NAME.yaml next to the topology) or a path.
+    #[arg(short = 'p', long, env = "DEPLOY_PROFILE", global = true)]
+    pub profile: Option<String>,
+    /// Variables for `${VAR}` that the environment does not set (default: `.env` beside the topology, if any).
+    #[arg(long, env = "DEPLOY_ENV_FILE", global = true)]
+    pub env_file: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum Target {
+    Compose,
+    K8s,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum Output {
+    Text,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct RenderCmd {
+    #[command(flatten)]
+    pub source: Source,
+    #[arg(short = 't', long, value_enum, default_value = "compose")]
+    pub target: Target,
+}
+
+#[derive(Args, Debug)]
+pub struct TargetCmd {
+    #[command(flatten)]
+    pub source: Source,
+    #[arg(short = 't', long, value_enum, default_value = "compose")]
+    pub target: Target,
+    /// Report format.
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
+    pub output: Output,
+    /// Bound the whole command (like 120s, 2m). Default: 120s for apply, 60s for destroy, 30s for diff and status.
+    #[arg(long, value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+    /// Kubernetes only: kubeconfig context.
+    #[arg(long)]
+    pub context: Option<String>,
+    /// Kubernetes only: namespace (default: the topology's).
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+    /// Only these services (apply and diff: and what they depend on; status and destroy: exactly these).
+    pub services: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ApplyCmd {
+    #[command(flatten)]
+    pub common: TargetCmd,
+    /// Recreate containers (restart pods, re-run Jobs) even when nothing changed.
+    #[arg(long)]
+    pub force_recreate: bool,
+    /// Remove objects of this project that the topology no longer has (never volumes); whole-project applies only.
+    #[arg(long)]
+    pub prune: bool,
+    /// Kubernetes only: take over fields owned by another field manager.
+    #[arg(long)]
+    pub force_conflicts: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct DestroyCmd {
+    #[command(flatten)]
+    pub common: TargetCmd,
+    /// Also delete named volumes / PersistentVolumeClaims: their data is lost.
+    #[arg(long)]
+    pub volumes: bool,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    s.parse::<deploy_topology::units::Dur>().map(|d| d.get())
+}
+
+impl TargetCmd {
+    /// Options that only the Kubernetes target takes, given with another target.
+    pub fn misplaced(&self, force_conflicts: bool) -> Option<&'static str> {
+        if self.target == Target::K8s {
+            return None;
+        }
+        [
+            (self.context.is_some(), "--context"),
+            (self.namespace.is_some(), "--namespace"),
+            (force_conflicts, "--force-conflicts"),
+        ]
+        .into_iter()
+        .find_map(|(given, flag)| given.then_some(flag))
+    }
+}

@@ -1,0 +1,135 @@
+//! Images: inspect every image the plan uses, pull those that are missing.
+//! An image that cannot be had stops the apply before anything is created.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::models::ImageInspect;
+use bollard::query_parameters::CreateImageOptionsBuilder;
+use deploy_report::{Phase, Progress};
+use futures::StreamExt;
+use tokio::time::Instant;
+
+use super::docker::{self as d, describe};
+use super::plan::PlannedService;
+
+/// Splits an image reference into what the pull API wants: (image, tag).
+fn pull_ref(image: &str) -> (String, String) {
+    if image.contains('@') {
+        return (image.to_string(), String::new());
+    }
+    let last = image.rsplit('/').next().unwrap_or(image);
+    match last.rfind(':') {
+        Some(i) => {
+            let cut = image.len() - last.len() + i;
+            (image[..cut].to_string(), image[cut + 1..].to_string())
+        }
+        None => (image.to_string(), "latest".to_string()),
+    }
+}
+
+/// Inspects every image the plan uses, pulling those that are missing.
+/// Returns the images found and, per image reference, why it could not be had.
+pub(super) async fn ensure_images(
+    docker: &Docker,
+    plans: &[PlannedService],
+    progress: &dyn Progress,
+) -> (HashMap<String, ImageInspect>, HashMap<String, String>) {
+    let mut refs: Vec<&str> = plans.iter().map(|p| p.spec.image.as_str()).collect();
+    refs.sort();
+    refs.dedup();
+    let results = futures::future::join_all(refs.iter().map(|image| async move {
+        let users: Vec<&str> = plans.iter().filter(|p| p.spec.image == *image).map(|p| p.service.as_str()).collect();
+        let r = ensure_image(docker, image, &users, progress).await;
+        (image.to_string(), r)
+    }))
+    .await;
+    let mut ok = HashMap::new();
+    let mut failed = HashMap::new();
+    for (image, r) in results {
+        match r {
+            Ok(i) => {
+                ok.insert(image, i);
+            }
+            Err(e) => {
+                failed.insert(image, e);
+            }
+        }
+    }
+    (ok, failed)
+}
+
+async fn ensure_image(
+    docker: &Docker,
+    image: &str,
+    users: &[&str],
+    progress: &dyn Progress,
+) -> Result<ImageInspect, String> {
+    match docker.inspect_image(image).await {
+        Ok(i) => return Ok(i),
+        Err(e) if d::is_not_found(&e) => {}
+        Err(e) => return Err(format!("cannot inspect image `{image}`: {}", describe(&e))),
+    }
+    let start = Instant::now();
+    let who = users.iter().map(|u| format!("`{u}`")).collect::<Vec<_>>().join(", ");
+    for u in users {
+        progress.update(u, &Phase::Pulling { progress: None }, start.elapsed());
+    }
+    let (from, tag) = pull_ref(image);
+    let mut b = CreateImageOptionsBuilder::default().from_image(&from);
+    if !tag.is_empty() {
+        b = b.tag(&tag);
+    }
+    let pull = async {
+        let mut stream = docker.create_image(Some(b.build()), None, None);
+        let mut last_note = Instant::now();
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(info) => {
+                    if last_note.elapsed() >= Duration::from_millis(250) {
+                        last_note = Instant::now();
+                        let mut s = info.status.unwrap_or_default();
+                        if let Some(p) = info.progress_detail
+                            && let (Some(c), Some(t)) = (p.current, p.total)
+                            && t > 0
+                        {
+                            s.push_str(&format!(" {}%", c * 100 / t));
+                        }
+                        for u in users {
+                            progress.update(u, &Phase::Pulling { progress: Some(s.clone()) }, start.elapsed());
+                        }
+                    }
+                }
+                Err(e) => return Err(describe(&e)),
+            }
+        }
+        Ok(())
+    };
+    // The orchestrator bounds the whole prepare step by the deadline.
+    let res = pull.await;
+    let help = format!(
+        "build or load it locally (`docker build -t {image} ...` or `docker load`), or change `image:` of {who}"
+    );
+    if let Err(e) = res {
+        return Err(format!("image `{image}` is not present locally and cannot be pulled: {e}; {help}"));
+    }
+    docker
+        .inspect_image(image)
+        .await
+        .map_err(|e| format!("image `{image}` was pulled but cannot be inspected: {}; {help}", describe(&e)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pull_ref;
+
+    #[test]
+    fn pull_refs() {
+        assert_eq!(pull_ref("redis:7-alpine"), ("redis".into(), "7-alpine".into()));
+        assert_eq!(pull_ref("redis"), ("redis".into(), "latest".into()));
+        assert_eq!(pull_ref("localhost:5000/x/y"), ("localhost:5000/x/y".into(), "latest".into()));
+        assert_eq!(pull_ref("localhost:5000/x/y:2"), ("localhost:5000/x/y".into(), "2".into()));
+        assert_eq!(pull_ref("a@sha256:00"), ("a@sha256:00".into(), String::new()));
+    }
+}

@@ -1,0 +1,410 @@
+//! A topology on one Kubernetes cluster: the k8s target's hooks for the shared
+//! orchestrator ([`deploy_orchestrator::Backend`]). Objects are server-side
+//! applied as field manager `deploy`; readiness is watched ([`crate::wait`]).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use deploy_orchestrator::{Backend, Converged, Done, Failure, Next, NotPrepared, Removed, Selection, Step};
+use deploy_report::{Action, DiffReport, Phase, Progress, ServiceStatus};
+use deploy_topology::{Env, Topology};
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Patch, PatchParams};
+use kube::config::KubeConfigOptions;
+use kube::{Api, Client, Config};
+
+use crate::error::{Error, conflict_message, describe};
+use crate::object::{MANAGED_KINDS, Object, labels};
+use crate::ops::{self, FIELD_MANAGER, RESTART_MANAGER, RESTARTED_AT};
+use crate::render::{Rendered, TEMPLATE_HASH, render_for_apply};
+use crate::wait::{self, Rollout, Workload};
+
+/// Options only the Kubernetes target has.
+#[derive(Clone, Debug, Default)]
+pub struct ClusterOptions {
+    /// Take over fields owned by other field managers.
+    pub force_conflicts: bool,
+    /// Restart the pods of every applied workload, even unchanged ones.
+    pub force_recreate: bool,
+}
+
+/// Where the client connects, for messages.
+#[derive(Clone, Debug, Default)]
+pub struct Endpoint {
+    pub server: String,
+    pub context: Option<String>,
+}
+
+/// A client from the user's kubeconfig (`KUBECONFIG`, `~/.kube/config`;
+/// `context` picks a context), falling back to the in-cluster service account.
+/// Connecting and sending are bounded by `timeout`.
+pub async fn client(context: Option<&str>, timeout: Duration) -> Result<(Client, Endpoint), Error> {
+    let mut config = match context {
+        Some(c) => Config::from_kubeconfig(&KubeConfigOptions { context: Some(c.to_string()), ..Default::default() })
+            .await
+            .map_err(|e| Error::Config(format!("context `{c}`: {e}")))?,
+        None => Config::infer().await.map_err(|e| Error::Config(e.to_string()))?,
+    };
+    let bound = timeout.clamp(Duration::from_millis(100), Duration::from_secs(30));
+    config.connect_timeout = Some(bound);
+    config.write_timeout = Some(bound);
+    let current = context.map(String::from).or_else(current_context);
+    let endpoint = Endpoint { server: config.cluster_url.to_string(), context: current };
+    Ok((Client::try_from(config).map_err(|e| Error::Config(e.to_string()))?, endpoint))
+}
+
+/// The kubeconfig's current context, for messages.
+fn current_context() -> Option<String> {
+    let kc = kube::config::Kubeconfig::read().ok()?;
+    kc.current_context
+}
+
+/// `Kind/name` → (kind, name, resourceVersion) of what existed before the apply.
+type Versions = HashMap<String, (&'static str, String, String)>;
+
+/// A topology on one cluster: the Kubernetes target's [`Backend`].
+pub struct Cluster<'a> {
+    client: Client,
+    endpoint: Endpoint,
+    t: Topology,
+    env: &'a Env,
+    opts: ClusterOptions,
+    /// Filled by `prepare`.
+    plan: OnceLock<Rendered>,
+    before: OnceLock<Versions>,
+    /// Services whose Secret, Service or claims changed in `prepare`.
+    changed: Mutex<HashSet<String>>,
+}
+
+impl<'a> Cluster<'a> {
+    /// `t` with `namespace` (when given) instead of its own.
+    pub fn new(
+        client: Client,
+        endpoint: Endpoint,
+        t: &Topology,
+        namespace: Option<&str>,
+        env: &'a Env,
+        opts: ClusterOptions,
+    ) -> Self {
+        let mut t = t.clone();
+        if let Some(ns) = namespace {
+            t.namespace = ns.to_string();
+        }
+        let (plan, before, changed) = (OnceLock::new(), OnceLock::new(), Mutex::new(HashSet::new()));
+        Cluster { client, endpoint, t, env, opts, plan, before, changed }
+    }
+
+    fn ns(&self) -> &str {
+        &self.t.namespace
+    }
+
+    fn pp(&self) -> PatchParams {
+        let pp = PatchParams::apply(FIELD_MANAGER);
+        if self.opts.force_conflicts { pp.force() } else { pp }
+    }
+
+    /// A kube error as a sentence naming the server.
+    fn describe(&self, e: &kube::Error) -> String {
+        if let kube::Error::Api(_) = e {
+            return describe(e);
+        }
+        let mut cause = e.to_string();
+        let mut src = std::error::Error::source(e);
+        while let Some(inner) = src {
+            cause = inner.to_string();
+            src = inner.source();
+        }
+        let ctx = self.endpoint.context.as_deref().map(|c| format!(", context `{c}`")).unwrap_or_default();
+        format!("cannot reach the Kubernetes API at {}{ctx}: {cause}", self.endpoint.server)
+    }
+
+    fn apply_error(&self, o: &Object, e: &kube::Error) -> String {
+        match e {
+            kube::Error::Api(s) if s.code == 409 => conflict_message(&o.id(), s),
+            other => format!("{}: {}", o.id(), self.describe(other)),
+        }
+    }
+}
+
+impl Backend for Cluster<'_> {
+    type Handle = Workload;
+
+    fn target(&self) -> &'static str {
+        "k8s"
+    }
+    fn project(&self) -> &str {
+        &self.t.name
+    }
+    fn endpoint(&self) -> String {
+        let ctx = self.endpoint.context.as_deref().map(|c| format!(" (context `{c}`)")).unwrap_or_default();
+        format!("the Kubernetes API at {}{ctx}", self.endpoint.server)
+    }
+    async fn prepare(&self, sel: &Selection, progress: &dyn Progress) -> Result<Vec<String>, NotPrepared> {
+        self.prepare_objects(sel, progress).await
+    }
+    async fn converge(&self, service: &str, step: &Step<'_>) -> Result<Converged<Workload>, Failure> {
+        let obj =
+            self.plan.get().and_then(|p| p.workload(service)).ok_or_else(|| Failure::new("no workload rendered"))?;
+        match obj {
+            Object::Job(job) => self.converge_job(obj, job, step).await,
+            _ => self.converge_workload(service, obj, step).await,
+        }
+    }
+    async fn wait(&self, service: &str, w: Workload, step: &Step<'_>) -> Result<Done, Failure> {
+        let is_job = matches!(w, Workload::Job(_));
+        let selector = wait::pod_selector(&self.t.name, service);
+        let report = |reason: &str| step.phase(Phase::Waiting { reason: reason.to_string() });
+        match wait::wait_ready(&self.client, self.ns(), &selector, w, step.deadline, &report).await {
+            Ok(w) if w.ready && is_job => Ok(Done::Completed(vec!["Job complete".into()])),
+            Ok(w) if w.ready => Ok(Done::Ready(Vec::new())),
+            Ok(w) => Err(Failure::new(w.reason).with_detail(w.detail)),
+            Err(Error::Kube(e)) => Err(Failure::new(self.describe(&e))),
+            Err(e) => Err(Failure::new(e.to_string())),
+        }
+    }
+    async fn prune(&self, sel: &Selection, delete: bool) -> Result<Vec<String>, String> {
+        self.prune_objects(sel, delete).await.map_err(|e| self.describe(&e))
+    }
+    async fn remove(&self, service: &str, volumes: &[String], _: &Step<'_>) -> Result<Removed, String> {
+        let claim = |pvc: &str| claim_of(pvc, service, volumes);
+        self.remove_labelled(Some(service), &claim).await.map_err(|e| self.describe(&e))
+    }
+    async fn remove_project(&self, volumes: bool) -> Result<Removed, String> {
+        let mut r = self.remove_labelled(None, &|_| volumes).await.map_err(|e| self.describe(&e))?;
+        if volumes && self.delete_own_namespace().await.map_err(|e| self.describe(&e))? {
+            r.removed.push(format!("Namespace/{}", self.ns()));
+        }
+        Ok(r)
+    }
+    async fn status(&self, sel: &Selection) -> Result<Vec<ServiceStatus>, String> {
+        ops::status(&self.client, &self.t, sel).await.map_err(|e| self.error(e))
+    }
+    async fn diff(&self, sel: &Selection) -> Result<DiffReport, String> {
+        ops::diff(&self.client, &self.t, self.env, sel).await.map_err(|e| self.error(e))
+    }
+}
+
+/// Whether claim `pvc` of `service` holds one of the topology `volumes`: a
+/// StatefulSet's `<volume>-<service>-<ordinal>`, or `<service>-<volume>`.
+fn claim_of(pvc: &str, service: &str, volumes: &[String]) -> bool {
+    volumes.iter().map(|v| deploy_topology::validate::k8s_name(v)).any(|v| {
+        pvc == format!("{service}-{v}")
+            || pvc.strip_prefix(&format!("{v}-{service}-")).is_some_and(|o| o.parse::<u32>().is_ok())
+    })
+}
+
+impl Cluster<'_> {
+    fn error(&self, e: Error) -> String {
+        match e {
+            Error::Kube(k) => self.describe(&k),
+            other => other.to_string(),
+        }
+    }
+
+    /// Renders the plan, reads what exists, then applies the namespace and the
+    /// selected services' Secrets, NetworkPolicies, Services and claims.
+    async fn prepare_objects(&self, sel: &Selection, progress: &dyn Progress) -> Result<Vec<String>, NotPrepared> {
+        let fail = |message: String, services: Vec<(String, String)>| NotPrepared { message, services };
+        let plan = render_for_apply(&self.t, self.env, sel.services()).map_err(|e| fail(e.render(), Vec::new()))?;
+        let kinds = ["Secret", "Service", "StatefulSet", "Deployment", "Job", "NetworkPolicy", "PersistentVolumeClaim"];
+        let before = ops::list_managed(&self.client, self.ns(), &self.t.name, None, &kinds)
+            .await
+            .map_err(|e| fail(self.describe(&e), Vec::new()))?;
+        let rv = |o: &Object| o.metadata().resource_version.clone().unwrap_or_default();
+        let before: Versions = before.iter().map(|o| (o.id(), (o.kind(), o.name().to_string(), rv(o)))).collect();
+        let mut first: Vec<&Object> =
+            ops::selected_objects(&plan, sel.services()).into_iter().filter(|o| !o.is_workload()).collect();
+        first.sort_by_key(|o| rank(o));
+        for o in first {
+            if let Some(s) = o.service() {
+                progress.update(s, &Phase::Creating, Duration::ZERO);
+            }
+            let live = ops::patch_object(&self.client, o, &self.pp()).await.map_err(|e| {
+                let msg = self.apply_error(o, &e);
+                fail(msg.clone(), o.service().map(|s| vec![(s.to_string(), msg)]).unwrap_or_default())
+            })?;
+            let rv = live.metadata().resource_version.clone().unwrap_or_default();
+            if let Some(s) = o.service()
+                && before.get(&o.id()).map(|b| &b.2) != Some(&rv)
+                && let Ok(mut c) = self.changed.lock()
+            {
+                c.insert(s.to_string());
+            }
+        }
+        let warnings = plan.warnings.clone();
+        let _ = self.plan.set(plan);
+        let _ = self.before.set(before);
+        Ok(warnings)
+    }
+
+    /// Applies a StatefulSet or Deployment (and restarts it with `--force-recreate`).
+    async fn converge_workload(
+        &self,
+        service: &str,
+        obj: &Object,
+        step: &Step<'_>,
+    ) -> Result<Converged<Workload>, Failure> {
+        step.phase(Phase::Creating);
+        let mut live = ops::patch_object(&self.client, obj, &self.pp())
+            .await
+            .map_err(|e| Failure::new(self.apply_error(obj, &e)).on(Some(obj.id())))?;
+        let rv = live.metadata().resource_version.clone().unwrap_or_default();
+        let side_changed = self.changed.lock().map(|c| c.contains(service)).unwrap_or(false);
+        let mut action = match self.before.get().and_then(|b| b.get(&obj.id())) {
+            None => Action::Created,
+            Some((_, _, old)) if *old != rv || side_changed => Action::Updated,
+            Some(_) => Action::Unchanged,
+        };
+        if self.opts.force_recreate {
+            live = self.restart(obj).await.map_err(|e| {
+                Failure::new(format!("{}: restart: {}", obj.id(), self.describe(&e))).on(Some(obj.id()))
+            })?;
+            action = Action::Recreated;
+        }
+        let w = match live {
+            Object::StatefulSet(s) => Workload::StatefulSet(s),
+            Object::Deployment(d) => Workload::Deployment(d),
+            _ => return Err(Failure::new(format!("{} is not a workload", obj.id()))),
+        };
+        Ok(Converged { action, object: Some(obj.id()), detail: Vec::new(), next: Next::Wait(w) })
+    }
+
+    /// `kubectl rollout restart`: a merge patch of the pod-template annotation, as a separate manager.
+    async fn restart(&self, obj: &Object) -> Result<Object, kube::Error> {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let body = serde_json::json!({"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: format!("{}", now.as_nanos())}}}}});
+        let pp = PatchParams { field_manager: Some(RESTART_MANAGER.into()), ..Default::default() };
+        let (client, ns) = (self.client.clone(), self.ns());
+        Ok(match obj {
+            Object::StatefulSet(_) => Object::StatefulSet(
+                Api::<StatefulSet>::namespaced(client, ns).patch(obj.name(), &pp, &Patch::Merge(&body)).await?,
+            ),
+            _ => Object::Deployment(
+                Api::<Deployment>::namespaced(client, ns).patch(obj.name(), &pp, &Patch::Merge(&body)).await?,
+            ),
+        })
+    }
+}
+
+/// Apply order of the objects that come before workloads.
+fn rank(o: &Object) -> u8 {
+    match o {
+        Object::Namespace(_) => 0,
+        Object::Secret(_) => 1,
+        Object::NetworkPolicy(_) => 2,
+        Object::Service(_) => 3,
+        Object::PersistentVolumeClaim(_) => 4,
+        _ => 5,
+    }
+}
+
+impl Cluster<'_> {
+    /// A one-shot's Job: left alone when complete with the same template,
+    /// awaited when running, re-created when its template changed or it failed.
+    async fn converge_job(&self, obj: &Object, job: &Job, step: &Step<'_>) -> Result<Converged<Workload>, Failure> {
+        let api: Api<Job> = Api::namespaced(self.client.clone(), self.ns());
+        let id = Some(obj.id());
+        let live = api.get_opt(obj.name()).await.map_err(|e| Failure::new(self.describe(&e)).on(id.clone()))?;
+        let hash = |j: &Job| j.metadata.annotations.as_ref().and_then(|a| a.get(TEMPLATE_HASH)).cloned();
+        let mut action = Action::Created;
+        let mut detail = Vec::new();
+        if let Some(l) = live {
+            let same = hash(&l) == hash(job) && !self.opts.force_recreate;
+            match wait::job_rollout(&l) {
+                Rollout::Ready if same => {
+                    let done = Done::Completed(vec!["already completed; not run again".into()]);
+                    return Ok(Converged { action: Action::Unchanged, object: id, detail, next: Next::Settled(done) });
+                }
+                Rollout::Progressing(_) if same => {
+                    return Ok(Converged {
+                        action: Action::Unchanged,
+                        object: id,
+                        detail,
+                        next: Next::Wait(Workload::Job(l)),
+                    });
+                }
+                Rollout::Failed(r) if same => detail.push(format!("run again: the last run failed ({r})")),
+                _ => detail.push("re-created: its pod template changed (a Job's template is immutable)".into()),
+            }
+            step.phase(Phase::Removing);
+            self.delete_and_forget(&api, obj.name(), step).await.map_err(|f| f.on(id.clone()))?;
+            action = Action::Recreated;
+        }
+        step.phase(Phase::Creating);
+        let applied = ops::patch_object(&self.client, obj, &self.pp())
+            .await
+            .map_err(|e| Failure::new(self.apply_error(obj, &e)).on(id.clone()))?;
+        let Object::Job(j) = applied else { return Err(Failure::new("the server returned no Job")) };
+        Ok(Converged { action, object: id, detail, next: Next::Wait(Workload::Job(j)) })
+    }
+
+    /// Deletes a Job with its pods (background propagation: a Job's own
+    /// default would orphan them) and waits until the name is free.
+    async fn delete_and_forget(&self, api: &Api<Job>, name: &str, step: &Step<'_>) -> Result<(), Failure> {
+        ops::delete_object(&self.client, "Job", self.ns(), name).await.map_err(|e| Failure::new(self.describe(&e)))?;
+        while api.get_opt(name).await.map_err(|e| Failure::new(self.describe(&e)))?.is_some() {
+            if step.remaining().is_zero() {
+                return Err(Failure::new(format!("Job/{name} was deleted but is still there")));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(())
+    }
+
+    /// Objects of this project that the plan no longer has (never claims), as
+    /// `prepare` listed them: no request unless `delete`.
+    async fn prune_objects(&self, sel: &Selection, delete: bool) -> Result<Vec<String>, kube::Error> {
+        let (Some(plan), Some(before)) = (self.plan.get(), self.before.get()) else { return Ok(Vec::new()) };
+        if sel.is_partial() {
+            return Ok(Vec::new());
+        }
+        let planned: HashSet<String> = plan.objects.iter().map(Object::id).collect();
+        let mut gone: Vec<(&String, &(&'static str, String, String))> = before
+            .iter()
+            .filter(|(id, (kind, _, _))| !planned.contains(*id) && *kind != "PersistentVolumeClaim")
+            .collect();
+        gone.sort_by_key(|(id, _)| *id);
+        let mut out = Vec::new();
+        for (id, (kind, name, _)) in gone {
+            if delete {
+                ops::delete_object(&self.client, kind, self.ns(), name).await?;
+            }
+            out.push(id.clone());
+        }
+        Ok(out)
+    }
+
+    /// Deletes the objects of this project (of one service when given); a
+    /// claim only when `delete_claim` says so, else it is reported kept.
+    async fn remove_labelled(
+        &self,
+        service: Option<&str>,
+        delete_claim: &dyn Fn(&str) -> bool,
+    ) -> Result<Removed, kube::Error> {
+        let mut out = Removed::default();
+        for o in ops::list_managed(&self.client, self.ns(), &self.t.name, service, MANAGED_KINDS).await? {
+            if matches!(o, Object::PersistentVolumeClaim(_)) && !delete_claim(o.name()) {
+                out.kept.push(o.id());
+                continue;
+            }
+            ops::delete_object(&self.client, o.kind(), self.ns(), o.name()).await?;
+            out.removed.push(o.id());
+        }
+        Ok(out)
+    }
+
+    /// Deletes the namespace when this project created it (its labels say so).
+    async fn delete_own_namespace(&self) -> Result<bool, kube::Error> {
+        let Some(n) = Api::<Namespace>::all(self.client.clone()).get_opt(self.ns()).await? else { return Ok(false) };
+        let l = n.metadata.labels.unwrap_or_default();
+        let ours = l.get(labels::INSTANCE) == Some(&self.t.name)
+            && l.get(labels::MANAGED_BY).map(String::as_str) == Some(labels::MANAGER);
+        if ours {
+            ops::delete_object(&self.client, "Namespace", "", self.ns()).await?;
+        }
+        Ok(ours)
+    }
+}
