@@ -12,7 +12,7 @@ mod progress;
 
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::Parser;
 use deploy_orchestrator::{self as orchestrator, ApplyOptions, DestroyOptions, Selection};
@@ -126,12 +126,11 @@ fn apply(cmd: &ApplyCmd) -> Result<ExitStatus, CliError> {
     // Unknown services and missing variables fail here, before any platform is touched.
     let sel = Selection::with_dependencies(&t, &env, &c.services)?;
     let timeout = c.timeout.unwrap_or(Duration::from_secs(120));
-    let started = Instant::now();
     let progress: Arc<dyn Progress> = progress::for_terminal(c.output == Output::Json);
     let extra = Extra { force_recreate: cmd.force_recreate, force_conflicts: cmd.force_conflicts };
     let result = block_on("apply", async {
         let backend = connect(c, &t, &env, extra, timeout).await?;
-        let opts = ApplyOptions { timeout: timeout.saturating_sub(started.elapsed()), prune: cmd.prune, parallel: 32 };
+        let opts = ApplyOptions { timeout, prune: cmd.prune, parallel: 32 };
         Ok(on_backend!(&backend, b => orchestrator::apply(b, &sel, &opts, progress.clone()).await))
     });
     progress::finish(&progress);

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use deploy_report::{Action, ApplyReport, DestroyReport, DiffReport, Phase, Progress, ServiceResult, StatusReport};
 use deploy_topology::Topology;
+use futures::StreamExt;
 use futures::future::join_all;
+use futures::stream::FuturesUnordered;
 use tokio::sync::Semaphore;
 use tokio::time::timeout_at;
 
@@ -147,7 +149,7 @@ async fn one_service<B: Backend>(b: &B, board: &Board<'_>, limit: &Semaphore, mu
         Ok(o) => o,
         Err(_) => Err((
             Action::Failed,
-            Failure::new(format!("timed out after {} while {}", human(step.timeout), step.last_phase())),
+            Failure::new(timeout_message(b, step.timeout, &format!("while {}", step.last_phase()))),
         )),
     };
     finish(board, &step, outcome)
@@ -263,7 +265,9 @@ pub async fn destroy<B: Backend>(
     });
     let mut removed = Removed::default();
     let mut errors = Vec::new();
-    for r in join_all(run).await {
+    // In the order they were removed: dependents first.
+    let mut done: FuturesUnordered<_> = run.collect();
+    while let Some(r) = done.next().await {
         match r {
             Ok(r) => merge(&mut removed, r),
             Err(e) => errors.push(e),
@@ -320,7 +324,7 @@ async fn remove_one<B: Backend>(
     };
     let r = match timeout_at(hard, work).await {
         Ok(r) => r,
-        Err(_) => Err(format!("timed out after {} while {}", human(step.timeout), step.last_phase())),
+        Err(_) => Err(timeout_message(b, step.timeout, &format!("while {}", step.last_phase()))),
     };
     match &r {
         Ok(_) => {

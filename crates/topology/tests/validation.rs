@@ -369,7 +369,7 @@ const EVERY_ERROR: &[&str] = &[
     "t.yaml:49:28: services.res.resources.reservations.cpus: reserved cpus 1 exceed the limit 0.5 (help: a reservation must not exceed its limit)",
     "t.yaml:49:39: services.res.resources.reservations.memory: reserved memory 128M exceeds the limit 64M (help: a reservation must not exceed its limit)",
     "t.yaml:50:14: services.res.restart: unknown restart policy `sometimes` (help: use `no`, `always`, `on-failure`, `on-failure:N` or `unless-stopped`)",
-    "t.yaml:51:11: services.res.kind: unknown kind `daemon` (help: use `stateful` (StatefulSet) or `stateless` (Deployment))",
+    "t.yaml:51:11: services.res.kind: unknown kind `daemon` (help: use `stateful` (StatefulSet), `stateless` (Deployment) or `job` (runs to completion: a Job))",
     "t.yaml:55:7: services.deps.depends_on.nosuch: service `deps` depends on `nosuch`, which is not a service of this topology (help: services are: Web_1, noimage, env, ports, ports2, mounts, hc-empty, hc-both, hc-none, hc-zero, res, deps, rep0, rep-named, rep-port, cyc-a, cyc-b)",
     "t.yaml:56:7: services.deps.depends_on: service `deps` depends on itself (help: remove it from its own depends_on)",
     "t.yaml:57:24: services.deps.depends_on.res.condition: unknown depends_on condition `whenever` (help: use `service_started`, `service_healthy` or `service_completed_successfully`)",

@@ -30,14 +30,17 @@ pub async fn connect(timeout: Duration) -> Result<Docker, EngineError> {
     let docker = docker.with_timeout(timeout.max(Duration::from_secs(1)));
     match tokio::time::timeout(timeout, docker.negotiate_version()).await {
         Ok(Ok(d)) => Ok(d),
+        Ok(Err(Error::RequestTimeoutError)) | Err(_) => {
+            Err(unreachable(format!("no answer within {} (timed out)", deploy_orchestrator::human(timeout))))
+        }
         Ok(Err(e)) => Err(unreachable(describe(&e))),
-        Err(_) => Err(unreachable(format!("no answer within {}", deploy_orchestrator::human(timeout)))),
     }
 }
 
 /// A one-line description of a bollard error (the engine's own message when it sent one).
 pub fn describe(e: &Error) -> String {
     match e {
+        Error::RequestTimeoutError => "no answer from the Docker engine before the timeout".to_string(),
         Error::DockerResponseServerError { status_code, message } => format!("{message} (HTTP {status_code})"),
         Error::DockerStreamError { error } => error.clone(),
         other => {
