@@ -4,15 +4,19 @@
 //! `kube::Client` talks to: get/list/watch, server-side apply with field ownership and
 //! conflicts, create/replace/merge-patch, delete with propagation policies, pod logs, plus a
 //! simulated StatefulSet/Deployment/Job controller whose behaviour per workload is set with
-//! [`KubeDouble::set_behaviour`]. See the crate README for what is and is not modelled.
+//! [`KubeDouble::set_behaviour`]. Discovery, a minimal OpenAPI v3 and server-side Tables make
+//! it usable by `kubectl` too. See the crate README for what is and is not modelled.
 
 mod controller;
 mod defaults;
+mod discovery;
 mod logs;
+mod openapi;
 mod resources;
 mod selector;
 mod server;
 mod store;
+mod table;
 mod util;
 
 pub use controller::Behaviour;
@@ -38,6 +42,8 @@ pub struct RecordedRequest {
     pub query: String,
     /// The `Content-Type` header, if any.
     pub content_type: Option<String>,
+    /// The `Accept` header, if any (kubectl asks for Tables and aggregated discovery with it).
+    pub accept: Option<String>,
 }
 
 impl RecordedRequest {

@@ -13,6 +13,12 @@ pub struct ResourceType {
     pub namespaced: bool,
     /// Whether the apiserver maintains `metadata.generation` for this kind.
     pub generation: bool,
+    /// Discovery `shortNames` (as on a real 1.33 apiserver).
+    pub short_names: &'static [&'static str],
+    /// Discovery `categories` (`all` for what `kubectl get all` lists).
+    pub categories: &'static [&'static str],
+    /// The subresources the double serves (each one real for this kind).
+    pub subresources: &'static [&'static str],
 }
 
 impl ResourceType {
@@ -32,25 +38,38 @@ impl ResourceType {
 }
 
 macro_rules! rt {
-    ($g:expr, $v:expr, $p:expr, $k:expr, $ns:expr, $gen:expr) => {
-        ResourceType { group: $g, version: $v, plural: $p, kind: $k, namespaced: $ns, generation: $gen }
+    ($g:expr, $v:expr, $p:expr, $k:expr, $ns:expr, $gen:expr, $short:expr, $cat:expr, $sub:expr) => {
+        ResourceType {
+            group: $g,
+            version: $v,
+            plural: $p,
+            kind: $k,
+            namespaced: $ns,
+            generation: $gen,
+            short_names: $short,
+            categories: $cat,
+            subresources: $sub,
+        }
     };
 }
 
+const ALL: &[&str] = &["all"];
+const STATUS: &[&str] = &["status"];
+
 /// Every resource type the double serves.
 pub static RESOURCES: &[ResourceType] = &[
-    rt!("", "v1", "namespaces", "Namespace", false, false),
-    rt!("", "v1", "secrets", "Secret", true, false),
-    rt!("", "v1", "configmaps", "ConfigMap", true, false),
-    rt!("", "v1", "services", "Service", true, false),
-    rt!("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", true, false),
-    rt!("", "v1", "pods", "Pod", true, false),
-    rt!("", "v1", "events", "Event", true, false),
-    rt!("apps", "v1", "statefulsets", "StatefulSet", true, true),
-    rt!("apps", "v1", "deployments", "Deployment", true, true),
-    rt!("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", true, true),
-    rt!("batch", "v1", "jobs", "Job", true, true),
-    rt!("coordination.k8s.io", "v1", "leases", "Lease", true, false),
+    rt!("", "v1", "namespaces", "Namespace", false, false, &["ns"], &[], STATUS),
+    rt!("", "v1", "secrets", "Secret", true, false, &[], &[], &[]),
+    rt!("", "v1", "configmaps", "ConfigMap", true, false, &["cm"], &[], &[]),
+    rt!("", "v1", "services", "Service", true, false, &["svc"], ALL, STATUS),
+    rt!("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", true, false, &["pvc"], &[], STATUS),
+    rt!("", "v1", "pods", "Pod", true, false, &["po"], ALL, &["log", "status"]),
+    rt!("", "v1", "events", "Event", true, false, &["ev"], &[], &[]),
+    rt!("apps", "v1", "statefulsets", "StatefulSet", true, true, &["sts"], ALL, STATUS),
+    rt!("apps", "v1", "deployments", "Deployment", true, true, &["deploy"], ALL, STATUS),
+    rt!("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", true, true, &["netpol"], &[], &[]),
+    rt!("batch", "v1", "jobs", "Job", true, true, &[], ALL, STATUS),
+    rt!("coordination.k8s.io", "v1", "leases", "Lease", true, false, &[], &[], &[]),
 ];
 
 /// Index into [`RESOURCES`].

@@ -1,10 +1,11 @@
-//! The HTTP front end: URL routing, query parsing, list/watch, and Status-shaped errors.
+//! The HTTP front end: URL routing, query parsing, list/watch (plain or as Tables), discovery and
+//! other non-resource paths, and Status-shaped errors.
 
-use crate::logs;
 use crate::resources::{self as res, ApiError, Rt, rt};
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::store::{Change, ChangeKind, DeleteOptions, Propagation};
 use crate::{Inner, RecordedRequest, lock};
+use crate::{discovery, logs, openapi, table};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -73,10 +74,8 @@ fn parse_target(path: &str) -> Result<Target, ApiError> {
         return Err(unknown());
     }
     let subresource = sub.map(|s| (*s).to_owned());
-    match subresource.as_deref() {
-        None | Some("status") => {}
-        Some("log") if rt_i == res::PODS => {}
-        Some(_) => return Err(unknown()),
+    if subresource.as_deref().is_some_and(|s| !r.subresources.contains(&s)) {
+        return Err(unknown());
     }
     Ok(Target { rt: rt_i, namespace, name: name.map(|n| (*n).to_owned()), subresource })
 }
@@ -118,28 +117,66 @@ async fn handle(State(inner): State<Arc<Inner>>, req: Request) -> Response {
         path: path.clone(),
         query: raw_query.clone(),
         content_type: content_type.clone(),
+        accept: parts.headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).map(str::to_owned),
     });
     let body = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
         Err(e) => return error_response(&ApiError::bad_request(format!("reading the request body: {e}"))),
     };
-    match path.as_str() {
-        "/version" => {
-            return json_response(
-                200,
-                &json!({"major": "1", "minor": "33", "gitVersion": "v1.33.0-kube-double", "platform": "linux/amd64"}),
-            );
-        }
-        "/healthz" | "/readyz" | "/livez" => return (StatusCode::OK, "ok").into_response(),
-        _ => {}
+    let header = |name: header::HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(response) = non_resource(&parts.method, &path, header(header::HOST), header(header::ACCEPT)) {
+        return response;
     }
     let query = Query::parse(&raw_query);
+    // kubectl get asks for server-side Tables.
+    let table = (parts.method == Method::GET).then(|| table::requested(header(header::ACCEPT))).flatten();
+    let include = table::Include::parse(query.get("includeObject"));
     match dispatch(&inner, &parts.method, &path, &query, content_type.as_deref(), &body) {
+        Ok(Reply::Json(200, v)) if table.is_some() => {
+            let t = table.and_then(|t| table::convert(&v, t, include));
+            json_response(200, t.as_ref().unwrap_or(&v))
+        }
         Ok(Reply::Json(code, v)) => json_response(code, &v),
         Ok(Reply::Text(text)) => {
             (StatusCode::OK, [(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"))], text).into_response()
         }
-        Ok(Reply::Watch(w)) => watch(&inner, *w),
+        Ok(Reply::Watch(mut w)) => {
+            w.table = table.map(|t| (t, include));
+            watch(&inner, *w)
+        }
+        Err(e) => error_response(&e),
+    }
+}
+
+/// `/version`, health checks, discovery and OpenAPI; `None` for resource paths.
+fn non_resource(method: &Method, path: &str, host: Option<&str>, accept: Option<&str>) -> Option<Response> {
+    match path {
+        "/version" => {
+            let v =
+                json!({"major": "1", "minor": "33", "gitVersion": "v1.33.0-kube-double", "platform": "linux/amd64"});
+            return Some(json_response(200, &v));
+        }
+        "/healthz" | "/readyz" | "/livez" => return Some((StatusCode::OK, "ok").into_response()),
+        _ => {}
+    }
+    let doc = discovery::document(path, host.unwrap_or_default(), accept).or_else(|| {
+        let doc = openapi::document(path)?;
+        Some(doc.map(|v| ("application/json".to_owned(), v)))
+    })?;
+    Some(discovery_response(method, doc))
+}
+
+fn discovery_response(method: &Method, doc: Result<discovery::Document, ApiError>) -> Response {
+    if method != Method::GET {
+        let e =
+            ApiError::new(405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
+        return error_response(&e);
+    }
+    match doc {
+        Ok((content_type, v)) => {
+            let ct = HeaderValue::from_str(&content_type).unwrap_or(HeaderValue::from_static("application/json"));
+            (StatusCode::OK, [(header::CONTENT_TYPE, ct)], v.to_string()).into_response()
+        }
         Err(e) => error_response(&e),
     }
 }
@@ -181,6 +218,7 @@ fn dispatch(
     let ns = t.namespace.as_deref();
     let sub = t.subresource.as_deref();
     let dry_run = query.dry_run()?;
+    check_field_validation(method, query)?;
     let client_manager = || manager(query, "kube-double-client");
     match (method.as_str(), t.name.as_deref(), sub) {
         ("GET", Some(name), Some("log")) => {
@@ -216,6 +254,34 @@ fn dispatch(
             "MethodNotAllowed",
             format!("the server does not allow this method on the requested resource ({m} {path})"),
         )),
+    }
+}
+
+/// `fieldValidation` (kubectl sends `Strict`) is accepted on writes and its value checked like
+/// the apiserver's `ValidatePatchOptions`; the double has no schemas, so unknown or duplicate
+/// fields are never reported.
+fn check_field_validation(method: &Method, query: &Query) -> Result<(), ApiError> {
+    let options = match method.as_str() {
+        "POST" => "CreateOptions",
+        "PUT" => "UpdateOptions",
+        "PATCH" => "PatchOptions",
+        _ => return Ok(()),
+    };
+    match query.get("fieldValidation") {
+        None | Some("" | "Ignore" | "Warn" | "Strict") => Ok(()),
+        Some(v) => {
+            let cause = format!(r#"Unsupported value: "{v}": supported values: "", "Ignore", "Strict", "Warn""#);
+            Err(ApiError {
+                details: Some(json!({"group": "meta.k8s.io", "kind": options, "causes": [
+                    {"reason": "FieldValueNotSupported", "message": cause, "field": "fieldValidation"}
+                ]})),
+                ..ApiError::new(
+                    422,
+                    "Invalid",
+                    format!("{options}.meta.k8s.io \"\" is invalid: fieldValidation: {cause}"),
+                )
+            })
+        }
     }
 }
 
@@ -399,6 +465,8 @@ struct WatchRequest {
     timeout: Duration,
     bookmarks: bool,
     send_initial_events: bool,
+    /// Objects of events become one-row Tables (`kubectl get -w`).
+    table: Option<(table::TableVersion, table::Include)>,
 }
 
 impl WatchRequest {
@@ -419,7 +487,16 @@ impl WatchRequest {
             timeout,
             bookmarks: query.flag("allowWatchBookmarks"),
             send_initial_events: query.flag("sendInitialEvents"),
+            table: None,
         })
+    }
+
+    /// One event line, its object as a Table when the client asked for Tables.
+    fn line(&self, event: Value) -> Bytes {
+        match self.table {
+            Some((version, include)) => line(&table::watch_event(event, version, include)),
+            None => line(&event),
+        }
     }
 }
 
@@ -457,13 +534,13 @@ fn watch(inner: &Arc<Inner>, w: WatchRequest) -> Response {
                 if rv < store.oldest_replayable_rv() {
                     backlog.push(line(&expired(rv, store.oldest_replayable_rv())));
                 } else {
-                    backlog.extend(store.changes_since(rv).iter().filter_map(|c| w.filter.event(c)).map(|e| line(&e)));
+                    backlog.extend(store.changes_since(rv).iter().filter_map(|c| w.filter.event(c)).map(|e| w.line(e)));
                 }
             }
             _ => {
                 let ns = w.filter.namespace.as_deref();
                 for obj in store.list(w.filter.rt, ns).into_iter().filter(|o| w.filter.matches(o)) {
-                    backlog.push(line(&json!({"type": "ADDED", "object": obj})));
+                    backlog.push(w.line(json!({"type": "ADDED", "object": obj})));
                 }
                 if w.send_initial_events {
                     backlog.push(line(&bookmark(w.filter.rt, current, true)));
@@ -494,7 +571,7 @@ fn watch(inner: &Arc<Inner>, w: WatchRequest) -> Response {
                     Ok(c) => {
                         last_rv = c.rv;
                         if let Some(ev) = w.filter.event(&c)
-                            && tx.send(line(&ev)).await.is_err()
+                            && tx.send(w.line(ev)).await.is_err()
                         {
                             return;
                         }
@@ -545,5 +622,26 @@ mod tests {
         assert!(parse_target("/api/v1/namespaces/ns/configmaps/c/log").is_err());
         assert!(parse_target("/api/v1/namespaces/ns/pods/p/exec").is_err());
         assert!(parse_target("/api/v1/pods/p").is_err());
+        // Only the subresources real for the kind (discovery lists the same ones).
+        assert!(parse_target("/apis/apps/v1/namespaces/ns/statefulsets/s/status").is_ok());
+        assert!(parse_target("/api/v1/namespaces/ns/configmaps/c/status").is_err());
+        assert!(parse_target("/apis/coordination.k8s.io/v1/namespaces/ns/leases/l/status").is_err());
+    }
+
+    #[test]
+    fn field_validation_values() {
+        let q = |v: &str| Query::parse(&format!("fieldValidation={v}"));
+        for v in ["Strict", "Warn", "Ignore", ""] {
+            assert!(check_field_validation(&Method::PATCH, &q(v)).is_ok(), "{v}");
+        }
+        let e = check_field_validation(&Method::PATCH, &q("Loose")).err().unwrap_or_else(|| panic!("Loose accepted"));
+        assert_eq!((e.code, e.reason.as_str()), (422, "Invalid"));
+        assert_eq!(
+            e.message,
+            r#"PatchOptions.meta.k8s.io "" is invalid: fieldValidation: Unsupported value: "Loose": supported values: "", "Ignore", "Strict", "Warn""#
+        );
+        let e = check_field_validation(&Method::POST, &q("x")).err().map(|e| e.message).unwrap_or_default();
+        assert!(e.starts_with("CreateOptions.meta.k8s.io"), "{e}");
+        assert!(check_field_validation(&Method::GET, &q("x")).is_ok(), "reads ignore it");
     }
 }

@@ -33,6 +33,66 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// Seconds since the epoch of an RFC 3339 timestamp (`2024-01-02T03:04:05Z`; fractional seconds
+/// and `+hh:mm` offsets accepted).
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let seps = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
+    if s.len() < 20 || !seps.iter().all(|&(i, c)| s.as_bytes().get(i) == Some(&c)) {
+        return None;
+    }
+    let zone = s[19..].trim_start_matches(|c: char| c == '.' || c.is_ascii_digit());
+    let offset = match zone {
+        "Z" | "z" => 0,
+        z if z.len() == 6 && (z.starts_with('+') || z.starts_with('-')) => {
+            let mins = z.get(1..3)?.parse::<i64>().ok()? * 60 + z.get(4..6)?.parse::<i64>().ok()?;
+            if z.starts_with('-') { -mins * 60 } else { mins * 60 }
+        }
+        _ => return None,
+    };
+    Some(days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + sec - offset)
+}
+
+/// Howard Hinnant's civil-to-days algorithm (inverse of [`civil_from_days`]).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Seconds since the epoch, now.
+pub fn now_secs() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// apimachinery's `duration.HumanDuration` (`45s`, `3m20s`, `17m`, `5h3m`, `2d4h`, `3y12d`), as
+/// in the AGE columns of kubectl.
+pub fn human_duration(secs: i64) -> String {
+    if secs < -1 {
+        return "<invalid>".to_owned();
+    }
+    let secs = secs.max(0);
+    let (minutes, hours, days) = (secs / 60, secs / 3600, secs / 86_400);
+    let pair = |a: i64, ua: &str, b: i64, ub: &str| if b == 0 { format!("{a}{ua}") } else { format!("{a}{ua}{b}{ub}") };
+    match () {
+        () if secs < 120 => format!("{secs}s"),
+        () if minutes < 10 => pair(minutes, "m", secs % 60, "s"),
+        () if minutes < 180 => format!("{minutes}m"),
+        () if hours < 8 => pair(hours, "h", minutes % 60, "m"),
+        () if hours < 48 => format!("{hours}h"),
+        () if hours < 24 * 8 => pair(days, "d", hours % 24, "h"),
+        () if hours < 24 * 365 * 2 => format!("{days}d"),
+        () if hours < 24 * 365 * 8 => pair(days / 365, "y", days % 365, "d"),
+        () => format!("{}y", days / 365),
+    }
+}
+
 static COUNTER: AtomicU64 = AtomicU64::new(1);
 
 /// A pseudo-random 64-bit number (not cryptographic; only needs to differ between calls).
@@ -185,6 +245,42 @@ mod tests {
     fn formats_epoch() {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+    }
+
+    #[test]
+    fn parses_timestamps() {
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_rfc3339("2023-11-14T22:13:20Z"), Some(1_700_000_000));
+        assert_eq!(parse_rfc3339("2023-11-14T22:13:20.123456Z"), Some(1_700_000_000));
+        assert_eq!(parse_rfc3339("2023-11-14T23:13:20+01:00"), Some(1_700_000_000));
+        assert_eq!(
+            parse_rfc3339("2024-02-29T00:00:00Z").map(|s| rfc3339(s as u64)).as_deref(),
+            Some("2024-02-29T00:00:00Z")
+        );
+        assert_eq!(parse_rfc3339("yesterday"), None);
+        assert_eq!(parse_rfc3339("2023-11-14 22:13:20Z"), None);
+    }
+
+    #[test]
+    fn human_durations() {
+        let cases = [
+            (-5, "<invalid>"),
+            (-1, "0s"),
+            (45, "45s"),
+            (119, "119s"),
+            (200, "3m20s"),
+            (240, "4m"),
+            (17 * 60 + 5, "17m"),
+            (5 * 3600 + 3 * 60, "5h3m"),
+            (20 * 3600, "20h"),
+            (2 * 86_400 + 4 * 3600, "2d4h"),
+            (30 * 86_400, "30d"),
+            (3 * 365 * 86_400 + 12 * 86_400, "3y12d"),
+            (9 * 365 * 86_400, "9y"),
+        ];
+        for (secs, want) in cases {
+            assert_eq!(human_duration(secs), want, "{secs}");
+        }
     }
 
     #[test]

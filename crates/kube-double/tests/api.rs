@@ -513,7 +513,11 @@ async fn malformed_requests_get_status_errors() {
             br#"{"propagationPolicy":"Sometimes"}"#,
             422,
         ),
-        ("GET", "/apis", "", b"", 400),
+        // Discovery of a group the double does not serve is a 404 like the apiserver's; writes
+        // to discovery are 405; OpenAPI v2 is not served (kubectl uses v3).
+        ("GET", "/apis/extensions/v1beta1", "", b"", 404),
+        ("POST", "/apis", "application/json", b"{}", 405),
+        ("GET", "/openapi/v2", "", b"", 400),
         ("DELETE", "/api/v1/namespaces/default/configmaps", "", b"", 405),
     ];
     for (method, path, ct, body, code) in cases {
@@ -558,4 +562,33 @@ async fn streaming_list_watcher() {
     let ev = tokio::time::timeout(Duration::from_secs(5), stream.try_next()).await.expect("event").expect("ok");
     assert!(matches!(ev, Some(watcher::Event::Apply(o)) if o.name_any() == "after"));
     assert!(s.requests().iter().any(|r| r.is_watch() && r.query.contains("sendInitialEvents=true")));
+}
+
+/// kube's own discovery (legacy per group version, and aggregated) resolves every served kind.
+#[tokio::test]
+async fn discovery_with_kube_legacy_and_aggregated() {
+    use kube::core::GroupVersionKind;
+    use kube::discovery::{Discovery, Scope, verbs};
+    let s = server().await;
+    let legacy = Discovery::new(s.client()).run().await.expect("legacy discovery");
+    let aggregated = Discovery::new(s.client()).run_aggregated().await.expect("aggregated discovery");
+    for d in [legacy, aggregated] {
+        assert_eq!(d.groups().count(), 5, "core, apps, batch, networking.k8s.io, coordination.k8s.io");
+        let (ar, caps) = d.resolve_gvk(&GroupVersionKind::gvk("apps", "v1", "StatefulSet")).expect("StatefulSet");
+        assert_eq!((ar.plural.as_str(), caps.scope.clone()), ("statefulsets", Scope::Namespaced));
+        assert!(caps.supports_operation(verbs::PATCH) && caps.supports_operation(verbs::WATCH));
+        assert!(!caps.supports_operation(verbs::DELETE_COLLECTION), "not served by the double");
+        assert!(caps.subresources.iter().any(|(sr, _)| sr.plural == "status"));
+        let (_, ns) = d.resolve_gvk(&GroupVersionKind::gvk("", "v1", "Namespace")).expect("Namespace");
+        assert_eq!(ns.scope, Scope::Cluster);
+        let (_, pods) = d.resolve_gvk(&GroupVersionKind::gvk("", "v1", "Pod")).expect("Pod");
+        assert!(pods.subresources.iter().any(|(sr, c)| sr.plural == "log" && c.operations == ["get"]));
+        for (g, v, k) in [
+            ("batch", "v1", "Job"),
+            ("networking.k8s.io", "v1", "NetworkPolicy"),
+            ("coordination.k8s.io", "v1", "Lease"),
+        ] {
+            assert!(d.resolve_gvk(&GroupVersionKind::gvk(g, v, k)).is_some(), "{k}");
+        }
+    }
 }
