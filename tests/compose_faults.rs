@@ -206,3 +206,48 @@ services:
     assert_eq!(inspect("deploy-t-ctrlc-app-1", "{{.State.Status}}"), "running");
     assert_eq!(p.run("diff", &[]).status.code(), Some(0));
 }
+
+/// `POST /networks/create` straight to the engine's socket, with the duplicate
+/// check off: what a race between two creates (or an older tool) leaves behind.
+fn create_network_unchecked(name: &str) {
+    use std::io::{Read, Write};
+    let body = format!(r#"{{"Name":"{name}","CheckDuplicate":false}}"#);
+    let req = format!(
+        "POST /networks/create HTTP/1.0\r\nHost: docker\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut s =
+        std::os::unix::net::UnixStream::connect("/var/run/docker.sock").unwrap_or_else(|e| panic!("socket: {e}"));
+    s.write_all(req.as_bytes()).unwrap_or_else(|e| panic!("write: {e}"));
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.0 201") || answer.starts_with("HTTP/1.1 201"), "{answer}");
+}
+
+fn networks_named(name: &str) -> usize {
+    let o = h::docker(&["network", "ls", "--filter", &format!("name={name}"), "--format", "{{.Name}}"]);
+    String::from_utf8_lossy(&o.stdout).lines().filter(|l| *l == name).count()
+}
+
+#[test]
+fn a_duplicate_network_is_healed_instead_of_wedging_every_apply() {
+    if !h::docker_ready() {
+        return;
+    }
+    let p = Project::from_yaml(
+        "name: deploy-t-dupnet\nservices:\n  a:\n    image: deploy-test/busybox:1\n    command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; sleep 3600 & wait\"]\n",
+    );
+    let o = p.run("apply", &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    create_network_unchecked("deploy-t-dupnet_default");
+    assert_eq!(networks_named("deploy-t-dupnet_default"), 2, "the duplicate exists");
+    // A change makes apply recreate the container, which joins the network by name.
+    p.rewrite(
+        "name: deploy-t-dupnet\nservices:\n  a:\n    image: deploy-test/busybox:1\n    command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; sleep 3600 & wait\"]\n    environment: {CHANGED: \"1\"}\n",
+    );
+    let o = p.run("apply", &[]);
+    assert_eq!(o.status.code(), Some(0), "apply converges: {}", show(&o));
+    assert_eq!(networks_named("deploy-t-dupnet_default"), 1, "the empty duplicate is gone");
+    let o = p.run("destroy", &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+}

@@ -45,6 +45,7 @@ on_both_targets!(
     prune_removes_only_what_the_topology_lost,
     every_verb_reads_the_env_file,
     exit_codes,
+    one_apply_at_a_time,
 );
 
 fn deps_topology() -> String {
@@ -218,4 +219,41 @@ fn exit_codes(t: Target) {
     if let Some(code) = other_target_flag {
         assert_eq!(rig.run("apply", &["--namespace", "x"]).status.code(), Some(code), "a k8s flag on compose");
     }
+}
+
+fn host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default()
+}
+
+fn one_apply_at_a_time(t: Target) {
+    let Some(rig) = Rig::new(t, "lock", &format!("services:\n  app:\n{UP}")) else { return };
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    // A live holder (pid 1 of this host runs): the apply waits, then gives up naming it.
+    rig.plant_lock(&format!("1@{}@{since}@apply", host()), 300);
+    let started = Instant::now();
+    let o = rig.run("apply", &["--timeout", "3s"]);
+    let text = compose_common::show(&o);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(started.elapsed() < Duration::from_secs(10), "{text}");
+    assert!(
+        text.contains("waiting for the apply started by pid 1 on host"),
+        "a progress line names the holder: {text}"
+    );
+    assert!(text.contains("gave up after 3s"), "{text}");
+    // A holder that is provably gone (no such process here) is taken over.
+    rig.plant_lock(&format!("999999@{}@{since}@apply", host()), 300);
+    let o = rig.run("apply", &["--timeout", "60s"]);
+    assert_eq!(o.status.code(), Some(0), "{}", compose_common::show(&o));
+    // Two applies at once: both succeed, one after the other; one state.
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| rig.run("apply", &["--timeout", "60s"]));
+        let b = s.spawn(|| rig.run("apply", &["--timeout", "60s"]));
+        (a.join(), b.join())
+    });
+    for o in [a, b] {
+        let o = o.unwrap_or_else(|_| panic!("thread"));
+        assert_eq!(o.status.code(), Some(0), "{}", compose_common::show(&o));
+    }
+    let (code, d) = rig.json("diff", &[]);
+    assert_eq!(code, 0, "{d:#}");
 }

@@ -77,6 +77,41 @@ impl Rig {
         let _ = std::fs::remove_file(self.dir.path().join(name));
     }
 
+    /// Leaves the project's lock as another process would: held by `holder`
+    /// (`pid@host@since@verb`), expiring in `secs` seconds.
+    pub fn plant_lock(&self, holder: &str, secs: i64) {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+        let name = format!("deploy-lock-{}", self.project);
+        match &self.double {
+            None => {
+                let _ = crate::compose_common::docker(&["rm", "-f", &name]);
+                let labels = [
+                    format!("dev.deploy.lock={}", self.project),
+                    format!("dev.deploy.lock.holder={holder}"),
+                    format!("dev.deploy.lock.expires={}", now + secs),
+                ];
+                let mut args = vec!["create", "--name", &name];
+                for l in &labels {
+                    args.extend(["--label", l.as_str()]);
+                }
+                args.push("deploy-test/busybox:1");
+                let o = crate::compose_common::docker(&args);
+                assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            }
+            Some(d) => {
+                let _ = d.ensure_namespace(&self.project);
+                // Renewed `15 - secs` seconds ago, for 15 s: expires in `secs`.
+                let renewed = now - (15 - secs);
+                let ts = |t: i64| format!("{}", k8s_openapi::jiff::Timestamp::from_second(t).unwrap_or_default());
+                let lease = serde_json::json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                    "metadata": {"name": name, "namespace": self.project},
+                    "spec": {"holderIdentity": holder, "leaseDurationSeconds": 15,
+                             "acquireTime": ts(renewed), "renewTime": ts(renewed)}});
+                d.apply_as("someone-else", lease).unwrap_or_else(|e| panic!("lease: {e}"));
+            }
+        }
+    }
+
     /// What the service does on Kubernetes (the double has no containers).
     pub fn behave(&self, service: &str, b: Behaviour) {
         if let Some(d) = &self.double {

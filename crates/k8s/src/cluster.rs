@@ -6,7 +6,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use deploy_orchestrator::{Backend, Converged, Done, Failure, Next, NotPrepared, Removed, Selection, Step};
+use deploy_orchestrator::{
+    Backend, Converged, Done, Failure, Holder, Lock, Next, NotPrepared, Removed, Selection, Step,
+};
 use deploy_report::{Action, DiffReport, Phase, Progress, ServiceStatus};
 use deploy_topology::{Env, Topology};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
@@ -19,7 +21,7 @@ use kube::{Api, Client, Config};
 use crate::error::{Error, conflict_message, describe};
 use crate::object::{MANAGED_KINDS, Object, labels};
 use crate::ops::{self, FIELD_MANAGER, RESTART_MANAGER, RESTARTED_AT};
-use crate::render::{Rendered, TEMPLATE_HASH, render_for_apply};
+use crate::render::{CREATED_BY, Rendered, TEMPLATE_HASH, render_for_apply};
 use crate::wait::{self, Rollout, Workload};
 
 /// Options only the Kubernetes target has.
@@ -72,6 +74,8 @@ pub struct Cluster<'a> {
     t: Topology,
     env: &'a Env,
     opts: ClusterOptions,
+    /// The renewal of the project's Lease while this command holds it.
+    pub(crate) renewal: Mutex<Option<tokio::task::AbortHandle>>,
     /// Filled by `prepare`.
     plan: OnceLock<Rendered>,
     before: OnceLock<Versions>,
@@ -94,11 +98,17 @@ impl<'a> Cluster<'a> {
             t.namespace = ns.to_string();
         }
         let (plan, before, changed) = (OnceLock::new(), OnceLock::new(), Mutex::new(HashSet::new()));
-        Cluster { client, endpoint, t, env, opts, plan, before, changed }
+        Cluster { client, endpoint, t, env, opts, renewal: Mutex::new(None), plan, before, changed }
     }
 
-    fn ns(&self) -> &str {
+    pub(crate) fn ns(&self) -> &str {
         &self.t.namespace
+    }
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+    pub(crate) fn topology(&self) -> &Topology {
+        &self.t
     }
 
     fn pp(&self) -> PatchParams {
@@ -141,6 +151,14 @@ impl Backend for Cluster<'_> {
     fn endpoint(&self) -> String {
         let ctx = self.endpoint.context.as_deref().map(|c| format!(" (context `{c}`)")).unwrap_or_default();
         format!("the Kubernetes API at {}{ctx}", self.endpoint.server)
+    }
+    async fn try_lock(&self, holder: &Holder, _timeout: Duration) -> Result<Lock, String> {
+        crate::lease::try_lock(self, holder)
+            .await
+            .map_err(|e| format!("taking the project's Lease: {}", self.describe(&e)))
+    }
+    async fn unlock(&self, holder: &Holder) {
+        crate::lease::unlock(self, holder).await;
     }
     async fn prepare(&self, sel: &Selection, progress: &dyn Progress) -> Result<Vec<String>, NotPrepared> {
         self.prepare_objects(sel, progress).await
@@ -215,8 +233,16 @@ impl Cluster<'_> {
             .map_err(|e| fail(self.describe(&e), Vec::new()))?;
         let rv = |o: &Object| o.metadata().resource_version.clone().unwrap_or_default();
         let before: Versions = before.iter().map(|o| (o.id(), (o.kind(), o.name().to_string(), rv(o)))).collect();
-        let mut first: Vec<&Object> =
-            ops::selected_objects(&plan, sel.services()).into_iter().filter(|o| !o.is_workload()).collect();
+        let ns_exists = Api::<Namespace>::all(self.client.clone())
+            .get_opt(self.ns())
+            .await
+            .map_err(|e| fail(self.describe(&e), Vec::new()))?
+            .is_some();
+        // A namespace that exists is not ours to label or change: only an absent one is created.
+        let mut first: Vec<&Object> = ops::selected_objects(&plan, sel.services())
+            .into_iter()
+            .filter(|o| !o.is_workload() && !(ns_exists && matches!(o, Object::Namespace(_))))
+            .collect();
         first.sort_by_key(|o| rank(o));
         for o in first {
             if let Some(s) = o.service() {
@@ -396,15 +422,49 @@ impl Cluster<'_> {
         Ok(out)
     }
 
-    /// Deletes the namespace when this project created it (its labels say so).
+    /// Deletes the namespace when this project created it (its annotation says
+    /// so) and it holds nothing of anyone else's.
     async fn delete_own_namespace(&self) -> Result<bool, kube::Error> {
         let Some(n) = Api::<Namespace>::all(self.client.clone()).get_opt(self.ns()).await? else { return Ok(false) };
-        let l = n.metadata.labels.unwrap_or_default();
-        let ours = l.get(labels::INSTANCE) == Some(&self.t.name)
-            && l.get(labels::MANAGED_BY).map(String::as_str) == Some(labels::MANAGER);
-        if ours {
-            ops::delete_object(&self.client, "Namespace", "", self.ns()).await?;
+        let created = n.metadata.annotations.as_ref().and_then(|a| a.get(CREATED_BY));
+        if created != Some(&self.t.name) || !self.foreign_objects().await?.is_empty() {
+            return Ok(false);
         }
-        Ok(ours)
+        ops::delete_object(&self.client, "Namespace", "", self.ns()).await?;
+        Ok(true)
     }
+
+    /// Objects in the namespace that this project does not own (`Kind/name`).
+    pub async fn foreign_objects(&self) -> Result<Vec<String>, kube::Error> {
+        let ours = |o: &kube::api::ObjectMeta| {
+            let l = o.labels.as_ref();
+            l.and_then(|l| l.get(labels::INSTANCE)) == Some(&self.t.name)
+                && l.and_then(|l| l.get(labels::MANAGED_BY)).map(String::as_str) == Some(labels::MANAGER)
+        };
+        let mut out = Vec::new();
+        let lp = kube::api::ListParams::default();
+        macro_rules! scan {
+            ($t:ty, $kind:expr) => {
+                for o in Api::<$t>::namespaced(self.client.clone(), self.ns()).list(&lp).await?.items {
+                    if !ours(&o.metadata) && !ours_by_owner(&o.metadata) {
+                        out.push(format!("{}/{}", $kind, o.metadata.name.unwrap_or_default()));
+                    }
+                }
+            };
+        }
+        scan!(k8s_openapi::api::core::v1::Service, "Service");
+        scan!(k8s_openapi::api::core::v1::Secret, "Secret");
+        scan!(k8s_openapi::api::core::v1::PersistentVolumeClaim, "PersistentVolumeClaim");
+        scan!(k8s_openapi::api::core::v1::Pod, "Pod");
+        scan!(StatefulSet, "StatefulSet");
+        scan!(Deployment, "Deployment");
+        scan!(Job, "Job");
+        Ok(out)
+    }
+}
+
+/// Objects the cluster makes for ours (a Job's pods carry its labels, but
+/// service-account tokens and the like do not): owned by something.
+fn ours_by_owner(m: &kube::api::ObjectMeta) -> bool {
+    m.owner_references.as_ref().is_some_and(|o| !o.is_empty())
 }

@@ -9,6 +9,7 @@
 
 pub mod cluster;
 pub mod error;
+mod lease;
 pub mod object;
 pub mod ops;
 pub mod render;

@@ -253,6 +253,8 @@ pub async fn diff(client: &Client, t: &Topology, env: &Env, sel: &Selection) -> 
         };
         let (change, fields) = match current {
             None => (Change::Create, Vec::new()),
+            // An existing namespace is never changed (apply leaves it as it is).
+            Some(_) if matches!(o, Object::Namespace(_)) => (Change::Unchanged, Vec::new()),
             Some(cur) => object_changes(client, o, &cur, &pp).await?,
         };
         report.objects.push(ObjectDiff {

@@ -98,6 +98,11 @@ pub enum SecretMode {
     Resolved,
 }
 
+/// Annotation on a namespace deploy created: the project that created it. Only
+/// such a namespace is ever deleted (`destroy --volumes`), and only when it
+/// holds nothing deploy does not own.
+pub const CREATED_BY: &str = "deploy.dev/created-by";
+
 /// Annotation on a Job: a hash of its pod template (immutable on the cluster).
 pub const TEMPLATE_HASH: &str = "deploy.dev/template-hash";
 
@@ -112,6 +117,21 @@ fn template_hash(t: &PodTemplateSpec) -> String {
 /// Renders the topology for review (`deploy render --target k8s`): secrets stay as written.
 pub fn render(t: &Topology, env: &Env) -> Result<Rendered, Errors> {
     render_with(t, env, SecretMode::AsWritten)
+}
+
+/// The project's Namespace, as apply creates it when it is absent.
+pub fn namespace(t: &Topology) -> Object {
+    let env = Env::default();
+    let r = Renderer {
+        t,
+        env: &env,
+        mode: SecretMode::AsWritten,
+        required: Some(HashSet::new()),
+        errors: Errors::default(),
+        warnings: IndexSet::new(),
+        volume_users: HashMap::new(),
+    };
+    r.namespace()
 }
 
 /// Renders the topology; `mode` says how secret values are written.
@@ -277,6 +297,7 @@ impl Renderer<'_> {
             metadata: ObjectMeta {
                 name: Some(self.t.namespace.clone()),
                 labels: Some(self.project_labels("namespace")),
+                annotations: Some(map([(CREATED_BY, self.project())])),
                 ..Default::default()
             },
             ..Default::default()

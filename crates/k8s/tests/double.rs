@@ -162,7 +162,7 @@ async fn apply_creates_everything_in_order_and_waits_then_reapply_changes_nothin
     let w = watches(&reqs);
     assert!(w.len() <= 2 * 4, "{}", summary(&reqs));
     let gets = reqs.iter().filter(|r| r.method == "GET" && !r.is_watch()).count();
-    assert!(gets <= 7, "only the initial lists, one per managed kind:\n{}", summary(&reqs));
+    assert!(gets <= 8, "only the namespace and the initial lists, one per managed kind:\n{}", summary(&reqs));
     eprintln!(
         "first apply: {} requests ({} PATCH, {} WATCH, {} other GET) in {took:?}",
         reqs.len(),
@@ -185,7 +185,7 @@ async fn apply_creates_everything_in_order_and_waits_then_reapply_changes_nothin
     let gen_after = d.get("StatefulSet", Some(NS), "redis").and_then(|s| s["metadata"]["generation"].as_i64());
     assert_eq!(gen_before, gen_after);
     let reqs = d.requests();
-    assert_eq!(patches(&reqs).len(), plan.objects.len());
+    assert_eq!(patches(&reqs).len(), plan.objects.len() - 1, "every object but the namespace, which exists");
     assert_eq!(watches(&reqs).len(), 0, "nothing to wait for:\n{}", summary(&reqs));
     eprintln!("re-apply: {} requests ({} PATCH, 0 WATCH) in {took:?}", reqs.len(), patches(&reqs).len());
 
@@ -385,10 +385,44 @@ async fn prune_deletes_only_labelled_objects_and_destroy_keeps_claims() {
     assert!(d.get("PersistentVolumeClaim", Some(NS), "redis-data-redis-0").is_some());
     assert!(d.get("Namespace", None, NS).is_some());
     assert!(d.get("Service", Some(NS), "other").is_some());
-    // with --volumes: claims and namespace go
+    // with --volumes: the claims go; the namespace deploy created stays while it holds someone else's Service
     let r = destroy(&client, &t, true).await.unwrap_or_else(|e| panic!("{e}"));
     assert!(r.removed.contains(&"PersistentVolumeClaim/redis-data-redis-0".to_string()), "{}", r.text());
+    assert!(!r.removed.contains(&format!("Namespace/{NS}")), "{}", r.text());
+    assert!(d.get("Service", Some(NS), "other").is_some());
+    // once it is gone, the namespace goes too
+    d.delete("Service", Some(NS), "other");
+    let r = destroy(&client, &t, true).await.unwrap_or_else(|e| panic!("{e}"));
     assert!(r.removed.contains(&format!("Namespace/{NS}")), "{}", r.text());
+    assert!(d.get("Namespace", None, NS).is_none());
+}
+
+#[tokio::test]
+async fn a_namespace_deploy_did_not_create_is_never_labelled_or_deleted() {
+    let d = double().await;
+    let client = d.client();
+    d.ensure_namespace(NS).unwrap_or_else(|e| panic!("{e}"));
+    d.apply_as(
+        "someone",
+        serde_json::json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "other", "namespace": NS},
+        "spec": {"ports": [{"port": 1}]}}),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut o = opts(Duration::from_secs(20));
+    o.services = vec!["redis".into()];
+    let r = apply(&client, &prod(), &env(), &o, Arc::new(Recorder::default())).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(r.ok, "{}", r.text());
+    let ns = d.get("Namespace", None, NS).unwrap_or_else(|| panic!("namespace"));
+    assert!(ns["metadata"]["labels"].get("app.kubernetes.io/managed-by").is_none(), "not labelled: {ns:#}");
+    assert!(ns["metadata"]["annotations"].get(deploy_k8s::render::CREATED_BY).is_none(), "{ns:#}");
+    let df = diff(&client, &prod(), &env(), &["redis".into()]).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(!df.has_changes(), "diff agrees: the namespace is left as it is\n{}", df.text());
+    let r = destroy(&client, &prod(), true).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(r.error.is_none(), "{}", r.text());
+    assert!(!r.removed.iter().any(|x| x.starts_with("Namespace/")), "{}", r.text());
+    assert!(d.get("Namespace", None, NS).is_some(), "the namespace stays");
+    assert!(d.get("Service", Some(NS), "other").is_some(), "and so does what others put in it");
+    assert!(d.get("StatefulSet", Some(NS), "redis").is_none(), "deploy's own objects are gone");
 }
 
 #[tokio::test]

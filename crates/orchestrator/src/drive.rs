@@ -15,7 +15,7 @@ use tokio::sync::Semaphore;
 use tokio::time::timeout_at;
 
 use crate::walk::{Board, Direction, Reached};
-use crate::{Backend, Done, Error, Failure, GRACE, Next, NotPrepared, Removed, Selection, Step, human};
+use crate::{Backend, Done, Error, Failure, GRACE, Holder, Next, NotPrepared, Removed, Selection, Step, human};
 
 /// Options of [`apply`].
 #[derive(Clone, Debug)]
@@ -60,8 +60,8 @@ pub async fn apply<B: Backend>(
     progress: Arc<dyn Progress>,
 ) -> ApplyReport {
     let started = Instant::now();
-    let (deadline, tdeadline) = deadline_of(opts.timeout);
-    let mut report = ApplyReport {
+    let (deadline, _) = deadline_of(opts.timeout);
+    let report = ApplyReport {
         target: b.target().into(),
         project: b.project().into(),
         ok: false,
@@ -71,6 +71,40 @@ pub async fn apply<B: Backend>(
         warnings: Vec::new(),
         error: None,
     };
+    let me = Holder::me("apply");
+    if let Err(np) = lock(b, &me, deadline, opts.timeout, progress.as_ref()).await {
+        return not_prepared(report, sel, np, progress.as_ref(), started);
+    }
+    let report = apply_locked(b, sel, opts, progress, report, (started, deadline)).await;
+    b.unlock(&me).await;
+    report
+}
+
+/// Takes the project's lock within the deadline.
+async fn lock<B: Backend>(
+    b: &B,
+    me: &Holder,
+    deadline: Instant,
+    timeout: Duration,
+    progress: &dyn Progress,
+) -> Result<(), NotPrepared> {
+    let hard = tokio::time::Instant::from_std(deadline);
+    let r = match timeout_at(hard, crate::lock::acquire(b, me, deadline, timeout, progress)).await {
+        Ok(r) => r,
+        Err(_) => Err(timeout_message(b, timeout, "taking the project's lock")),
+    };
+    r.map_err(|message| NotPrepared { message, services: Vec::new() })
+}
+
+async fn apply_locked<B: Backend>(
+    b: &B,
+    sel: &Selection,
+    opts: &ApplyOptions,
+    progress: Arc<dyn Progress>,
+    mut report: ApplyReport,
+    (started, deadline): (Instant, Instant),
+) -> ApplyReport {
+    let tdeadline = tokio::time::Instant::from_std(deadline);
     let prepared = match timeout_at(tdeadline, b.prepare(sel, progress.as_ref())).await {
         Ok(r) => r,
         Err(_) => Err(NotPrepared { message: timeout_message(b, opts.timeout, "preparing"), services: Vec::new() }),
@@ -139,6 +173,7 @@ fn result(
 async fn one_service<B: Backend>(b: &B, board: &Board<'_>, limit: &Semaphore, mut step: Step<'_>) -> ServiceResult {
     let service = step.service;
     if let Err(reason) = gate(board, &mut step).await {
+        b.abandon(service).await;
         board.set(service, Reached::Failed);
         step.phase(Phase::Failed { reason: reason.clone() });
         return result(service, Action::Failed, Phase::Failed { reason }, false, step.elapsed(), None, Vec::new());
@@ -257,6 +292,25 @@ pub async fn destroy<B: Backend>(
     progress: Arc<dyn Progress>,
 ) -> DestroyReport {
     let (deadline, tdeadline) = deadline_of(opts.timeout);
+    let me = Holder::me("destroy");
+    if let Err(np) = lock(b, &me, deadline, opts.timeout, progress.as_ref()).await {
+        let (target, project) = (b.target().into(), b.project().into());
+        return DestroyReport { target, project, removed: Vec::new(), kept: Vec::new(), error: Some(np.message) };
+    }
+    let report = destroy_locked(b, t, sel, opts, progress, deadline, tdeadline).await;
+    b.unlock(&me).await;
+    report
+}
+
+async fn destroy_locked<B: Backend>(
+    b: &B,
+    t: &Topology,
+    sel: &Selection,
+    opts: &DestroyOptions,
+    progress: Arc<dyn Progress>,
+    deadline: Instant,
+    tdeadline: tokio::time::Instant,
+) -> DestroyReport {
     let board = Board::new(sel);
     let run = sel.services().iter().map(|s| {
         let volumes = if opts.volumes { exclusive_volumes(t, sel, s) } else { Vec::new() };

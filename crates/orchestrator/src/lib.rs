@@ -7,6 +7,7 @@
 //! service, wait for it, remove it, read live state, diff.
 
 mod drive;
+pub mod lock;
 mod selection;
 pub mod walk;
 
@@ -16,6 +17,7 @@ use std::time::{Duration, Instant};
 use deploy_report::{Action, DiffReport, Phase, Progress, ServiceStatus};
 
 pub use drive::{ApplyOptions, DestroyOptions, apply, destroy, diff, status};
+pub use lock::{Holder, Lock};
 pub use selection::Selection;
 
 /// Time a backend gets past the deadline to report a timeout in its own words
@@ -169,6 +171,12 @@ pub trait Backend {
     fn project(&self) -> &str;
     /// What the command talks to, for timeout messages ("the Docker engine at ...").
     fn endpoint(&self) -> String;
+    /// Takes the project's lock for `holder` when it is free, expired, or its
+    /// holder is provably gone; never waits. `timeout` bounds the command, so
+    /// a lock taken now is stale after it (plus a margin) at the latest.
+    async fn try_lock(&self, holder: &Holder, timeout: Duration) -> Result<Lock, String>;
+    /// Gives the lock back (best effort: a lock left behind expires).
+    async fn unlock(&self, holder: &Holder);
     /// Before any service: connect, make sure images exist, shared objects
     /// (networks, volumes, namespace, secrets). Returns warnings. When it
     /// fails, no service has been changed.
@@ -179,6 +187,9 @@ pub trait Backend {
     /// up at `step.deadline` with its own account of what it last saw, and at
     /// once when the platform says it will never get there.
     async fn wait(&self, service: &str, handle: Self::Handle, step: &Step<'_>) -> Result<Done, Failure>;
+    /// The service will not be converged (a dependency failed): undo any
+    /// groundwork `prepare` laid for it. Nothing by default.
+    async fn abandon(&self, _service: &str) {}
     /// Objects of this project whose service the topology no longer has, and
     /// that the selection covers; removed when `delete`.
     async fn prune(&self, sel: &Selection, delete: bool) -> Result<Vec<String>, String>;

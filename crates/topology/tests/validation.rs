@@ -441,7 +441,7 @@ services:
     image: w
     depends_on: [db]
 ";
-    let t = from_str("My_App.v2.yaml", yaml, None).unwrap_or_else(|e| panic!("{}", e.render()));
+    let t = from_str("My_App.v2/deploy.yaml", yaml, None).unwrap_or_else(|e| panic!("{}", e.render()));
     assert_eq!((t.name.as_str(), t.namespace.as_str()), ("my-app-v2", "my-app-v2"));
     assert_eq!((t.volumes["data"].name.as_str(), t.volumes["data"].explicit_name), ("my-app-v2_data", false));
     assert_eq!(t.volumes["data"].size, deploy_topology::DEFAULT_VOLUME_SIZE);

@@ -6,7 +6,10 @@
 use std::collections::HashMap;
 
 use bollard::Docker;
-use bollard::models::{ContainerInspectResponse, ContainerStateStatusEnum, NetworkConnectRequest};
+use bollard::models::{
+    ContainerInspectResponse, ContainerStateStatusEnum, ContainerSummary, ContainerSummaryStateEnum,
+    NetworkConnectRequest,
+};
 use bollard::query_parameters::CreateContainerOptionsBuilder;
 use deploy_orchestrator::{Converged, Done, Failure, Next, NotPrepared, Selection, Step};
 use deploy_report::{Action, Phase, Progress};
@@ -44,27 +47,50 @@ pub(super) async fn prepare(
     }
     ensure_networks(&e.docker, e.t, &plans).await.map_err(not_prepared)?;
     ensure_volumes(&e.docker, e.t, &plans).await.map_err(not_prepared)?;
+    let listed = d::project_containers(&e.docker, &e.t.name, None)
+        .await
+        .map_err(|err| not_prepared(EngineError::docker("listing the project's containers", &err)))?;
+    let mut by_service: HashMap<String, Vec<ContainerSummary>> = HashMap::new();
+    for c in listed {
+        let svc = c.labels.as_ref().and_then(|l| l.get(labels::SERVICE)).cloned().unwrap_or_default();
+        by_service.entry(svc).or_default().push(c);
+    }
+    precreate(e, &plans, &by_service).await;
+    let _ = e.listed.set(by_service);
     // A second prepare on the same engine keeps the first plans (never happens in one command).
     let _ = e.plans.set(plans.into_iter().map(|p| (p.service.clone(), p)).collect());
     let _ = e.images.set(found);
     Ok(Vec::new())
 }
 
-/// Converges one service. Requests: one list and one inspect; then a create,
-/// connects and a start when it is new or changed, a start when it stopped.
+/// Converges one service. Requests: none for a running container whose labels
+/// show the planned spec; otherwise one inspect; then a create, connects and a
+/// start when it is new or changed, a start when it stopped.
 pub(super) async fn converge(
     e: &Engine<'_>,
     p: &PlannedService,
     step: &Step<'_>,
 ) -> Result<Converged<String>, Failure> {
-    let existing = find_existing(e, p).await.map_err(Failure::new)?;
     let image = e.images.get().and_then(|m| m.get(&p.spec.image));
     let image_id = image.and_then(|i| i.id.as_deref());
-    let Some(c) = existing else {
+    let Some(found) = existing(e, p).await.map_err(Failure::new)? else {
         return create_and_start(e, p, step, Action::Created, image_id, Vec::new()).await;
     };
-    let id = c.id.clone().unwrap_or_default();
+    if !e.opts.force_recreate
+        && let Some(c) = unchanged_at_a_glance(p, &found, image_id)
+    {
+        return Ok(c);
+    }
+    let id = found.id.clone().unwrap_or_default();
+    let c = match d::inspect(&e.docker, &id).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return create_and_start(e, p, step, Action::Created, image_id, Vec::new()).await,
+        Err(err) => return Err(Failure::new(format!("cannot inspect container: {}", describe(&err)))),
+    };
     let live = compare::live_spec(&c);
+    if live.spec.name != p.spec.name {
+        name_free(e, p).await.map_err(Failure::new)?;
+    }
     let changes = compare::compare(p, &live, image);
     if changes.is_empty() && !e.opts.force_recreate {
         return unchanged(e, p, &c, step).await;
@@ -117,6 +143,57 @@ async fn unchanged(
     }
 }
 
+/// Creates the containers of services that have none yet, all at once,
+/// before any dependency is waited for (as `docker compose up` creates before
+/// it starts): creating is then off the path from one layer to the next. A
+/// create that fails here is retried, and reported, by `converge`.
+async fn precreate(e: &Engine<'_>, plans: &[PlannedService], listed: &HashMap<String, Vec<ContainerSummary>>) {
+    let image_id = |p: &PlannedService| e.images.get().and_then(|m| m.get(&p.spec.image)).and_then(|i| i.id.clone());
+    let fresh = plans.iter().filter(|p| !listed.contains_key(&p.service));
+    let created = futures::future::join_all(fresh.map(|p| async move {
+        let id = image_id(p);
+        (p.service.clone(), create(e, p, id.as_deref()).await.ok())
+    }))
+    .await;
+    if let Ok(mut m) = e.precreated.lock() {
+        m.extend(created.into_iter().filter_map(|(s, id)| id.map(|id| (s, id))));
+    }
+}
+
+/// Removes the container `prepare` created for a service that will not be
+/// started (a dependency failed): nothing is left half-done.
+pub(super) async fn abandon(e: &Engine<'_>, service: &str) {
+    let id = e.precreated.lock().ok().and_then(|mut m| m.remove(service));
+    if let Some(id) = id {
+        // Best effort: a leftover created container is replaced by the next apply anyway.
+        let _ = remove_container(&e.docker, &id, true).await;
+    }
+}
+
+/// Creates the container and joins its other networks; returns its ID.
+async fn create(e: &Engine<'_>, p: &PlannedService, image_id: Option<&str>) -> Result<String, Failure> {
+    let opts = CreateContainerOptionsBuilder::default().name(&p.spec.name).build();
+    let id = match e.docker.create_container(Some(opts), p.create_body(image_id)).await {
+        Ok(r) => r.id,
+        Err(err) => {
+            if d::is_status(&err, 409) {
+                // The name is taken: say by whom.
+                name_free(e, p).await.map_err(Failure::new)?;
+            }
+            return Err(Failure::new(format!("cannot create container {}: {}", p.spec.name, describe(&err))));
+        }
+    };
+    // API 1.41: one network at create time, the others now.
+    for net in &p.extra_networks {
+        let req = NetworkConnectRequest { container: id.clone(), endpoint_config: Some(plan::endpoint(&p.service)) };
+        if let Err(err) = e.docker.connect_network(net, req).await {
+            let reason = format!("cannot connect container {} to network {net}: {}", p.spec.name, describe(&err));
+            return Err(Failure::new(reason).on(object(&p.spec.name, &id)));
+        }
+    }
+    Ok(id)
+}
+
 async fn create_and_start(
     e: &Engine<'_>,
     p: &PlannedService,
@@ -125,23 +202,14 @@ async fn create_and_start(
     image_id: Option<&str>,
     mut detail: Vec<String>,
 ) -> Result<Converged<String>, Failure> {
-    step.phase(Phase::Creating);
-    let opts = CreateContainerOptionsBuilder::default().name(&p.spec.name).build();
-    let id = match e.docker.create_container(Some(opts), p.create_body(image_id)).await {
-        Ok(r) => r.id,
-        Err(err) => {
-            let reason = format!("cannot create container {}: {}", p.spec.name, describe(&err));
-            return Err(Failure::new(reason).with_detail(detail));
+    let precreated = e.precreated.lock().ok().and_then(|mut m| m.remove(&p.service));
+    let id = match precreated {
+        Some(id) => id,
+        None => {
+            step.phase(Phase::Creating);
+            create(e, p, image_id).await.map_err(|f| f.with_detail(detail.clone()))?
         }
     };
-    // API 1.41: one network at create time, the others now.
-    for net in &p.extra_networks {
-        let req = NetworkConnectRequest { container: id.clone(), endpoint_config: Some(plan::endpoint(&p.service)) };
-        if let Err(err) = e.docker.connect_network(net, req).await {
-            let reason = format!("cannot connect container {} to network {net}: {}", p.spec.name, describe(&err));
-            return Err(Failure::new(reason).with_detail(detail).on(object(&p.spec.name, &id)));
-        }
-    }
     step.phase(Phase::Starting);
     if let Err(reason) = start_container(&e.docker, p, &id).await {
         // Leave nothing half-done: the next apply creates it afresh.
@@ -153,48 +221,62 @@ async fn create_and_start(
     Ok(Converged { action, object: object(&p.spec.name, &id), detail, next: Next::Wait(id) })
 }
 
-/// The service's container: by project and service labels, else `None`. A
-/// container that holds the planned name but is not this service's is a conflict.
-async fn find_existing(e: &Engine<'_>, p: &PlannedService) -> Result<Option<ContainerInspectResponse>, String> {
-    let list = d::project_containers(&e.docker, &e.t.name, Some(&p.service))
-        .await
-        .map_err(|e| format!("cannot list containers: {}", describe(&e)))?;
-    let mut ids: Vec<(String, String)> =
-        list.iter().map(|c| (c.id.clone().unwrap_or_default(), d::summary_name(c))).collect();
-    // The one with the planned name first; extra ones (left by an older layout) are removed.
-    ids.sort_by_key(|(_, n)| *n != p.spec.name);
-    let mut found = None;
-    for (i, (id, _)) in ids.iter().enumerate() {
-        if i == 0 {
-            found =
-                d::inspect(&e.docker, id).await.map_err(|e| format!("cannot inspect container: {}", describe(&e)))?;
-        } else {
-            remove_container(&e.docker, id, true)
-                .await
-                .map_err(|e| format!("cannot remove extra container {id}: {e}"))?;
-        }
-    }
-    if found.is_none() || found.as_ref().is_some_and(|c| d::container_name(c) != p.spec.name) {
-        // Somebody else's container with our name?
-        if let Some(other) = d::inspect(&e.docker, &p.spec.name)
+/// The service's container from the project listing `prepare` made (the one
+/// with the planned name first); extra ones, left by an older layout, are removed.
+async fn existing(e: &Engine<'_>, p: &PlannedService) -> Result<Option<ContainerSummary>, String> {
+    let mut list: Vec<ContainerSummary> = e.listed.get().and_then(|m| m.get(&p.service)).cloned().unwrap_or_default();
+    list.sort_by_key(|c| d::summary_name(c) != p.spec.name);
+    for extra in list.iter().skip(1) {
+        let id = extra.id.clone().unwrap_or_default();
+        remove_container(&e.docker, &id, true)
             .await
-            .map_err(|e| format!("cannot inspect container {}: {}", p.spec.name, describe(&e)))?
-        {
-            let l = other.config.as_ref().and_then(|c| c.labels.clone()).unwrap_or_default();
-            let owner = (l.get(labels::PROJECT), l.get(labels::SERVICE));
-            if owner != (Some(&e.t.name), Some(&p.service)) {
-                let whose = match owner {
-                    (Some(proj), Some(svc)) => format!("service `{svc}` of project `{proj}`"),
-                    _ => "no deploy/compose project".to_string(),
-                };
-                return Err(format!(
-                    "a container named `{}` already exists and belongs to {whose}; remove it (`docker rm -f {}`) or set another `container_name`",
-                    p.spec.name, p.spec.name
-                ));
-            }
-        }
+            .map_err(|err| format!("cannot remove extra container {id}: {err}"))?;
     }
-    Ok(found)
+    Ok(list.into_iter().next())
+}
+
+/// An error when a container that is not this service's holds the planned name.
+async fn name_free(e: &Engine<'_>, p: &PlannedService) -> Result<(), String> {
+    let other = d::inspect(&e.docker, &p.spec.name)
+        .await
+        .map_err(|err| format!("cannot inspect container {}: {}", p.spec.name, describe(&err)))?;
+    let Some(other) = other else { return Ok(()) };
+    let l = other.config.as_ref().and_then(|c| c.labels.clone()).unwrap_or_default();
+    let owner = (l.get(labels::PROJECT), l.get(labels::SERVICE));
+    if owner == (Some(&e.t.name), Some(&p.service)) {
+        return Ok(());
+    }
+    let whose = match owner {
+        (Some(proj), Some(svc)) => format!("service `{svc}` of project `{proj}`"),
+        _ => "no deploy/compose project".to_string(),
+    };
+    Err(format!(
+        "a container named `{}` already exists and belongs to {whose}; remove it (`docker rm -f {}`) or set another `container_name`",
+        p.spec.name, p.spec.name
+    ))
+}
+
+/// Without an inspect: a running container whose labels carry the planned
+/// spec hash and image is unchanged; ready already when it has no probe or
+/// Docker says it is healthy. `None`: look closer.
+fn unchanged_at_a_glance(
+    p: &PlannedService,
+    c: &ContainerSummary,
+    image_id: Option<&str>,
+) -> Option<Converged<String>> {
+    let l = c.labels.as_ref()?;
+    let same = l.get(labels::CONFIG_HASH) == Some(&p.hash) && l.get(labels::IMAGE).map(String::as_str) == image_id;
+    if !same || p.must_complete || c.state != Some(ContainerSummaryStateEnum::RUNNING) {
+        return None;
+    }
+    let id = c.id.clone().unwrap_or_default();
+    let healthy = c.status.as_deref().is_some_and(|s| s.contains("(healthy)"));
+    let next = match (&p.probe, healthy) {
+        (None, _) => Next::Settled(Done::Ready(Vec::new())),
+        (Some(_), true) => Next::Settled(Done::Ready(vec!["docker health: healthy".into()])),
+        (Some(_), false) => Next::Wait(id.clone()),
+    };
+    Some(Converged { action: Action::Unchanged, object: object(&p.spec.name, &id), detail: Vec::new(), next })
 }
 
 async fn start_container(docker: &Docker, p: &PlannedService, id: &str) -> Result<(), String> {
@@ -224,17 +306,15 @@ async fn start_container(docker: &Docker, p: &PlannedService, id: &str) -> Resul
 
 async fn ensure_networks(docker: &Docker, t: &Topology, plans: &[PlannedService]) -> Result<(), EngineError> {
     for (key, name, driver) in plan::networks(t, plans) {
-        match docker.inspect_network(&name, None).await {
-            Ok(_) => continue,
-            Err(e) if d::is_not_found(&e) => {}
-            Err(e) => {
-                return Err(EngineError::docker(format!("inspecting network {name}"), &e));
-            }
+        if !networks_named(docker, &name).await?.is_empty() {
+            dedupe_network(docker, &name).await?;
+            continue;
         }
         let mut lbl = HashMap::new();
         lbl.insert(labels::PROJECT.to_string(), t.name.clone());
         lbl.insert(labels::NETWORK.to_string(), key.clone());
         lbl.insert(labels::VERSION.to_string(), labels::COMPOSE_VERSION.to_string());
+        lbl.insert(labels::MANAGED_BY.to_string(), labels::MANAGER.to_string());
         let req = bollard::models::NetworkCreateRequest {
             name: name.clone(),
             driver: Some(driver),
@@ -245,6 +325,56 @@ async fn ensure_networks(docker: &Docker, t: &Topology, plans: &[PlannedService]
             Ok(_) => {}
             Err(e) if d::is_status(&e, 409) => {}
             Err(e) => return Err(EngineError::docker(format!("creating network {name}"), &e)),
+        }
+        // Docker (API < 1.44) lets two creates of one name both succeed: heal a race at once.
+        dedupe_network(docker, &name).await?;
+    }
+    Ok(())
+}
+
+/// The networks whose name is exactly `name` (Docker's filter matches substrings).
+async fn networks_named(docker: &Docker, name: &str) -> Result<Vec<bollard::models::Network>, EngineError> {
+    let mut filters: HashMap<&str, Vec<String>> = HashMap::new();
+    filters.insert("name", vec![name.to_string()]);
+    let opts = bollard::query_parameters::ListNetworksOptionsBuilder::default().filters(&filters).build();
+    let all = docker
+        .list_networks(Some(opts))
+        .await
+        .map_err(|e| EngineError::docker(format!("listing networks named {name}"), &e))?;
+    Ok(all.into_iter().filter(|n| n.name.as_deref() == Some(name)).collect())
+}
+
+/// Two networks with one name (left by an engine race or an older tool) make
+/// every later request by name fail as "ambiguous". Keeps the one containers
+/// use (else the oldest) and removes the others when they are empty; a
+/// duplicate in use is an error that names both.
+async fn dedupe_network(docker: &Docker, name: &str) -> Result<(), EngineError> {
+    let nets = networks_named(docker, name).await?;
+    if nets.len() < 2 {
+        return Ok(());
+    }
+    let mut users = Vec::new();
+    for n in &nets {
+        let id = n.id.clone().unwrap_or_default();
+        let detail = docker
+            .inspect_network(&id, None)
+            .await
+            .map_err(|e| EngineError::docker(format!("inspecting network {name} ({})", d::short_id(&id)), &e))?;
+        users.push((detail.containers.map_or(0, |c| c.len()), n.created.clone().unwrap_or_default(), id));
+    }
+    users.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    for (count, _, id) in users.iter().skip(1) {
+        if *count > 0 {
+            let ids: Vec<&str> = users.iter().map(|u| d::short_id(&u.2)).collect();
+            return Err(EngineError::Input(format!(
+                "two networks are named {name} ({}) and both have containers; remove one with `docker network rm`",
+                ids.join(", ")
+            )));
+        }
+        match docker.remove_network(id).await {
+            Ok(()) => {}
+            Err(e) if d::is_not_found(&e) => {}
+            Err(e) => return Err(EngineError::docker(format!("removing the duplicate network {name}"), &e)),
         }
     }
     Ok(())
@@ -261,6 +391,7 @@ async fn ensure_volumes(docker: &Docker, t: &Topology, plans: &[PlannedService])
         lbl.insert(labels::PROJECT.to_string(), t.name.clone());
         lbl.insert(labels::VOLUME.to_string(), key.clone());
         lbl.insert(labels::VERSION.to_string(), labels::COMPOSE_VERSION.to_string());
+        lbl.insert(labels::MANAGED_BY.to_string(), labels::MANAGER.to_string());
         let req =
             bollard::models::VolumeCreateRequest { name: Some(name.clone()), labels: Some(lbl), ..Default::default() };
         docker.create_volume(req).await.map_err(|e| EngineError::docker(format!("creating volume {name}"), &e))?;

@@ -76,13 +76,19 @@ pub async fn inspect(docker: &Docker, name_or_id: &str) -> Result<Option<Contain
     }
 }
 
-/// Every container (running or not) carrying this project's label, optionally of one service.
+/// Every container (running or not) deploy created for this project (its
+/// project label and deploy's own), optionally of one service. Containers
+/// another tool made for a project of the same name are not deploy's to touch.
 pub async fn project_containers(
     docker: &Docker,
     project: &str,
     service: Option<&str>,
 ) -> Result<Vec<ContainerSummary>, Error> {
-    let mut label = vec![format!("{}={project}", labels::PROJECT), format!("{}=False", labels::ONEOFF)];
+    let mut label = vec![
+        format!("{}={project}", labels::PROJECT),
+        format!("{}=False", labels::ONEOFF),
+        format!("{}={}", labels::MANAGED_BY, labels::MANAGER),
+    ];
     if let Some(s) = service {
         label.push(format!("{}={s}", labels::SERVICE));
     }

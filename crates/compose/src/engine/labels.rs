@@ -17,8 +17,11 @@ pub const VOLUME: &str = "com.docker.compose.volume";
 /// Comma-separated list of the environment keys the last apply set, so that
 /// diff can tell variables we set from those the image sets (PATH...).
 pub const ENV_KEYS: &str = "dev.deploy.env-keys";
-/// Which tool created the object.
+/// Which tool created the object: containers, networks and volumes deploy
+/// creates carry it, and prune and destroy touch nothing without it.
 pub const MANAGED_BY: &str = "dev.deploy.managed-by";
+/// Value of [`MANAGED_BY`].
+pub const MANAGER: &str = "deploy";
 
 /// The Compose version written into `com.docker.compose.version`: the
 /// Compose file format level this tool follows. Informational only.

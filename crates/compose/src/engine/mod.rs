@@ -20,6 +20,7 @@ mod compare;
 mod docker;
 mod images;
 mod labels;
+mod lock;
 mod ops;
 mod plan;
 mod probe;
@@ -31,7 +32,7 @@ use std::time::Duration;
 
 use bollard::Docker;
 use bollard::models::ImageInspect;
-use deploy_orchestrator::{Backend, Converged, Done, Failure, NotPrepared, Removed, Selection, Step};
+use deploy_orchestrator::{Backend, Converged, Done, Failure, Holder, Lock, NotPrepared, Removed, Selection, Step};
 use deploy_report::{DiffReport, Progress, ServiceStatus};
 use deploy_topology::{Env, Topology};
 
@@ -77,6 +78,10 @@ pub struct Engine<'a> {
     /// Filled by `prepare`: the plan of each selected service, and their images.
     plans: OnceLock<HashMap<String, plan::PlannedService>>,
     images: OnceLock<HashMap<String, ImageInspect>>,
+    /// The project's containers by service, listed once by `prepare`.
+    listed: OnceLock<HashMap<String, Vec<bollard::models::ContainerSummary>>>,
+    /// Containers `prepare` created (not started) for services that had none.
+    precreated: std::sync::Mutex<HashMap<String, String>>,
 }
 
 impl<'a> Engine<'a> {
@@ -89,7 +94,16 @@ impl<'a> Engine<'a> {
         timeout: Duration,
     ) -> Result<Self, EngineError> {
         let docker = docker::connect(timeout).await?;
-        Ok(Engine { docker, t, env, opts, plans: OnceLock::new(), images: OnceLock::new() })
+        Ok(Engine {
+            docker,
+            t,
+            env,
+            opts,
+            plans: OnceLock::new(),
+            images: OnceLock::new(),
+            listed: OnceLock::new(),
+            precreated: Default::default(),
+        })
     }
 
     fn plan_of(&self, service: &str) -> Result<&plan::PlannedService, Failure> {
@@ -109,6 +123,12 @@ impl Backend for Engine<'_> {
     fn endpoint(&self) -> String {
         format!("the Docker engine at {}", docker::host_description())
     }
+    async fn try_lock(&self, holder: &Holder, timeout: Duration) -> Result<Lock, String> {
+        lock::try_lock(self, holder, timeout).await
+    }
+    async fn unlock(&self, holder: &Holder) {
+        lock::unlock(self, holder).await;
+    }
     async fn prepare(&self, sel: &Selection, progress: &dyn Progress) -> Result<Vec<String>, NotPrepared> {
         apply::prepare(self, sel, progress).await
     }
@@ -117,6 +137,9 @@ impl Backend for Engine<'_> {
     }
     async fn wait(&self, service: &str, id: String, step: &Step<'_>) -> Result<Done, Failure> {
         wait::wait_ready(self, self.plan_of(service)?, &id, step).await
+    }
+    async fn abandon(&self, service: &str) {
+        apply::abandon(self, service).await;
     }
     async fn prune(&self, sel: &Selection, delete: bool) -> Result<Vec<String>, String> {
         ops::prune(self, sel, delete).await

@@ -298,8 +298,10 @@ pub async fn remove(e: &Engine<'_>, service: &str, volumes: &[String]) -> Result
 /// Deletes a named volume of this project; `false` when it is not there.
 async fn remove_volume(e: &Engine<'_>, name: &str) -> Result<bool, String> {
     match e.docker.inspect_volume(name).await {
-        Ok(v) if v.labels.get(labels::PROJECT) == Some(&e.t.name) => {}
-        Ok(_) => return Err(format!("volume {name} does not belong to project `{}`; left alone", e.t.name)),
+        Ok(v)
+            if v.labels.get(labels::PROJECT) == Some(&e.t.name)
+                && v.labels.get(labels::MANAGED_BY).map(String::as_str) == Some(labels::MANAGER) => {}
+        Ok(_) => return Err(format!("volume {name} was not created by deploy for project `{}`; left alone", e.t.name)),
         Err(err) if d::is_not_found(&err) => return Ok(false),
         Err(err) => return Err(format!("volume {name}: {}", describe(&err))),
     }
@@ -319,7 +321,8 @@ pub async fn remove_project(e: &Engine<'_>, volumes: bool) -> Result<Removed, St
         out.removed.push(format!("container {name}"));
     }
     let mut filters: HashMap<&str, Vec<String>> = HashMap::new();
-    filters.insert("label", vec![format!("{}={}", labels::PROJECT, e.t.name)]);
+    let ours = format!("{}={}", labels::MANAGED_BY, labels::MANAGER);
+    filters.insert("label", vec![format!("{}={}", labels::PROJECT, e.t.name), ours]);
     let nets = e
         .docker
         .list_networks(Some(ListNetworksOptionsBuilder::default().filters(&filters).build()))

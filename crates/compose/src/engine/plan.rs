@@ -336,7 +336,7 @@ pub fn plan_service(t: &Topology, env: &Env, s: &Service, must_complete: bool) -
     all_labels.insert(labels::WORKING_DIR.to_string(), project_dir(t));
     all_labels.insert(labels::CONFIG_FILES.to_string(), String::new());
     all_labels.insert(labels::VERSION.to_string(), labels::COMPOSE_VERSION.to_string());
-    all_labels.insert(labels::MANAGED_BY.to_string(), "deploy".to_string());
+    all_labels.insert(labels::MANAGED_BY.to_string(), labels::MANAGER.to_string());
 
     let host_config = HostConfig {
         nano_cpus,

@@ -14,12 +14,26 @@ use crate::{interp, is_secret_name};
 pub(super) fn project_name(name: Option<&Located<String>>, base: &Arc<SourceFile>) -> String {
     match name {
         Some(n) => n.value.clone(),
-        None => {
-            let stem = base.path.file_stem().map(|s| s.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
-            let stem = stem.replace(['_', '.', ' '], "-");
-            if is_dns1123(&stem) { stem } else { "deploy".to_string() }
-        }
+        None => folder_name(&base.path),
     }
+}
+
+/// As Compose: the name of the folder that holds the topology file,
+/// lowercased, with `_`, `.` and spaces as `-` and other characters dropped;
+/// `deploy` when nothing valid remains. Two projects in two folders never
+/// share a name by accident (the file is usually `deploy.yaml` in both).
+fn folder_name(path: &std::path::Path) -> String {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).map(std::path::Path::to_path_buf);
+    let dir = dir.or_else(|| std::env::current_dir().ok()).map(|d| std::fs::canonicalize(&d).unwrap_or(d));
+    let base = dir.as_deref().and_then(|d| d.file_name()).map(|s| s.to_string_lossy().to_ascii_lowercase());
+    let cleaned: String = base
+        .unwrap_or_default()
+        .replace(['_', '.', ' '], "-")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
+    let cleaned = cleaned.trim_matches('-').to_string();
+    if is_dns1123(&cleaned) { cleaned } else { "deploy".to_string() }
 }
 
 /// The declared variables, and the names of every secret variable: declared
