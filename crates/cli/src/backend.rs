@@ -11,10 +11,10 @@ use deploy_topology::{Env, Topology};
 use crate::args::{Target, TargetCmd};
 use crate::error::CliError;
 
-/// A connected platform.
+/// A connected platform (boxed: one of each per command, and they differ in size).
 pub enum Backend<'a> {
-    Compose(Engine<'a>),
-    K8s(Cluster<'a>),
+    Compose(Box<Engine<'a>>),
+    K8s(Box<Cluster<'a>>),
 }
 
 /// Options of the backends that only one of them takes.
@@ -28,8 +28,14 @@ pub struct Extra {
 macro_rules! on_backend {
     ($backend:expr, $b:ident => $body:expr) => {
         match $backend {
-            $crate::backend::Backend::Compose($b) => $body,
-            $crate::backend::Backend::K8s($b) => $body,
+            $crate::backend::Backend::Compose($b) => {
+                let $b = $b.as_ref();
+                $body
+            }
+            $crate::backend::Backend::K8s($b) => {
+                let $b = $b.as_ref();
+                $body
+            }
         }
     };
 }
@@ -47,14 +53,14 @@ pub async fn connect<'a>(
         Target::Compose => {
             let opts = EngineOptions { force_recreate: extra.force_recreate };
             let engine = Engine::connect(t, env, opts, timeout).await.map_err(|e| CliError::Failed(e.to_string()))?;
-            Backend::Compose(engine)
+            Backend::Compose(Box::new(engine))
         }
         Target::K8s => {
             let (client, endpoint) = deploy_k8s::client(cmd.context.as_deref(), timeout)
                 .await
                 .map_err(|e| CliError::Failed(e.to_string()))?;
             let opts = ClusterOptions { force_conflicts: extra.force_conflicts, force_recreate: extra.force_recreate };
-            Backend::K8s(Cluster::new(client, endpoint, t, cmd.namespace.as_deref(), env, opts))
+            Backend::K8s(Box::new(Cluster::new(client, endpoint, t, cmd.namespace.as_deref(), env, opts)))
         }
     })
 }

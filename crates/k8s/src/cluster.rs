@@ -241,7 +241,7 @@ impl Cluster<'_> {
         // A namespace that exists is not ours to label or change: only an absent one is created.
         let mut first: Vec<&Object> = ops::selected_objects(&plan, sel.services())
             .into_iter()
-            .filter(|o| !o.is_workload() && !(ns_exists && matches!(o, Object::Namespace(_))))
+            .filter(|o| !(o.is_workload() || ns_exists && matches!(o, Object::Namespace(_))))
             .collect();
         first.sort_by_key(|o| rank(o));
         for o in first {

@@ -391,7 +391,7 @@ async fn prune_deletes_only_labelled_objects_and_destroy_keeps_claims() {
     assert!(!r.removed.contains(&format!("Namespace/{NS}")), "{}", r.text());
     assert!(d.get("Service", Some(NS), "other").is_some());
     // once it is gone, the namespace goes too
-    d.delete("Service", Some(NS), "other");
+    d.delete("Service", Some(NS), "other").unwrap_or_else(|e| panic!("{e}"));
     let r = destroy(&client, &t, true).await.unwrap_or_else(|e| panic!("{e}"));
     assert!(r.removed.contains(&format!("Namespace/{NS}")), "{}", r.text());
     assert!(d.get("Namespace", None, NS).is_none());
