@@ -1,7 +1,10 @@
 //! `${VAR}` interpolation with Compose's semantics:
 //! `$VAR`, `${VAR}`, `${VAR:-default}` (unset or empty), `${VAR-default}` (unset),
 //! `${VAR:?message}` / `${VAR?message}` (required), `${VAR:+alt}` / `${VAR+alt}`,
-//! and `$$` for a literal `$`. Defaults may nest further interpolations.
+//! and `$$` for a literal `$`. Defaults may nest further interpolations, at most
+//! [`MAX_INTERPOLATION_DEPTH`] deep.
+
+pub use crate::limits::MAX_INTERPOLATION_DEPTH;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Piece {
@@ -29,6 +32,28 @@ pub enum InterpError {
         var: String,
         message: String,
     },
+    /// `${...}` nested deeper than [`MAX_INTERPOLATION_DEPTH`].
+    TooDeep {
+        /// How deep the value nests `${...}`.
+        depth: usize,
+        limit: usize,
+    },
+}
+
+impl InterpError {
+    /// What to do about it, for the diagnostic's help.
+    pub fn help(&self) -> String {
+        match self {
+            InterpError::Syntax(_) => "write `$$` for a literal `$`".to_string(),
+            InterpError::Required { var, .. } => {
+                format!("set `{var}` in the environment (for example `export {var}=...`) and run again")
+            }
+            InterpError::TooDeep { limit, .. } => format!(
+                "nest at most {limit} `${{...}}` inside one another (a default of a default...); \
+                 set the value in a variable instead"
+            ),
+        }
+    }
 }
 
 impl std::fmt::Display for InterpError {
@@ -40,6 +65,9 @@ impl std::fmt::Display for InterpError {
             }
             InterpError::Required { var, message } => {
                 write!(f, "required variable `{var}` is not set: {message}")
+            }
+            InterpError::TooDeep { depth, limit } => {
+                write!(f, "interpolation nests `${{...}}` {depth} deep, over the limit of {limit}")
             }
         }
     }
@@ -54,13 +82,37 @@ fn is_name_char(c: char) -> bool {
 
 fn parse(s: &str) -> Result<Vec<Piece>, InterpError> {
     let chars: Vec<char> = s.chars().collect();
-    let (pieces, end) = parse_until(&chars, 0, false, s)?;
+    let (pieces, end) = parse_until(&chars, 0, 0, s)?;
     debug_assert_eq!(end, chars.len());
     Ok(pieces)
 }
 
-/// Parses from `i`; when `in_braces`, stops at the `}` closing the current `${`.
-fn parse_until(c: &[char], mut i: usize, in_braces: bool, src: &str) -> Result<(Vec<Piece>, usize), InterpError> {
+/// How deep `s` nests `${`, counted without recursion (for the error only:
+/// `$$` is literal, and a `}` outside any `${` is plain text).
+fn nesting_depth(s: &str) -> usize {
+    let (mut depth, mut max) = (0usize, 0usize);
+    let mut chars = s.chars().peekable();
+    while let Some(ch) = chars.next() {
+        match (ch, chars.peek()) {
+            ('$', Some('$')) => {
+                chars.next();
+            }
+            ('$', Some('{')) => {
+                chars.next();
+                depth += 1;
+                max = max.max(depth);
+            }
+            ('}', _) => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
+/// Parses from `i`; inside `depth` braces (> 0), stops at the `}` closing the current `${`.
+/// Each `${` recurses once, so `depth` is bounded by [`MAX_INTERPOLATION_DEPTH`].
+fn parse_until(c: &[char], mut i: usize, depth: usize, src: &str) -> Result<(Vec<Piece>, usize), InterpError> {
+    let in_braces = depth > 0;
     let mut out = Vec::new();
     let mut lit = String::new();
     let syntax = |m: &str| InterpError::Syntax(format!("invalid interpolation in `{src}`: {m}"));
@@ -81,6 +133,9 @@ fn parse_until(c: &[char], mut i: usize, in_braces: bool, src: &str) -> Result<(
                 i += 2;
             }
             Some('{') => {
+                if depth >= MAX_INTERPOLATION_DEPTH {
+                    return Err(InterpError::TooDeep { depth: nesting_depth(src), limit: MAX_INTERPOLATION_DEPTH });
+                }
                 let mut j = i + 2;
                 if !c.get(j).is_some_and(|&x| is_name_start(x)) {
                     return Err(syntax("expected a variable name after `${`"));
@@ -102,7 +157,7 @@ fn parse_until(c: &[char], mut i: usize, in_braces: bool, src: &str) -> Result<(
                     (Some(x), _) => return Err(syntax(&format!("unexpected `{x}` after `${{{name}`"))),
                 };
                 j += skip;
-                let (arg, end) = if op == Op::Plain { (Vec::new(), j) } else { parse_until(c, j, true, src)? };
+                let (arg, end) = if op == Op::Plain { (Vec::new(), j) } else { parse_until(c, j, depth + 1, src)? };
                 if c.get(end) != Some(&'}') {
                     return Err(syntax("unclosed `${`"));
                 }
@@ -239,6 +294,42 @@ mod tests {
         for bad in ["$", "a $ b", "${", "${1X}", "${SET", "${SET:x}"] {
             assert!(matches!(r(bad), Err(InterpError::Syntax(_))), "{bad:?}");
         }
+    }
+
+    /// `${V0:-${V1:-...}}`, `n` levels deep, the innermost `${V{n-1}}`.
+    fn nested(n: usize) -> String {
+        let mut s: String = (0..n - 1).map(|i| format!("${{V{i}:-")).collect();
+        s.push_str(&format!("${{V{}}}", n - 1));
+        s + &"}".repeat(n - 1)
+    }
+
+    #[test]
+    fn nesting_beyond_the_limit_is_an_error_not_a_stack_overflow() {
+        // On a 256 KiB stack: unlimited, 10,000 levels of recursion would overflow it.
+        let run = std::thread::Builder::new().stack_size(256 * 1024).spawn(|| {
+            let deep = nested(10_000);
+            let too_deep = InterpError::TooDeep { depth: 10_000, limit: MAX_INTERPOLATION_DEPTH };
+            assert_eq!(resolve(&deep, &env).unwrap_err(), too_deep);
+            assert_eq!(checked_variables(&deep).unwrap_err(), too_deep);
+            assert!(variables(&deep).is_empty());
+            // the count ignores `$$` and a stray `}` outside any `${`
+            let deep = format!("}}$${{{}", nested(40));
+            assert_eq!(resolve(&deep, &env).unwrap_err(), InterpError::TooDeep { depth: 40, limit: 32 });
+        });
+        run.unwrap().join().unwrap();
+    }
+
+    #[test]
+    fn nesting_up_to_the_limit_resolves() {
+        let at_limit = nested(MAX_INTERPOLATION_DEPTH);
+        let last = format!("V{}", MAX_INTERPOLATION_DEPTH - 1);
+        assert_eq!(resolve(&at_limit, &|k: &str| (k == last).then(|| "deep".to_string())).unwrap(), "deep");
+        assert_eq!(resolve(&at_limit, &|k: &str| (k == "V0").then(|| "top".to_string())).unwrap(), "top");
+        assert_eq!(checked_variables(&at_limit).unwrap().len(), MAX_INTERPOLATION_DEPTH);
+        let over = nested(MAX_INTERPOLATION_DEPTH + 1);
+        let err = resolve(&over, &env).unwrap_err();
+        assert_eq!(err.to_string(), "interpolation nests `${...}` 33 deep, over the limit of 32");
+        assert!(err.help().contains("nest at most 32"), "{}", err.help());
     }
 
     #[test]

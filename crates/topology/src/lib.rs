@@ -6,6 +6,7 @@
 pub mod diag;
 mod dotenv;
 pub mod interp;
+pub mod limits;
 mod model;
 pub mod raw;
 pub mod units;
@@ -29,12 +30,15 @@ pub fn is_secret_name(name: &str) -> bool {
 }
 
 /// Parses one YAML document into the raw model, with errors located in `file`.
+/// The parser's limits (depth, nodes, aliases...) are those of [`limits`].
 pub fn parse(file: &Arc<SourceFile>) -> Result<RawTopology, Errors> {
     if file.text.trim().is_empty() {
         return Ok(RawTopology::default());
     }
     raw::with_current_file(file, || {
-        serde_saphyr::with_deserializer_from_str(&file.text, |d| raw::without_extensions::<RawTopology, _>(d))
+        serde_saphyr::with_deserializer_from_str_with_options(&file.text, limits::yaml_options(), |d| {
+            raw::without_extensions::<RawTopology, _>(d)
+        })
     })
     .map_err(|e| {
         let loc = e.location().filter(|l| l.line() > 0).map(|l| Loc {
@@ -47,14 +51,17 @@ pub fn parse(file: &Arc<SourceFile>) -> Result<RawTopology, Errors> {
             o.snippets = serde_saphyr::SnippetMode::Off;
             o
         });
-        let message = clean_serde_message(&plain);
+        let limit = limits::describe_yaml_limit(&e);
+        let message = limit.as_ref().map_or_else(|| clean_serde_message(&plain), |(m, _)| m.clone());
         let mut d = Diagnostic::new(message.clone());
         if let Some(l) = &loc
             && let Some(path) = diag::yaml_path_at(&file.text, l.line)
         {
             d = d.field(path);
         }
-        if message.contains("did not match any variant") {
+        if let Some((_, help)) = limit {
+            d = d.help(help);
+        } else if message.contains("did not match any variant") {
             d = d.help("check this field's form against `deploy schema` or docs/mapping.md");
         } else if message.contains("unknown field") {
             d = d.help("fix the spelling; the valid fields are listed above");
@@ -85,17 +92,18 @@ fn clean_serde_message(m: &str) -> String {
     first.to_string()
 }
 
-/// Reads a file into a [`SourceFile`], with a clear error when it is missing.
+/// Reads a file into a [`SourceFile`], with a clear error when it is missing
+/// or over [`limits::MAX_FILE_BYTES`] (checked before reading it).
 pub fn read_source(path: &Path, what: &str) -> Result<Arc<SourceFile>, Diagnostic> {
-    match std::fs::read_to_string(path) {
+    match limits::read_bounded(path) {
         Ok(text) => Ok(Arc::new(SourceFile { path: path.to_path_buf(), text })),
-        Err(e) => Err(Diagnostic::new(format!("cannot read {what} `{}`: {e}", path.display())).help(
-            if what == "topology file" {
+        Err(limits::ReadError::TooLarge(size)) => Err(limits::too_large(path, what, size)),
+        Err(limits::ReadError::Io(e)) => Err(Diagnostic::new(format!("cannot read {what} `{}`: {e}", path.display()))
+            .help(if what == "topology file" {
                 "pass the topology with `-f FILE` (default `deploy.yaml`)".to_string()
             } else {
                 "check the path".to_string()
-            },
-        )),
+            })),
     }
 }
 

@@ -30,15 +30,8 @@ impl Value {
     }
     /// The value with interpolation applied.
     pub fn resolve(&self, env: &Env) -> Result<String, Diagnostic> {
-        interp::resolve(&self.raw, &|k| env.get(k)).map_err(|e| {
-            let help = match &e {
-                interp::InterpError::Required { var, .. } => {
-                    format!("set `{var}` in the environment (for example `export {var}=...`) and run again")
-                }
-                interp::InterpError::Syntax(_) => "write `$$` for a literal `$`".to_string(),
-            };
-            Diagnostic::new(e.to_string()).at(self.loc.as_ref()).field(self.field.clone()).help(help)
-        })
+        interp::resolve(&self.raw, &|k| env.get(k))
+            .map_err(|e| Diagnostic::new(e.to_string()).at(self.loc.as_ref()).field(self.field.clone()).help(e.help()))
     }
 }
 

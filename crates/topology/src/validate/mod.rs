@@ -83,7 +83,7 @@ impl Ctx {
     /// A template value: syntax checked, secret flag computed.
     fn value(&mut self, raw: String, loc: Option<&Loc>, field: String, secret_by_name: bool) -> Value {
         let vars = interp::checked_variables(&raw).unwrap_or_else(|e| {
-            self.err(Diagnostic::new(e.to_string()).at(loc).field(field.clone()).help("write `$$` for a literal `$`"));
+            self.err(Diagnostic::new(e.to_string()).at(loc).field(field.clone()).help(e.help()));
             Vec::new()
         });
         let secret = secret_by_name || vars.iter().any(|v| self.secret_vars.contains(v));
