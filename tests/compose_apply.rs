@@ -7,6 +7,8 @@ mod common;
 #[path = "compose_common.rs"]
 mod h;
 
+use std::process::Command;
+
 use common::stdout;
 use h::{Project, docker_time, inspect, redis_cli, service, show};
 
@@ -320,4 +322,79 @@ services:
     assert!(!rep.to_string().contains("for-your-eyes"), "{rep}");
     assert!(!inspect(c, "{{json .Config.Env}}").contains("GREETING"));
     assert_eq!(p.run("diff", &[]).status.code(), Some(0));
+}
+
+/// A test image whose Dockerfile declares `VOLUME /data` (built from the local busybox).
+fn volume_image() -> &'static str {
+    let tag = "deploy-test/volimg:1";
+    let mut child = Command::new("docker")
+        .args(["build", "-q", "-t", tag, "-"])
+        .env("DOCKER_BUILDKIT", "0")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("docker build: {e}"));
+    if let Some(mut stdin) = child.stdin.take() {
+        use std::io::Write as _;
+        stdin.write_all(b"FROM deploy-test/busybox:1\nVOLUME /data\n").unwrap_or_else(|e| panic!("write: {e}"));
+    }
+    let status = child.wait().unwrap_or_else(|e| panic!("docker build: {e}"));
+    assert!(status.success(), "docker build of {tag}");
+    tag
+}
+
+fn volimg_topology(extra_env: &str) -> String {
+    format!(
+        "name: deploy-t-anonvol\nservices:\n  keeper:\n    image: {}\n    command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; sleep 3600 & wait\"]\n    environment: {{GEN: \"{extra_env}\"}}\n",
+        volume_image()
+    )
+}
+
+#[test]
+fn an_image_volume_survives_a_recreate_unless_renewed() {
+    if !h::docker_ready() {
+        return;
+    }
+    let p = Project::from_yaml(&volimg_topology("1"));
+    let o = p.run("apply", &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let name = "deploy-t-anonvol-keeper-1";
+    let w = h::docker(&["exec", name, "sh", "-c", "echo precious > /data/file"]);
+    assert!(w.status.success(), "{}", String::from_utf8_lossy(&w.stderr));
+    let first = inspect(name, "{{.Id}}");
+    // A change recreates the container: the file in the image's VOLUME is still there.
+    p.rewrite(&volimg_topology("2"));
+    let o = p.run("apply", &["--output", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert_eq!(service(&h::json(&o), "keeper")["action"], "recreated");
+    assert_ne!(inspect(name, "{{.Id}}"), first, "a new container, under the same name");
+    let r = h::docker(&["exec", name, "cat", "/data/file"]);
+    assert_eq!(String::from_utf8_lossy(&r.stdout).trim(), "precious", "{}", String::from_utf8_lossy(&r.stderr));
+    // --renew-anon-volumes gives the new container a fresh one (docker compose up -V).
+    p.rewrite(&volimg_topology("3"));
+    let o = p.run("apply", &["--renew-anon-volumes"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let r = h::docker(&["exec", name, "sh", "-c", "cat /data/file 2>/dev/null || echo gone"]);
+    assert_eq!(String::from_utf8_lossy(&r.stdout).trim(), "gone");
+}
+
+#[test]
+fn a_replacement_that_cannot_be_created_leaves_the_old_container_running() {
+    if !h::docker_ready() {
+        return;
+    }
+    let base = "name: deploy-t-keepold\nservices:\n  app:\n    image: deploy-test/busybox:1\n    command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; sleep 3600 & wait\"]\n";
+    let p = Project::from_yaml(base);
+    let o = p.run("apply", &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let name = "deploy-t-keepold-app-1";
+    let id = inspect(name, "{{.Id}}");
+    // Docker refuses a memory limit under 6 MB at create time.
+    p.rewrite(&format!("{base}    resources: {{limits: {{memory: 4M}}}}\n"));
+    let o = p.run("apply", &["--output", "json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    let reason = service(&h::json(&o), "app")["phase"]["reason"].to_string();
+    assert!(reason.contains("left running"), "the error says the old one still runs: {reason}");
+    assert_eq!(inspect(name, "{{.Id}}"), id, "the same container");
+    assert_eq!(inspect(name, "{{.State.Running}}"), "true");
 }

@@ -104,6 +104,9 @@ pub struct ApplyCmd {
     /// Kubernetes only: take over fields owned by another field manager.
     #[arg(long)]
     pub force_conflicts: bool,
+    /// Compose only: on a recreate, fresh anonymous volumes instead of the old container's (as `docker compose up -V`).
+    #[arg(short = 'V', long)]
+    pub renew_anon_volumes: bool,
 }
 
 #[derive(Args, Debug)]
@@ -120,17 +123,18 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 impl TargetCmd {
-    /// Options that only the Kubernetes target takes, given with another target.
-    pub fn misplaced(&self, force_conflicts: bool) -> Option<&'static str> {
-        if self.target == Target::K8s {
-            return None;
-        }
-        [
+    /// An option given that the chosen target does not take, with the target that does.
+    pub fn misplaced(&self, force_conflicts: bool, renew_anon_volumes: bool) -> Option<(&'static str, &'static str)> {
+        let k8s_only = [
             (self.context.is_some(), "--context"),
             (self.namespace.is_some(), "--namespace"),
             (force_conflicts, "--force-conflicts"),
-        ]
-        .into_iter()
-        .find_map(|(given, flag)| given.then_some(flag))
+        ];
+        let compose_only = [(renew_anon_volumes, "--renew-anon-volumes")];
+        let (others, target) = match self.target {
+            Target::K8s => (&compose_only[..], "compose"),
+            Target::Compose => (&k8s_only[..], "k8s"),
+        };
+        others.iter().find_map(|(given, flag)| given.then_some((*flag, target)))
     }
 }

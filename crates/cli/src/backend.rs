@@ -22,6 +22,7 @@ pub enum Backend<'a> {
 pub struct Extra {
     pub force_recreate: bool,
     pub force_conflicts: bool,
+    pub renew_anon_volumes: bool,
 }
 
 /// Calls `$body` with `$b` bound to the backend, whichever it is.
@@ -51,7 +52,8 @@ pub async fn connect<'a>(
 ) -> Result<Backend<'a>, CliError> {
     Ok(match cmd.target {
         Target::Compose => {
-            let opts = EngineOptions { force_recreate: extra.force_recreate };
+            let opts =
+                EngineOptions { force_recreate: extra.force_recreate, renew_anon_volumes: extra.renew_anon_volumes };
             let engine = Engine::connect(t, env, opts, timeout).await.map_err(|e| CliError::Failed(e.to_string()))?;
             Backend::Compose(Box::new(engine))
         }

@@ -72,10 +72,10 @@ fn load_with_env(source: &Source) -> Result<(Topology, Env), CliError> {
 }
 
 /// Rejects options the chosen target does not take.
-fn check(cmd: &TargetCmd, force_conflicts: bool) -> Result<(), CliError> {
-    match cmd.misplaced(force_conflicts) {
-        Some(flag) => Err(CliError::Usage(format!(
-            "{flag} is a Kubernetes option; the compose target does not take it (use --target k8s, or drop {flag})"
+fn check(cmd: &TargetCmd, force_conflicts: bool, renew_anon_volumes: bool) -> Result<(), CliError> {
+    match cmd.misplaced(force_conflicts, renew_anon_volumes) {
+        Some((flag, target)) => Err(CliError::Usage(format!(
+            "{flag} is an option of the {target} target only; drop it, or use --target {target}"
         ))),
         None => Ok(()),
     }
@@ -121,13 +121,17 @@ fn render(cmd: &RenderCmd) -> Result<ExitStatus, CliError> {
 
 fn apply(cmd: &ApplyCmd) -> Result<ExitStatus, CliError> {
     let c = &cmd.common;
-    check(c, cmd.force_conflicts)?;
+    check(c, cmd.force_conflicts, cmd.renew_anon_volumes)?;
     let (t, env) = load_with_env(&c.source)?;
     // Unknown services and missing variables fail here, before any platform is touched.
     let sel = Selection::with_dependencies(&t, &env, &c.services)?;
     let timeout = c.timeout.unwrap_or(Duration::from_secs(120));
     let progress: Arc<dyn Progress> = progress::for_terminal(c.output == Output::Json);
-    let extra = Extra { force_recreate: cmd.force_recreate, force_conflicts: cmd.force_conflicts };
+    let extra = Extra {
+        force_recreate: cmd.force_recreate,
+        force_conflicts: cmd.force_conflicts,
+        renew_anon_volumes: cmd.renew_anon_volumes,
+    };
     let result = block_on("apply", async {
         let backend = connect(c, &t, &env, extra, timeout).await?;
         let opts = ApplyOptions { timeout, prune: cmd.prune, parallel: 32 };
@@ -140,7 +144,7 @@ fn apply(cmd: &ApplyCmd) -> Result<ExitStatus, CliError> {
 }
 
 fn diff(c: &TargetCmd) -> Result<ExitStatus, CliError> {
-    check(c, false)?;
+    check(c, false, false)?;
     let (t, env) = load_with_env(&c.source)?;
     let sel = Selection::with_dependencies(&t, &env, &c.services)?;
     let timeout = c.timeout.unwrap_or(Duration::from_secs(30));
@@ -154,7 +158,7 @@ fn diff(c: &TargetCmd) -> Result<ExitStatus, CliError> {
 }
 
 fn status(c: &TargetCmd) -> Result<ExitStatus, CliError> {
-    check(c, false)?;
+    check(c, false, false)?;
     let (t, env) = load_with_env(&c.source)?;
     let sel = Selection::exactly(&t, &c.services)?;
     let timeout = c.timeout.unwrap_or(Duration::from_secs(30));
@@ -169,7 +173,7 @@ fn status(c: &TargetCmd) -> Result<ExitStatus, CliError> {
 
 fn destroy(cmd: &DestroyCmd) -> Result<ExitStatus, CliError> {
     let c = &cmd.common;
-    check(c, false)?;
+    check(c, false, false)?;
     let (t, env) = load_with_env(&c.source)?;
     let sel = Selection::exactly(&t, &c.services)?;
     let timeout = c.timeout.unwrap_or(Duration::from_secs(60));

@@ -471,7 +471,8 @@ services:
     assert!(!web.image.secret);
     assert!(t.variables["DB_PASS"].secret && !t.variables["API_KEY"].secret);
     // a file name that is no DNS name falls back to `deploy`; `namespace` defaults to `name`
-    let t = from_str("-.yaml", "services:\n  w:\n    image: w\n", None).unwrap_or_else(|e| panic!("{}", e.render()));
+    let t =
+        from_str("-/deploy.yaml", "services:\n  w:\n    image: w\n", None).unwrap_or_else(|e| panic!("{}", e.render()));
     assert_eq!((t.name.as_str(), t.namespace.as_str()), ("deploy", "deploy"));
     let t = from_str("x.yaml", "name: app\nservices: {}\n", None).unwrap_or_else(|e| panic!("{}", e.render()));
     assert_eq!((t.name.as_str(), t.namespace.as_str()), ("app", "app"));

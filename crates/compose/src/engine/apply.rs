@@ -105,12 +105,89 @@ pub(super) async fn converge(
     if changes.is_empty() {
         detail.push("recreated: --force-recreate".to_string());
     }
-    step.phase(Phase::Removing);
-    if let Err(err) = remove_container(&e.docker, &id, true).await {
-        let reason = format!("cannot remove the old container {} to recreate it: {err}", live.spec.name);
-        return Err(Failure::new(reason).with_detail(detail).on(object(&live.spec.name, &id)));
+    replace(e, p, step, &c, image_id, detail).await
+}
+
+/// The anonymous volumes of a container (an image's own `VOLUME`s, Docker's
+/// 64-hex names), as `name:/target` binds, except where the plan mounts something.
+fn anonymous_volumes(c: &ContainerInspectResponse, p: &PlannedService) -> Vec<String> {
+    let planned = |target: &str| {
+        p.spec.mounts.iter().any(|m| m.split(" -> ").nth(1).is_some_and(|t| t.trim_end_matches(":ro") == target))
+    };
+    let anon = |n: &str| n.len() == 64 && n.chars().all(|ch| ch.is_ascii_hexdigit());
+    c.mounts
+        .iter()
+        .flatten()
+        .filter(|m| m.typ.as_deref() == Some("volume"))
+        .filter_map(|m| Some((m.name.clone()?, m.destination.clone()?)))
+        .filter(|(name, target)| anon(name) && !planned(target))
+        .map(|(name, target)| format!("{name}:{target}"))
+        .collect()
+}
+
+/// Replaces a changed container so that the service is never left with
+/// nothing: the new one is created first (under a temporary name, with the old
+/// one's anonymous volumes unless `--renew-anon-volumes`), then the old one
+/// stops, the new one starts, the old one goes and the new one takes its name.
+/// When the new one cannot be created or started, the old one keeps (or gets
+/// back) running, and the error says so.
+async fn replace(
+    e: &Engine<'_>,
+    p: &PlannedService,
+    step: &Step<'_>,
+    old: &ContainerInspectResponse,
+    image_id: Option<&str>,
+    mut detail: Vec<String>,
+) -> Result<Converged<String>, Failure> {
+    let old_id = old.id.clone().unwrap_or_default();
+    let old_name = d::container_name(old);
+    let carried = if e.opts.renew_anon_volumes { Vec::new() } else { anonymous_volumes(old, p) };
+    let tmp = format!("{}-deploy-next", p.spec.name);
+    // Left by an interrupted apply: never started, its volumes are the old container's.
+    let _ = remove_container(&e.docker, &tmp, false).await;
+    step.phase(Phase::Creating);
+    let new_id = create(e, p, image_id, &tmp, &carried).await.map_err(|f| {
+        let f = f.with_detail(detail.clone());
+        Failure { reason: format!("{}; the old container {old_name} is left running", f.reason), ..f }
+    })?;
+    if !carried.is_empty() {
+        detail.push(format!("kept the anonymous volume(s) of the old container: {}", carried.join(", ")));
     }
-    create_and_start(e, p, step, Action::Recreated, image_id, detail).await
+    step.phase(Phase::Removing);
+    stop(&e.docker, &old_id)
+        .await
+        .map_err(|r| Failure::new(format!("cannot stop the old container {old_name}: {r}")))?;
+    step.phase(Phase::Starting);
+    if let Err(reason) = start_container(&e.docker, p, &new_id).await {
+        let _ = remove_container(&e.docker, &new_id, false).await;
+        let back = match e.docker.start_container(&old_id, None).await {
+            Ok(()) => format!("the old container {old_name} was started again"),
+            Err(err) => format!("the old container {old_name} could not be started again: {}", describe(&err)),
+        };
+        return Err(Failure::new(format!("{reason}; {back}")).with_detail(detail).on(object(&old_name, &old_id)));
+    }
+    remove_container(&e.docker, &old_id, carried.is_empty())
+        .await
+        .map_err(|r| Failure::new(format!("cannot remove the old container {old_name}: {r}")))?;
+    let rename = bollard::query_parameters::RenameContainerOptionsBuilder::default().name(&p.spec.name).build();
+    e.docker.rename_container(&new_id, rename).await.map_err(|err| {
+        Failure::new(format!(
+            "the new container runs as {tmp} but cannot take the name {}: {}",
+            p.spec.name,
+            describe(&err)
+        ))
+    })?;
+    Ok(Converged { action: Action::Recreated, object: object(&p.spec.name, &new_id), detail, next: Next::Wait(new_id) })
+}
+
+/// Stops a container gracefully (so that data is flushed); stopped already is fine.
+async fn stop(docker: &Docker, id: &str) -> Result<(), String> {
+    let opts = bollard::query_parameters::StopContainerOptionsBuilder::default().t(10).build();
+    match docker.stop_container(id, Some(opts)).await {
+        Ok(()) => Ok(()),
+        Err(err) if d::is_status(&err, 304) || d::is_not_found(&err) => Ok(()),
+        Err(err) => Err(describe(&err)),
+    }
 }
 
 /// The spec is unchanged: leave a running container (or a completed one-shot)
@@ -152,7 +229,7 @@ async fn precreate(e: &Engine<'_>, plans: &[PlannedService], listed: &HashMap<St
     let fresh = plans.iter().filter(|p| !listed.contains_key(&p.service));
     let created = futures::future::join_all(fresh.map(|p| async move {
         let id = image_id(p);
-        (p.service.clone(), create(e, p, id.as_deref()).await.ok())
+        (p.service.clone(), create(e, p, id.as_deref(), &p.spec.name, &[]).await.ok())
     }))
     .await;
     if let Ok(mut m) = e.precreated.lock() {
@@ -170,10 +247,23 @@ pub(super) async fn abandon(e: &Engine<'_>, service: &str) {
     }
 }
 
-/// Creates the container and joins its other networks; returns its ID.
-async fn create(e: &Engine<'_>, p: &PlannedService, image_id: Option<&str>) -> Result<String, Failure> {
-    let opts = CreateContainerOptionsBuilder::default().name(&p.spec.name).build();
-    let id = match e.docker.create_container(Some(opts), p.create_body(image_id)).await {
+/// Creates the container under `name` (with `binds` added: carried-over
+/// anonymous volumes) and joins its other networks; returns its ID.
+async fn create(
+    e: &Engine<'_>,
+    p: &PlannedService,
+    image_id: Option<&str>,
+    name: &str,
+    binds: &[String],
+) -> Result<String, Failure> {
+    let opts = CreateContainerOptionsBuilder::default().name(name).build();
+    let mut body = p.create_body(image_id);
+    if !binds.is_empty()
+        && let Some(hc) = body.host_config.as_mut()
+    {
+        hc.binds.get_or_insert_with(Vec::new).extend(binds.iter().cloned());
+    }
+    let id = match e.docker.create_container(Some(opts), body).await {
         Ok(r) => r.id,
         Err(err) => {
             if d::is_status(&err, 409) {
@@ -207,7 +297,7 @@ async fn create_and_start(
         Some(id) => id,
         None => {
             step.phase(Phase::Creating);
-            create(e, p, image_id).await.map_err(|f| f.with_detail(detail.clone()))?
+            create(e, p, image_id, &p.spec.name, &[]).await.map_err(|f| f.with_detail(detail.clone()))?
         }
     };
     step.phase(Phase::Starting);

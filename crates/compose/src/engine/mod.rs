@@ -64,6 +64,9 @@ impl EngineError {
 pub struct EngineOptions {
     /// Recreate containers even when their configuration did not change.
     pub force_recreate: bool,
+    /// On a recreate, give the new container fresh anonymous volumes instead
+    /// of the old one's (`docker compose up -V`).
+    pub renew_anon_volumes: bool,
 }
 
 /// The target name written into reports.
