@@ -12,6 +12,9 @@ use crate::args::{Target, TargetCmd};
 use crate::error::CliError;
 
 /// A connected platform.
+// One value per command, never moved around or stored in bulk: boxing the larger
+// variant would save nothing worth an indirection.
+#[allow(clippy::large_enum_variant)]
 pub enum Backend<'a> {
     Compose(Engine<'a>),
     K8s(Cluster<'a>),
