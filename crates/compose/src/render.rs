@@ -107,3 +107,163 @@ pub fn render(t: &Topology) -> Rendered {
     }
     Rendered { file, warnings }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every field the renderer writes, in the spellings Compose reads (sizes, CPUs,
+    /// durations, restart policies), pinned byte for byte.
+    const TOPOLOGY: &str = r#"name: extra
+variables:
+  API_TOKEN:
+    secret: true
+services:
+  migrate:
+    image: busybox:1.36
+    entrypoint: [/bin/sh, -c]
+    command: ["echo migrate ${API_TOKEN:-x}"]
+    restart: on-failure:3
+    networks: [back_net]
+  worker:
+    image: busybox:1.36
+    command: sleep 1000
+    restart: always
+    environment:
+      - A=1
+      - B_PASSWORD=${PW:-p}
+    ports:
+      - "127.0.0.1:9000:9000/udp"
+      - target: 9100
+        published: 9101
+        protocol: tcp
+      - "9200"
+    volumes:
+      - data_vol:/data:ro
+      - ./conf:/etc/conf
+      - source: cache_vol
+        target: /cache
+        read_only: true
+    networks: [back_net, front]
+    healthcheck:
+      shell: test -f /tmp/ok
+      interval: 1m30s
+      timeout: 1500ms
+      retries: 2
+      start_period: 2h
+    resources:
+      limits:
+        cpus: 1.5
+        memory: 3G
+      reservations:
+        cpus: 250m
+        memory: 1536K
+    depends_on:
+      migrate:
+        condition: service_completed_successfully
+  plain:
+    image: nginx:1
+    restart: "no"
+    replicas: 2
+    resources:
+      limits:
+        memory: 1000
+        cpus: 2
+    depends_on: [worker]
+    networks: [front]
+networks:
+  back_net:
+    driver: bridge
+  front: {}
+volumes:
+  data_vol:
+    size: 3Ti
+  cache_vol:
+    size: 100
+"#;
+
+    const RENDERED: &str = r#"# Rendered by deploy from extra.yaml. Edit the topology, not this file.
+name: extra
+services:
+  migrate:
+    image: busybox:1.36
+    entrypoint:
+    - /bin/sh
+    - -c
+    command:
+    - echo migrate ${API_TOKEN:-x}
+    networks:
+    - back_net
+    restart: on-failure:3
+  worker:
+    image: busybox:1.36
+    command:
+    - sleep
+    - "1000"
+    environment:
+      A: "1"
+      B_PASSWORD: ${PW:-p}
+    ports:
+    - 127.0.0.1:9000:9000/udp
+    - 9101:9100
+    - "9200"
+    volumes:
+    - data_vol:/data:ro
+    - ./conf:/etc/conf
+    - cache_vol:/cache:ro
+    networks:
+    - back_net
+    - front
+    depends_on:
+      migrate:
+        condition: service_completed_successfully
+    healthcheck:
+      test:
+      - CMD-SHELL
+      - test -f /tmp/ok
+      interval: 1m30s
+      timeout: 1500ms
+      retries: 2
+      start_period: 2h
+    deploy:
+      resources:
+        limits:
+          cpus: "1.5"
+          memory: 3G
+        reservations:
+          cpus: "0.25"
+          memory: 1536K
+    restart: always
+  plain:
+    image: nginx:1
+    networks:
+    - front
+    depends_on:
+      worker:
+        condition: service_started
+    deploy:
+      resources:
+        limits:
+          cpus: "2"
+          memory: "1000"
+    restart: "no"
+networks:
+  back_net:
+    driver: bridge
+    name: extra_back_net
+  front:
+    driver: bridge
+    name: extra_front
+volumes:
+  data_vol:
+    name: extra_data_vol
+  cache_vol:
+    name: extra_cache_vol
+"#;
+
+    #[test]
+    fn renders_every_field_as_compose_spells_it() {
+        let t = deploy_topology::from_str("extra.yaml", TOPOLOGY, None).expect("topology");
+        let r = super::render(&t);
+        assert_eq!(r.to_yaml("extra.yaml"), RENDERED);
+        assert_eq!(r.warnings, ["service `plain`: replicas: 2 is used on Kubernetes only; Compose runs one container"]);
+    }
+}
