@@ -7,6 +7,7 @@
 use deploy_topology::{MountSource, ProbeTest, Topology, Value};
 
 use crate::model::*;
+use crate::units::ComposeFormat as _;
 
 /// A rendered Compose file and the warnings rendering raised.
 #[derive(Clone, Debug)]
@@ -82,7 +83,7 @@ pub fn render(t: &Topology) -> Rendered {
                     resources: ComposeResources { limits: amount(&r.limits), reservations: amount(&r.reservations) },
                 })
             },
-            restart: s.restart.map(|r| r.as_compose()),
+            restart: s.restart.map(|r| r.to_compose()),
         };
         file.services.insert(s.name.clone(), cs);
     }

@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 
 use super::EngineError;
 use super::labels;
+use crate::units::{ComposeFormat as _, nano_cpus};
 
 /// The desired state of one container, normalised so that it can be compared
 /// with what `docker inspect` returns. Everything here is "owned" by the plan.
@@ -143,7 +144,7 @@ pub fn container_name(t: &Topology, s: &Service) -> String {
 }
 
 fn restart_string(r: Option<Restart>) -> String {
-    r.map_or_else(|| "no".to_string(), Restart::as_compose)
+    r.map_or_else(|| "no".to_string(), |r| r.to_compose())
 }
 
 fn resolve_err(service: &str, e: deploy_topology::Diagnostic) -> EngineError {
@@ -286,7 +287,7 @@ pub fn plan_service(t: &Topology, env: &Env, s: &Service, must_complete: bool) -
     };
 
     // Resources and restart.
-    let nano_cpus = s.resources.limits.cpus.map(|c| c.nano());
+    let nano_cpus = s.resources.limits.cpus.map(nano_cpus);
     let memory = s.resources.limits.memory.map(|m| m.bytes() as i64);
     let memory_reservation = s.resources.reservations.memory.map(|m| m.bytes() as i64);
     let restart = restart_string(s.restart);
