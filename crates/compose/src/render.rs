@@ -4,7 +4,9 @@
 //! included: Compose interpolates them itself, so a secret never lands in
 //! the rendered file (it stays `${JWT_SECRET_KEY:?...}`).
 
-use deploy_topology::{MountSource, ProbeTest, Topology, Value};
+use std::collections::HashSet;
+
+use deploy_topology::{Amount, Healthcheck, MountSource, ProbeTest, Resources, Service, Topology, Value};
 
 use crate::model::*;
 use crate::units::ComposeFormat as _;
@@ -42,71 +44,82 @@ pub fn render(t: &Topology) -> Rendered {
                 s.name, s.replicas
             ));
         }
-        let cs = ComposeService {
-            image: raw(&s.image),
-            build: s.build.as_ref().map(|b| ComposeBuild {
-                context: b.context.clone(),
-                dockerfile: b.dockerfile.clone(),
-                target: b.target.clone(),
-            }),
-            container_name: s.container_name.clone(),
-            entrypoint: s.entrypoint.as_ref().map(|a| a.iter().map(raw).collect()),
-            command: s.command.as_ref().map(|a| a.iter().map(raw).collect()),
-            environment: s.environment.iter().map(|(k, v)| (k.clone(), raw(v))).collect(),
-            ports: s.ports.iter().map(|p| p.short()).collect(),
-            volumes: s.mounts.iter().map(|m| m.short()).collect(),
-            networks: s.networks.clone(),
-            depends_on: s
-                .depends_on
-                .iter()
-                .map(|(k, c)| (k.clone(), ComposeDependsOn { condition: c.as_str().to_string() }))
-                .collect(),
-            healthcheck: s.healthcheck.as_ref().map(|h| ComposeHealthcheck {
-                test: match &h.test {
-                    ProbeTest::Exec(args) => std::iter::once("CMD".to_string()).chain(args.iter().map(raw)).collect(),
-                    ProbeTest::Shell(cmd) => vec!["CMD-SHELL".to_string(), raw(cmd)],
-                },
-                interval: h.interval.map(|d| d.to_compose()),
-                timeout: h.timeout.map(|d| d.to_compose()),
-                retries: h.retries,
-                start_period: h.start_period.map(|d| d.to_compose()),
-            }),
-            deploy: {
-                let amount = |a: &deploy_topology::Amount| {
-                    (!a.is_empty()).then(|| ComposeAmount {
-                        cpus: a.cpus.map(|c| c.to_compose()),
-                        memory: a.memory.map(|m| m.to_compose()),
-                    })
-                };
-                let r = &s.resources;
-                (!r.limits.is_empty() || !r.reservations.is_empty()).then(|| ComposeDeploy {
-                    resources: ComposeResources { limits: amount(&r.limits), reservations: amount(&r.reservations) },
-                })
-            },
-            restart: s.restart.map(|r| r.to_compose()),
-        };
-        file.services.insert(s.name.clone(), cs);
+        file.services.insert(s.name.clone(), service(s));
     }
     for n in t.networks.values() {
         file.networks
             .insert(n.key.clone(), ComposeNetwork { driver: Some(n.driver.clone()), name: Some(n.name.clone()) });
     }
     // Only volumes some service mounts: Compose creates what is declared.
-    let used: std::collections::HashSet<&str> = t
-        .services
-        .values()
-        .flat_map(|s| s.mounts.iter())
-        .filter_map(|m| match &m.source {
-            MountSource::Volume(v) => Some(v.as_str()),
-            MountSource::Bind(_) => None,
-        })
-        .collect();
+    let used = used_volumes(t);
     for v in t.volumes.values() {
         if used.contains(v.key.as_str()) {
             file.volumes.insert(v.key.clone(), ComposeVolume { name: Some(v.name.clone()) });
         }
     }
     Rendered { file, warnings }
+}
+
+fn service(s: &Service) -> ComposeService {
+    ComposeService {
+        image: raw(&s.image),
+        build: s.build.as_ref().map(|b| ComposeBuild {
+            context: b.context.clone(),
+            dockerfile: b.dockerfile.clone(),
+            target: b.target.clone(),
+        }),
+        container_name: s.container_name.clone(),
+        entrypoint: s.entrypoint.as_ref().map(|a| a.iter().map(raw).collect()),
+        command: s.command.as_ref().map(|a| a.iter().map(raw).collect()),
+        environment: s.environment.iter().map(|(k, v)| (k.clone(), raw(v))).collect(),
+        ports: s.ports.iter().map(|p| p.short()).collect(),
+        volumes: s.mounts.iter().map(|m| m.short()).collect(),
+        networks: s.networks.clone(),
+        depends_on: s
+            .depends_on
+            .iter()
+            .map(|(k, c)| (k.clone(), ComposeDependsOn { condition: c.as_str().to_string() }))
+            .collect(),
+        healthcheck: s.healthcheck.as_ref().map(healthcheck),
+        deploy: deploy(&s.resources),
+        restart: s.restart.map(|r| r.to_compose()),
+    }
+}
+
+fn healthcheck(h: &Healthcheck) -> ComposeHealthcheck {
+    ComposeHealthcheck {
+        test: match &h.test {
+            ProbeTest::Exec(args) => std::iter::once("CMD".to_string()).chain(args.iter().map(raw)).collect(),
+            ProbeTest::Shell(cmd) => vec!["CMD-SHELL".to_string(), raw(cmd)],
+        },
+        interval: h.interval.map(|d| d.to_compose()),
+        timeout: h.timeout.map(|d| d.to_compose()),
+        retries: h.retries,
+        start_period: h.start_period.map(|d| d.to_compose()),
+    }
+}
+
+/// `deploy.resources`, when there are limits or reservations.
+fn deploy(r: &Resources) -> Option<ComposeDeploy> {
+    let amount = |a: &Amount| {
+        (!a.is_empty())
+            .then(|| ComposeAmount { cpus: a.cpus.map(|c| c.to_compose()), memory: a.memory.map(|m| m.to_compose()) })
+    };
+    (!r.limits.is_empty() || !r.reservations.is_empty()).then(|| ComposeDeploy {
+        resources: ComposeResources { limits: amount(&r.limits), reservations: amount(&r.reservations) },
+    })
+}
+
+/// The keys of the named volumes some service mounts.
+fn used_volumes(t: &Topology) -> HashSet<&str> {
+    t.services
+        .values()
+        .flat_map(|s| s.mounts.iter())
+        .filter_map(|m| match &m.source {
+            MountSource::Volume(v) => Some(v.as_str()),
+            MountSource::Bind(_) => None,
+        })
+        .collect()
 }
 
 #[cfg(test)]
