@@ -163,95 +163,98 @@ fn fingerprint(p: &plan::PlannedService) -> String {
     hex::encode(sha2::Sha256::digest(text.as_bytes()))
 }
 
-fn hashes(t: &deploy_topology::Topology, env: &Env, services: &[&str]) -> Vec<(String, String, String)> {
-    let chosen: Vec<String> = services.iter().map(|s| s.to_string()).collect();
-    let plans = plan::plan(t, env, &chosen).expect("plan");
-    plans.iter().map(|p| (p.service.clone(), p.hash.clone(), fingerprint(p))).collect()
+/// The seed with a profile (`dev`, `prod`), or the wide topology.
+fn topology(which: &str) -> deploy_topology::Topology {
+    let t = match which {
+        "dev" => deploy_topology::from_str("learn-greek.yaml", SEED, Some(("dev", DEV))),
+        "prod" => deploy_topology::from_str("learn-greek.yaml", SEED, Some(("prod", PROD))),
+        _ => deploy_topology::from_str("wide.yaml", WIDE, None),
+    };
+    t.expect("topology")
 }
 
-fn pinned(pins: &[(&str, &str, &str)]) -> Vec<(String, String, String)> {
-    pins.iter().map(|(s, h, f)| (s.to_string(), h.to_string(), f.to_string())).collect()
-}
+/// (topology, service, config hash, [`fingerprint`]) of plans as they were before the planner
+/// was split by concern. Dev's frontend and backend bind-mount paths under the checkout: not here.
+const PINS: &[(&str, &str, &str, &str)] = &[
+    (
+        "prod",
+        "postgres",
+        "ce82b75e9d91faed5520f3636caed107c3ec22a587a4c8cda737d944e1748c5e",
+        "c137095d7d2e253c6afbab221fb3a6cb4ff45edc8500990d80850b4ad3ef6cfe",
+    ),
+    (
+        "prod",
+        "redis",
+        "3dde4be3aa5eca09cad01c4db316617680999ea3b8dbb8b95db3cafd7eb8a3d6",
+        "5a76a452a94fcded7b2f1514c29382c8d230d8ecfab508dd16c499dd893ab50d",
+    ),
+    (
+        "prod",
+        "backend",
+        "a995bb561830ee05ecffff2eef1485a1d1c0b9381e873dec9920b9ea403165a3",
+        "e6b634317a9aefb9d787724b9d5cc6cf95b578d655700d15061f86b92fe3b35b",
+    ),
+    (
+        "prod",
+        "frontend",
+        "2948a65523f16de4ac6d636ab43fba5978dcd66a990c6f46f6656d50df381a65",
+        "8f1f4a38fa83fd44ab236e5a0f0a54674a3fd9d2c9b0d0b6863dc01db4335429",
+    ),
+    (
+        "dev",
+        "postgres",
+        "cde98103192dacc02a2a94cace34b925ea610a77c3cca6f2a706296c7a3e85bf",
+        "711fa1ddc7958f2ed4a6e8b7cded2f0771313bfff23c81792b9d727d40c620d9",
+    ),
+    (
+        "dev",
+        "redis",
+        "f5350ff714d830873a24723b96dce1e04f811e8ecb9417a43277fcd9bf64d5ae",
+        "47918fcbd0c77f9778c1d17969c8c37c20c983557a8fd8487fcea6e20eb79e1a",
+    ),
+    (
+        "wide",
+        "migrate",
+        "482b20dbf9684a461f89805a83d3afbb15187ccd854642a5644069b32a7e6cc3",
+        "b96ceefdbd1851282e872be871c6d77edc3755a71d01c5b753ef7142a87cf361",
+    ),
+    (
+        "wide",
+        "worker",
+        "0b7352604f973215603d89527ae097c6c2ddb4f1efd27660e43f4f1e81c9036f",
+        "487c6aaca628b5eccf62ada45a879bc915b1563e840fea160765a8ee8cd3cadb",
+    ),
+    (
+        "wide",
+        "plain",
+        "b1161430c5f5915bac5950431d1d9062d005db11e875d8c8aa143b91a9825536",
+        "3f3aee06270e19da6533bd4298eb5e4dd55e2ec06f38ca8072c7b56c272537c6",
+    ),
+    (
+        "wide",
+        "bare",
+        "e634b13e8a60e12c31423ff870da1eb72b919cfb7a8e6026445483d2cea4f3a6",
+        "07d753a6a22fb8e0d4d09f69df1e7b4f6e90a912750e7bb93c47d3fb4381c865",
+    ),
+];
 
 /// The config hash is what decides whether apply recreates a container: a refactor of the
 /// planner must not change it (nor anything else the plan creates the container with).
 #[test]
 fn plans_keep_their_config_hash() {
     let env = Env::from_pairs([("JWT_SECRET_KEY", "k")]);
-    let prod = deploy_topology::from_str("learn-greek.yaml", SEED, Some(("prod", PROD))).expect("topology");
-    let redis = hashes(&prod, &env, &["redis"]);
+    let plan_of = |which: &str, service: &str| {
+        plan::plan(&topology(which), &env, &[service.to_string()]).expect("plan").remove(0)
+    };
+    let redis = plan_of("prod", "redis");
     assert_eq!(
-        redis[0].1, "3dde4be3aa5eca09cad01c4db316617680999ea3b8dbb8b95db3cafd7eb8a3d6",
+        redis.hash, "3dde4be3aa5eca09cad01c4db316617680999ea3b8dbb8b95db3cafd7eb8a3d6",
         "prod redis config hash"
     );
-    assert_eq!(
-        hashes(&prod, &env, &["postgres", "redis", "backend", "frontend"]),
-        pinned(&[
-            (
-                "postgres",
-                "ce82b75e9d91faed5520f3636caed107c3ec22a587a4c8cda737d944e1748c5e",
-                "c137095d7d2e253c6afbab221fb3a6cb4ff45edc8500990d80850b4ad3ef6cfe",
-            ),
-            (
-                "redis",
-                "3dde4be3aa5eca09cad01c4db316617680999ea3b8dbb8b95db3cafd7eb8a3d6",
-                "5a76a452a94fcded7b2f1514c29382c8d230d8ecfab508dd16c499dd893ab50d",
-            ),
-            (
-                "backend",
-                "a995bb561830ee05ecffff2eef1485a1d1c0b9381e873dec9920b9ea403165a3",
-                "e6b634317a9aefb9d787724b9d5cc6cf95b578d655700d15061f86b92fe3b35b",
-            ),
-            (
-                "frontend",
-                "2948a65523f16de4ac6d636ab43fba5978dcd66a990c6f46f6656d50df381a65",
-                "8f1f4a38fa83fd44ab236e5a0f0a54674a3fd9d2c9b0d0b6863dc01db4335429",
-            ),
-        ])
-    );
-    // Dev's frontend and backend bind-mount paths under the checkout: not pinned here.
-    let dev = deploy_topology::from_str("learn-greek.yaml", SEED, Some(("dev", DEV))).expect("topology");
-    assert_eq!(
-        hashes(&dev, &env, &["postgres", "redis"]),
-        pinned(&[
-            (
-                "postgres",
-                "cde98103192dacc02a2a94cace34b925ea610a77c3cca6f2a706296c7a3e85bf",
-                "711fa1ddc7958f2ed4a6e8b7cded2f0771313bfff23c81792b9d727d40c620d9",
-            ),
-            (
-                "redis",
-                "f5350ff714d830873a24723b96dce1e04f811e8ecb9417a43277fcd9bf64d5ae",
-                "47918fcbd0c77f9778c1d17969c8c37c20c983557a8fd8487fcea6e20eb79e1a",
-            ),
-        ])
-    );
-    let wide = deploy_topology::from_str("wide.yaml", WIDE, None).expect("topology");
-    assert_eq!(
-        hashes(&wide, &env, &["migrate", "worker", "plain", "bare"]),
-        pinned(&[
-            (
-                "migrate",
-                "482b20dbf9684a461f89805a83d3afbb15187ccd854642a5644069b32a7e6cc3",
-                "b96ceefdbd1851282e872be871c6d77edc3755a71d01c5b753ef7142a87cf361",
-            ),
-            (
-                "worker",
-                "0b7352604f973215603d89527ae097c6c2ddb4f1efd27660e43f4f1e81c9036f",
-                "487c6aaca628b5eccf62ada45a879bc915b1563e840fea160765a8ee8cd3cadb",
-            ),
-            (
-                "plain",
-                "b1161430c5f5915bac5950431d1d9062d005db11e875d8c8aa143b91a9825536",
-                "3f3aee06270e19da6533bd4298eb5e4dd55e2ec06f38ca8072c7b56c272537c6",
-            ),
-            (
-                "bare",
-                "e634b13e8a60e12c31423ff870da1eb72b919cfb7a8e6026445483d2cea4f3a6",
-                "07d753a6a22fb8e0d4d09f69df1e7b4f6e90a912750e7bb93c47d3fb4381c865",
-            ),
-        ])
-    );
+    for (which, service, hash, print) in PINS {
+        let p = plan_of(which, service);
+        assert_eq!((p.hash.as_str(), fingerprint(&p).as_str()), (*hash, *print), "{which} {service}");
+    }
 }
 
 fn describe(changes: &[deploy_report::FieldChange]) -> Vec<String> {
@@ -267,34 +270,18 @@ fn wide_plan(service: &str) -> plan::PlannedService {
     plan::plan(&t, &env, &[service.to_string()]).expect("plan").remove(0)
 }
 
-/// What compare reports, and in which order, for a container that differs from its plan in
-/// every field it looks at (the image's defaults standing in for what the plan leaves unset).
-#[test]
-fn compare_reports_every_difference_in_order() {
-    use bollard::models::{
-        ContainerConfig, ContainerInspectResponse, EndpointSettings, HealthConfig, ImageConfig, ImageInspect, Mount,
-        MountType, NetworkSettings, PortBinding, RestartPolicy, RestartPolicyNameEnum,
-    };
+/// A container of the wide `worker` that has drifted from `p` in every field compare looks at.
+fn drifted(p: &plan::PlannedService) -> bollard::models::ContainerInspectResponse {
+    use bollard::models::{ContainerConfig, ContainerInspectResponse, EndpointSettings, HealthConfig, NetworkSettings};
     use std::collections::HashMap;
 
-    let p = wide_plan("worker");
     let body = p.create_body(Some("sha256:abc"));
     let mut lbl = body.labels.clone().unwrap_or_default();
     lbl.insert(super::labels::ENV_KEYS.into(), "A,B_PASSWORD,OLD_KEY".into());
     lbl.insert(super::labels::SERVICE.into(), "other".into());
     lbl.insert("com.docker.compose.extra".into(), "x".into());
     lbl.insert(super::labels::CONFIG_HASH.into(), "old".into());
-    let mut hc = body.host_config.clone().unwrap_or_default();
-    hc.nano_cpus = Some(1_000_000_000);
-    hc.memory = None;
-    hc.restart_policy =
-        Some(RestartPolicy { name: Some(RestartPolicyNameEnum::ON_FAILURE), maximum_retry_count: Some(5) });
-    hc.port_bindings = Some(HashMap::from([(
-        "9000/udp".to_string(),
-        Some(vec![PortBinding { host_ip: Some(String::new()), host_port: Some("9000".into()) }]),
-    )]));
-    hc.mounts = Some(vec![Mount { target: Some("/tmp".into()), typ: Some(MountType::TMPFS), ..Default::default() }]);
-    let live = ContainerInspectResponse {
+    ContainerInspectResponse {
         name: Some("/old-name".into()),
         image: Some("sha256:old".into()),
         config: Some(ContainerConfig {
@@ -312,7 +299,7 @@ fn compare_reports_every_difference_in_order() {
             exposed_ports: Some(vec!["9000/udp".into()]),
             ..Default::default()
         }),
-        host_config: Some(hc),
+        host_config: Some(drifted_host(body.host_config.unwrap_or_default())),
         network_settings: Some(NetworkSettings {
             networks: Some(HashMap::from([
                 ("wide_front".to_string(), EndpointSettings { aliases: Some(vec!["x".into()]), ..Default::default() }),
@@ -321,7 +308,32 @@ fn compare_reports_every_difference_in_order() {
             ..Default::default()
         }),
         ..Default::default()
-    };
+    }
+}
+
+/// `hc` with other limits, restart policy, port bindings and mounts.
+fn drifted_host(mut hc: bollard::models::HostConfig) -> bollard::models::HostConfig {
+    use bollard::models::{Mount, MountType, PortBinding, RestartPolicy, RestartPolicyNameEnum};
+
+    hc.nano_cpus = Some(1_000_000_000);
+    hc.memory = None;
+    hc.restart_policy =
+        Some(RestartPolicy { name: Some(RestartPolicyNameEnum::ON_FAILURE), maximum_retry_count: Some(5) });
+    hc.port_bindings = Some(std::collections::HashMap::from([(
+        "9000/udp".to_string(),
+        Some(vec![PortBinding { host_ip: Some(String::new()), host_port: Some("9000".into()) }]),
+    )]));
+    hc.mounts = Some(vec![Mount { target: Some("/tmp".into()), typ: Some(MountType::TMPFS), ..Default::default() }]);
+    hc
+}
+
+/// What compare reports, and in which order, for a container that differs from its plan in
+/// every field it looks at (the image's defaults standing in for what the plan leaves unset).
+#[test]
+fn compare_reports_every_difference_in_order() {
+    use bollard::models::{ImageConfig, ImageInspect};
+
+    let p = wide_plan("worker");
     let image = ImageInspect {
         id: Some("sha256:new".into()),
         config: Some(ImageConfig {
@@ -332,7 +344,7 @@ fn compare_reports_every_difference_in_order() {
         }),
         ..Default::default()
     };
-    let got = describe(&compare::compare(&p, &compare::live_spec(&live), Some(&image)));
+    let got = describe(&compare::compare(&p, &compare::live_spec(&drifted(&p)), Some(&image)));
     assert_eq!(
         got,
         [
