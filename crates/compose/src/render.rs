@@ -4,9 +4,12 @@
 //! included: Compose interpolates them itself, so a secret never lands in
 //! the rendered file (it stays `${JWT_SECRET_KEY:?...}`).
 
-use deploy_topology::{MountSource, ProbeTest, Topology, Value};
+use std::collections::HashSet;
+
+use deploy_topology::{Amount, Healthcheck, MountSource, ProbeTest, Resources, Service, Topology, Value};
 
 use crate::model::*;
+use crate::units::ComposeFormat as _;
 
 /// A rendered Compose file and the warnings rendering raised.
 #[derive(Clone, Debug)]
@@ -41,69 +44,240 @@ pub fn render(t: &Topology) -> Rendered {
                 s.name, s.replicas
             ));
         }
-        let cs = ComposeService {
-            image: raw(&s.image),
-            build: s.build.as_ref().map(|b| ComposeBuild {
-                context: b.context.clone(),
-                dockerfile: b.dockerfile.clone(),
-                target: b.target.clone(),
-            }),
-            container_name: s.container_name.clone(),
-            entrypoint: s.entrypoint.as_ref().map(|a| a.iter().map(raw).collect()),
-            command: s.command.as_ref().map(|a| a.iter().map(raw).collect()),
-            environment: s.environment.iter().map(|(k, v)| (k.clone(), raw(v))).collect(),
-            ports: s.ports.iter().map(|p| p.short()).collect(),
-            volumes: s.mounts.iter().map(|m| m.short()).collect(),
-            networks: s.networks.clone(),
-            depends_on: s
-                .depends_on
-                .iter()
-                .map(|(k, c)| (k.clone(), ComposeDependsOn { condition: c.as_str().to_string() }))
-                .collect(),
-            healthcheck: s.healthcheck.as_ref().map(|h| ComposeHealthcheck {
-                test: match &h.test {
-                    ProbeTest::Exec(args) => std::iter::once("CMD".to_string()).chain(args.iter().map(raw)).collect(),
-                    ProbeTest::Shell(cmd) => vec!["CMD-SHELL".to_string(), raw(cmd)],
-                },
-                interval: h.interval.map(|d| d.to_compose()),
-                timeout: h.timeout.map(|d| d.to_compose()),
-                retries: h.retries,
-                start_period: h.start_period.map(|d| d.to_compose()),
-            }),
-            deploy: {
-                let amount = |a: &deploy_topology::Amount| {
-                    (!a.is_empty()).then(|| ComposeAmount {
-                        cpus: a.cpus.map(|c| c.to_compose()),
-                        memory: a.memory.map(|m| m.to_compose()),
-                    })
-                };
-                let r = &s.resources;
-                (!r.limits.is_empty() || !r.reservations.is_empty()).then(|| ComposeDeploy {
-                    resources: ComposeResources { limits: amount(&r.limits), reservations: amount(&r.reservations) },
-                })
-            },
-            restart: s.restart.map(|r| r.as_compose()),
-        };
-        file.services.insert(s.name.clone(), cs);
+        file.services.insert(s.name.clone(), service(s));
     }
     for n in t.networks.values() {
         file.networks
             .insert(n.key.clone(), ComposeNetwork { driver: Some(n.driver.clone()), name: Some(n.name.clone()) });
     }
     // Only volumes some service mounts: Compose creates what is declared.
-    let used: std::collections::HashSet<&str> = t
-        .services
-        .values()
-        .flat_map(|s| s.mounts.iter())
-        .filter_map(|m| match &m.source {
-            MountSource::Volume(v) => Some(v.as_str()),
-            MountSource::Bind(_) => None,
-        })
-        .collect();
+    let used = used_volumes(t);
     for v in t.volumes.values() {
         if used.contains(v.key.as_str()) {
             file.volumes.insert(v.key.clone(), ComposeVolume { name: Some(v.name.clone()) });
         }
     }
     Rendered { file, warnings }
+}
+
+fn service(s: &Service) -> ComposeService {
+    ComposeService {
+        image: raw(&s.image),
+        build: s.build.as_ref().map(|b| ComposeBuild {
+            context: b.context.clone(),
+            dockerfile: b.dockerfile.clone(),
+            target: b.target.clone(),
+        }),
+        container_name: s.container_name.clone(),
+        entrypoint: s.entrypoint.as_ref().map(|a| a.iter().map(raw).collect()),
+        command: s.command.as_ref().map(|a| a.iter().map(raw).collect()),
+        environment: s.environment.iter().map(|(k, v)| (k.clone(), raw(v))).collect(),
+        ports: s.ports.iter().map(|p| p.short()).collect(),
+        volumes: s.mounts.iter().map(|m| m.short()).collect(),
+        networks: s.networks.clone(),
+        depends_on: s
+            .depends_on
+            .iter()
+            .map(|(k, c)| (k.clone(), ComposeDependsOn { condition: c.as_str().to_string() }))
+            .collect(),
+        healthcheck: s.healthcheck.as_ref().map(healthcheck),
+        deploy: deploy(&s.resources),
+        restart: s.restart.map(|r| r.to_compose()),
+    }
+}
+
+fn healthcheck(h: &Healthcheck) -> ComposeHealthcheck {
+    ComposeHealthcheck {
+        test: match &h.test {
+            ProbeTest::Exec(args) => std::iter::once("CMD".to_string()).chain(args.iter().map(raw)).collect(),
+            ProbeTest::Shell(cmd) => vec!["CMD-SHELL".to_string(), raw(cmd)],
+        },
+        interval: h.interval.map(|d| d.to_compose()),
+        timeout: h.timeout.map(|d| d.to_compose()),
+        retries: h.retries,
+        start_period: h.start_period.map(|d| d.to_compose()),
+    }
+}
+
+/// `deploy.resources`, when there are limits or reservations.
+fn deploy(r: &Resources) -> Option<ComposeDeploy> {
+    let amount = |a: &Amount| {
+        (!a.is_empty())
+            .then(|| ComposeAmount { cpus: a.cpus.map(|c| c.to_compose()), memory: a.memory.map(|m| m.to_compose()) })
+    };
+    (!r.limits.is_empty() || !r.reservations.is_empty()).then(|| ComposeDeploy {
+        resources: ComposeResources { limits: amount(&r.limits), reservations: amount(&r.reservations) },
+    })
+}
+
+/// The keys of the named volumes some service mounts.
+fn used_volumes(t: &Topology) -> HashSet<&str> {
+    t.services
+        .values()
+        .flat_map(|s| s.mounts.iter())
+        .filter_map(|m| match &m.source {
+            MountSource::Volume(v) => Some(v.as_str()),
+            MountSource::Bind(_) => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every field the renderer writes, in the spellings Compose reads (sizes, CPUs,
+    /// durations, restart policies), pinned byte for byte.
+    const TOPOLOGY: &str = r#"name: extra
+variables:
+  API_TOKEN:
+    secret: true
+services:
+  migrate:
+    image: busybox:1.36
+    entrypoint: [/bin/sh, -c]
+    command: ["echo migrate ${API_TOKEN:-x}"]
+    restart: on-failure:3
+    networks: [back_net]
+  worker:
+    image: busybox:1.36
+    command: sleep 1000
+    restart: always
+    environment:
+      - A=1
+      - B_PASSWORD=${PW:-p}
+    ports:
+      - "127.0.0.1:9000:9000/udp"
+      - target: 9100
+        published: 9101
+        protocol: tcp
+      - "9200"
+    volumes:
+      - data_vol:/data:ro
+      - ./conf:/etc/conf
+      - source: cache_vol
+        target: /cache
+        read_only: true
+    networks: [back_net, front]
+    healthcheck:
+      shell: test -f /tmp/ok
+      interval: 1m30s
+      timeout: 1500ms
+      retries: 2
+      start_period: 2h
+    resources:
+      limits:
+        cpus: 1.5
+        memory: 3G
+      reservations:
+        cpus: 250m
+        memory: 1536K
+    depends_on:
+      migrate:
+        condition: service_completed_successfully
+  plain:
+    image: nginx:1
+    restart: "no"
+    replicas: 2
+    resources:
+      limits:
+        memory: 1000
+        cpus: 2
+    depends_on: [worker]
+    networks: [front]
+networks:
+  back_net:
+    driver: bridge
+  front: {}
+volumes:
+  data_vol:
+    size: 3Ti
+  cache_vol:
+    size: 100
+"#;
+
+    const RENDERED: &str = r#"# Rendered by deploy from extra.yaml. Edit the topology, not this file.
+name: extra
+services:
+  migrate:
+    image: busybox:1.36
+    entrypoint:
+    - /bin/sh
+    - -c
+    command:
+    - echo migrate ${API_TOKEN:-x}
+    networks:
+    - back_net
+    restart: on-failure:3
+  worker:
+    image: busybox:1.36
+    command:
+    - sleep
+    - "1000"
+    environment:
+      A: "1"
+      B_PASSWORD: ${PW:-p}
+    ports:
+    - 127.0.0.1:9000:9000/udp
+    - 9101:9100
+    - "9200"
+    volumes:
+    - data_vol:/data:ro
+    - ./conf:/etc/conf
+    - cache_vol:/cache:ro
+    networks:
+    - back_net
+    - front
+    depends_on:
+      migrate:
+        condition: service_completed_successfully
+    healthcheck:
+      test:
+      - CMD-SHELL
+      - test -f /tmp/ok
+      interval: 1m30s
+      timeout: 1500ms
+      retries: 2
+      start_period: 2h
+    deploy:
+      resources:
+        limits:
+          cpus: "1.5"
+          memory: 3G
+        reservations:
+          cpus: "0.25"
+          memory: 1536K
+    restart: always
+  plain:
+    image: nginx:1
+    networks:
+    - front
+    depends_on:
+      worker:
+        condition: service_started
+    deploy:
+      resources:
+        limits:
+          cpus: "2"
+          memory: "1000"
+    restart: "no"
+networks:
+  back_net:
+    driver: bridge
+    name: extra_back_net
+  front:
+    driver: bridge
+    name: extra_front
+volumes:
+  data_vol:
+    name: extra_data_vol
+  cache_vol:
+    name: extra_cache_vol
+"#;
+
+    #[test]
+    fn renders_every_field_as_compose_spells_it() {
+        let t = deploy_topology::from_str("extra.yaml", TOPOLOGY, None).expect("topology");
+        let r = super::render(&t);
+        assert_eq!(r.to_yaml("extra.yaml"), RENDERED);
+        assert_eq!(r.warnings, ["service `plain`: replicas: 2 is used on Kubernetes only; Compose runs one container"]);
+    }
 }

@@ -19,6 +19,7 @@ use kube::config::KubeConfigOptions;
 use kube::{Api, Client, Config};
 
 use crate::error::{Error, conflict_message, describe};
+use crate::names::k8s_name;
 use crate::object::{MANAGED_KINDS, Object, labels};
 use crate::ops::{self, FIELD_MANAGER, RESTART_MANAGER, RESTARTED_AT};
 use crate::render::{CREATED_BY, Rendered, TEMPLATE_HASH, render_for_apply};
@@ -208,7 +209,7 @@ impl Backend for Cluster<'_> {
 /// Whether claim `pvc` of `service` holds one of the topology `volumes`: a
 /// StatefulSet's `<volume>-<service>-<ordinal>`, or `<service>-<volume>`.
 fn claim_of(pvc: &str, service: &str, volumes: &[String]) -> bool {
-    volumes.iter().map(|v| deploy_topology::validate::k8s_name(v)).any(|v| {
+    volumes.iter().map(|v| k8s_name(v)).any(|v| {
         pvc == format!("{service}-{v}")
             || pvc.strip_prefix(&format!("{v}-{service}-")).is_some_and(|o| o.parse::<u32>().is_ok())
     })

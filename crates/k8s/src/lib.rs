@@ -4,15 +4,18 @@
 //! - [`Cluster`]: the same objects against a cluster through `kube`, as the
 //!   hooks of the shared orchestrator (server-side apply as field manager
 //!   `deploy`, readiness by watch, dry-run diff, status, removal).
+//! - `units` and `names`: quantities, probe seconds and object names as Kubernetes spells them.
 //!
 //! Every mapping decision is documented in docs/kubernetes.md.
 
 pub mod cluster;
 pub mod error;
 mod lease;
+mod names;
 pub mod object;
 pub mod ops;
 pub mod render;
+mod units;
 pub mod wait;
 
 pub use cluster::{Cluster, ClusterOptions, Endpoint, client};

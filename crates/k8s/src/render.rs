@@ -3,9 +3,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use indexmap::IndexSet;
-use std::time::Duration;
 
-use deploy_topology::validate::k8s_name;
 use deploy_topology::{
     self as topo, Diagnostic, Env, Errors, MountSource, ProbeTest, Protocol, Restart, Topology, Value, WorkloadKind,
 };
@@ -25,7 +23,9 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
+use crate::names::k8s_name;
 use crate::object::{Object, labels};
+use crate::units::{K8sFormat as _, probe_seconds};
 
 /// The rendered objects, in apply order, and what could not be mapped.
 #[derive(Clone, Debug, Default)]
@@ -193,12 +193,6 @@ fn port_name(port: u16, proto: Protocol) -> String {
 
 fn proto(p: Protocol) -> String {
     p.as_str().to_ascii_uppercase()
-}
-
-/// Whole seconds for a probe field, at least 1.
-fn secs(d: Duration) -> i32 {
-    let s = d.as_secs() + u64::from(d.subsec_nanos() > 0);
-    i32::try_from(s.max(1)).unwrap_or(i32::MAX)
 }
 
 fn clamp_i32(n: u64) -> i32 {
@@ -692,12 +686,12 @@ impl Renderer<'_> {
             {
                 self.warn(format!(
                     "service `{name}`: healthcheck {what} {d} is rounded up to {}s (Kubernetes probes count whole seconds)",
-                    secs(d.get())
+                    probe_seconds(d.get())
                 ));
             }
         }
-        let period = secs(h.interval_or_default());
-        let timeout = secs(h.timeout_or_default());
+        let period = probe_seconds(h.interval_or_default());
+        let timeout = probe_seconds(h.timeout_or_default());
         let retries = clamp_i32(u64::from(h.retries_or_default().max(1)));
         let exec = Some(ExecAction { command: Some(command) });
         let probe = Probe {
@@ -714,7 +708,7 @@ impl Renderer<'_> {
             // Probe every second during the start period so the pod is ready as soon as the
             // service answers; failures in the start period do not count (Compose semantics),
             // then `retries` more failures fail it. Liveness/readiness start after it succeeds.
-            let start_secs = u64::try_from(secs(start)).unwrap_or(1);
+            let start_secs = u64::try_from(probe_seconds(start)).unwrap_or(1);
             c.startup_probe = Some(Probe {
                 exec,
                 period_seconds: Some(1),
@@ -732,8 +726,7 @@ impl Renderer<'_> {
             && !self.t.is_one_shot(name)
         {
             self.warn(format!(
-                "service `{name}`: `restart: {}` has no Kubernetes equivalent for a long-running service; StatefulSet and Deployment pods always restart (a service that runs to completion, one a dependent waits for with `service_completed_successfully`, becomes a Job)",
-                r.as_compose()
+                "service `{name}`: `restart: {r}` has no Kubernetes equivalent for a long-running service; StatefulSet and Deployment pods always restart (a service that runs to completion, one a dependent waits for with `service_completed_successfully`, becomes a Job)"
             ));
         }
         if s.build.is_some() {

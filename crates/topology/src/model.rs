@@ -270,14 +270,15 @@ pub enum Restart {
     UnlessStopped,
 }
 
-impl Restart {
-    pub fn as_compose(self) -> String {
+impl std::fmt::Display for Restart {
+    /// The topology spelling (`restart: on-failure:3`), as `validate` parses it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Restart::No => "no".into(),
-            Restart::Always => "always".into(),
-            Restart::OnFailure(None) => "on-failure".into(),
-            Restart::OnFailure(Some(n)) => format!("on-failure:{n}"),
-            Restart::UnlessStopped => "unless-stopped".into(),
+            Restart::No => f.write_str("no"),
+            Restart::Always => f.write_str("always"),
+            Restart::OnFailure(None) => f.write_str("on-failure"),
+            Restart::OnFailure(Some(n)) => write!(f, "on-failure:{n}"),
+            Restart::UnlessStopped => f.write_str("unless-stopped"),
         }
     }
 }

@@ -1,6 +1,8 @@
-//! Sizes, CPU amounts and durations: parsed explicitly, with the unit
-//! conventions of each platform spelled out (Docker/Compose sizes are binary,
-//! Kubernetes `M` is decimal and `Mi` binary).
+//! Sizes, CPU amounts and durations: parsed explicitly (sizes are binary,
+//! as Docker counts them; `Mi` is accepted too), and written back the way a
+//! topology file spells them. What each platform writes (Compose's `256M`,
+//! Kubernetes' `256Mi`, Docker's NanoCpus...) is its backend's business
+//! (`deploy-compose`, `deploy-k8s`).
 
 use std::fmt;
 use std::time::Duration;
@@ -30,31 +32,17 @@ impl ByteSize {
     pub fn bytes(self) -> u64 {
         self.0
     }
-
-    /// Compose/Docker spelling: the largest binary unit that divides exactly (`256M`, `1G`, `1536K`, `100`).
-    pub fn to_compose(self) -> String {
-        for (unit, suffix) in [(TIB, "T"), (GIB, "G"), (MIB, "M"), (KIB, "K")] {
-            if self.0 != 0 && self.0.is_multiple_of(unit) {
-                return format!("{}{}", self.0 / unit, suffix);
-            }
-        }
-        self.0.to_string()
-    }
-
-    /// Kubernetes quantity, binary suffixes (`256Mi`), exact.
-    pub fn to_k8s(self) -> String {
-        for (unit, suffix) in [(TIB, "Ti"), (GIB, "Gi"), (MIB, "Mi"), (KIB, "Ki")] {
-            if self.0 != 0 && self.0.is_multiple_of(unit) {
-                return format!("{}{}", self.0 / unit, suffix);
-            }
-        }
-        self.0.to_string()
-    }
 }
 
 impl fmt::Display for ByteSize {
+    /// The topology spelling: the largest binary unit that divides exactly (`256M`, `1G`, `1536K`, `100`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_compose())
+        for (unit, suffix) in [(TIB, "T"), (GIB, "G"), (MIB, "M"), (KIB, "K")] {
+            if self.0 != 0 && self.0.is_multiple_of(unit) {
+                return write!(f, "{}{}", self.0 / unit, suffix);
+            }
+        }
+        write!(f, "{}", self.0)
     }
 }
 
@@ -103,30 +91,17 @@ impl Cpus {
     pub fn millis(self) -> u64 {
         self.0
     }
-    /// Docker's `NanoCpus`.
-    pub fn nano(self) -> i64 {
-        (self.0 as i64) * 1_000_000
-    }
-    /// Compose spelling: a decimal number of cores (`0.25`).
-    pub fn to_compose(self) -> String {
-        let whole = self.0 / 1000;
-        let frac = self.0 % 1000;
-        if frac == 0 {
-            whole.to_string()
-        } else {
-            let f = format!("{frac:03}");
-            format!("{whole}.{}", f.trim_end_matches('0'))
-        }
-    }
-    /// Kubernetes quantity (`250m`, `2`).
-    pub fn to_k8s(self) -> String {
-        if self.0.is_multiple_of(1000) { (self.0 / 1000).to_string() } else { format!("{}m", self.0) }
-    }
 }
 
 impl fmt::Display for Cpus {
+    /// The topology spelling: a decimal number of cores (`0.25`, `2`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_compose())
+        let (whole, frac) = (self.0 / 1000, self.0 % 1000);
+        if frac == 0 {
+            write!(f, "{whole}")
+        } else {
+            write!(f, "{whole}.{}", format!("{frac:03}").trim_end_matches('0'))
+        }
     }
 }
 
@@ -161,46 +136,33 @@ impl Dur {
     pub fn get(self) -> Duration {
         self.0
     }
-    /// Whole seconds, rounded up (Kubernetes probe fields are integer seconds).
-    pub fn ceil_secs(self) -> u64 {
-        let d = self.0;
-        d.as_secs() + u64::from(d.subsec_nanos() > 0)
-    }
-    /// Compose/Go spelling (`10s`, `1m30s`, `500ms`).
-    pub fn to_compose(self) -> String {
-        let d = self.0;
-        let nanos = d.as_nanos();
-        if nanos == 0 {
-            return "0s".into();
-        }
-        if !nanos.is_multiple_of(1_000_000_000) {
-            if nanos.is_multiple_of(1_000_000) {
-                return format!("{}ms", nanos / 1_000_000);
-            }
-            return format!("{}us", nanos / 1_000);
-        }
-        let mut secs = d.as_secs();
-        let mut out = String::new();
-        let h = secs / 3600;
-        secs %= 3600;
-        let m = secs / 60;
-        secs %= 60;
-        if h > 0 {
-            out.push_str(&format!("{h}h"));
-        }
-        if m > 0 {
-            out.push_str(&format!("{m}m"));
-        }
-        if secs > 0 {
-            out.push_str(&format!("{secs}s"));
-        }
-        out
-    }
 }
 
 impl fmt::Display for Dur {
+    /// The topology (and Go) spelling: `10s`, `1m30s`, `500ms`, `0s`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_compose())
+        let nanos = self.0.as_nanos();
+        if nanos == 0 {
+            return f.write_str("0s");
+        }
+        if !nanos.is_multiple_of(1_000_000_000) {
+            if nanos.is_multiple_of(1_000_000) {
+                return write!(f, "{}ms", nanos / 1_000_000);
+            }
+            return write!(f, "{}us", nanos / 1_000);
+        }
+        let secs = self.0.as_secs();
+        let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+        if h > 0 {
+            write!(f, "{h}h")?;
+        }
+        if m > 0 {
+            write!(f, "{m}m")?;
+        }
+        if s > 0 {
+            write!(f, "{s}s")?;
+        }
+        Ok(())
     }
 }
 
@@ -240,8 +202,9 @@ impl std::str::FromStr for Dur {
     }
 }
 
+/// Read from a string or a number; written as the topology spelling ([`fmt::Display`]).
 macro_rules! serde_via_str {
-    ($t:ty, $expect:expr, $ser:ident) => {
+    ($t:ty, $expect:expr) => {
         impl<'de> Deserialize<'de> for $t {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 struct V;
@@ -268,7 +231,7 @@ macro_rules! serde_via_str {
         }
         impl Serialize for $t {
             fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(&self.$ser())
+                s.serialize_str(&self.to_string())
             }
         }
         impl schemars::JsonSchema for $t {
@@ -285,9 +248,9 @@ macro_rules! serde_via_str {
     };
 }
 
-serde_via_str!(ByteSize, SIZE_HELP, to_compose);
-serde_via_str!(Cpus, CPU_HELP, to_compose);
-serde_via_str!(Dur, DURATION_HELP, to_compose);
+serde_via_str!(ByteSize, SIZE_HELP);
+serde_via_str!(Cpus, CPU_HELP);
+serde_via_str!(Dur, DURATION_HELP);
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
@@ -302,9 +265,9 @@ mod tests {
         assert_eq!("256Mi".parse::<ByteSize>().unwrap().bytes(), 268_435_456);
         assert_eq!("1.5G".parse::<ByteSize>().unwrap().bytes(), 1_610_612_736);
         assert_eq!("1024".parse::<ByteSize>().unwrap().bytes(), 1024);
-        assert_eq!(ByteSize(268_435_456).to_k8s(), "256Mi");
-        assert_eq!(ByteSize(268_435_456).to_compose(), "256M");
-        assert_eq!(ByteSize(1000).to_k8s(), "1000");
+        assert_eq!(ByteSize(268_435_456).to_string(), "256M");
+        assert_eq!(ByteSize(1_572_864).to_string(), "1536K");
+        assert_eq!(ByteSize(1000).to_string(), "1000");
         for bad in ["", "abc", "12x", "1.5", "-3m", "m"] {
             assert!(bad.parse::<ByteSize>().is_err(), "{bad:?} should be rejected");
         }
@@ -316,11 +279,9 @@ mod tests {
         assert_eq!("250m".parse::<Cpus>().unwrap(), Cpus(250));
         assert_eq!("0.1".parse::<Cpus>().unwrap(), Cpus(100));
         assert_eq!("2".parse::<Cpus>().unwrap(), Cpus(2000));
-        assert_eq!(Cpus(250).to_k8s(), "250m");
-        assert_eq!(Cpus(2000).to_k8s(), "2");
-        assert_eq!(Cpus(250).to_compose(), "0.25");
-        assert_eq!(Cpus(100).to_compose(), "0.1");
-        assert_eq!(Cpus(250).nano(), 250_000_000);
+        assert_eq!(Cpus(250).to_string(), "0.25");
+        assert_eq!(Cpus(1500).to_string(), "1.5");
+        assert_eq!(Cpus(2000).to_string(), "2");
         for bad in ["0", "-1", "abc", "0.0001", "0m", "1.5m"] {
             assert!(bad.parse::<Cpus>().is_err(), "{bad:?} should be rejected");
         }
@@ -331,9 +292,9 @@ mod tests {
         assert_eq!("10s".parse::<Dur>().unwrap().get(), Duration::from_secs(10));
         assert_eq!("1m30s".parse::<Dur>().unwrap().get(), Duration::from_secs(90));
         assert_eq!("500ms".parse::<Dur>().unwrap().get(), Duration::from_millis(500));
-        assert_eq!(Dur(Duration::from_secs(90)).to_compose(), "1m30s");
-        assert_eq!(Dur(Duration::from_millis(1500)).to_compose(), "1500ms");
-        assert_eq!(Dur(Duration::from_millis(1500)).ceil_secs(), 2);
+        assert_eq!(Dur(Duration::from_secs(90)).to_string(), "1m30s");
+        assert_eq!(Dur(Duration::from_millis(1500)).to_string(), "1500ms");
+        assert_eq!(Dur(Duration::from_secs(7200)).to_string(), "2h");
         for bad in ["", "10", "s", "10x", "1m30", "ten seconds"] {
             assert!(bad.parse::<Dur>().is_err(), "{bad:?} should be rejected");
         }

@@ -10,12 +10,14 @@ use bollard::models::{
     ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, Mount, MountType, NetworkingConfig, PortBinding,
     RestartPolicy, RestartPolicyNameEnum,
 };
-use deploy_topology::{Env, MountSource, ProbeTest, Restart, Service, Topology};
+use deploy_topology::units::Dur;
+use deploy_topology::{Env, MountSource, ProbeTest, Restart, Service, Topology, Value};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::EngineError;
 use super::labels;
+use crate::units::{ComposeFormat as _, nano_cpus};
 
 /// The desired state of one container, normalised so that it can be compared
 /// with what `docker inspect` returns. Everything here is "owned" by the plan.
@@ -142,14 +144,6 @@ pub fn container_name(t: &Topology, s: &Service) -> String {
     s.container_name.clone().unwrap_or_else(|| format!("{}-{}-1", t.name, s.name))
 }
 
-fn restart_string(r: Option<Restart>) -> String {
-    r.map_or_else(|| "no".to_string(), Restart::as_compose)
-}
-
-fn resolve_err(service: &str, e: deploy_topology::Diagnostic) -> EngineError {
-    EngineError::Input(format!("service `{service}`: {e}"))
-}
-
 /// Absolute working directory of the project (for bind mounts and labels).
 pub fn project_dir(t: &Topology) -> String {
     std::path::absolute(&t.project_dir).unwrap_or_else(|_| t.project_dir.clone()).display().to_string()
@@ -179,45 +173,125 @@ fn bind_source(t: &Topology, raw: &str) -> String {
     out.display().to_string()
 }
 
+/// Resolves a service's `${VAR}` values from the environment, naming the service in errors.
+struct Resolver<'a> {
+    env: &'a Env,
+    service: &'a str,
+}
+
+impl Resolver<'_> {
+    fn one(&self, v: &Value) -> Result<String, EngineError> {
+        v.resolve(self.env).map_err(|e| EngineError::Input(format!("service `{}`: {e}", self.service)))
+    }
+
+    fn all(&self, vs: &[Value]) -> Result<Vec<String>, EngineError> {
+        vs.iter().map(|v| self.one(v)).collect()
+    }
+}
+
 /// Plans one service. `must_complete` says whether a dependent waits for it to exit 0.
 pub fn plan_service(t: &Topology, env: &Env, s: &Service, must_complete: bool) -> Result<PlannedService, EngineError> {
-    let r = |v: &deploy_topology::Value| v.resolve(env).map_err(|e| resolve_err(&s.name, e));
-    let image = r(&s.image)?;
-    let entrypoint = s.entrypoint.as_ref().map(|a| a.iter().map(r).collect::<Result<Vec<_>, _>>()).transpose()?;
-    let command = s.command.as_ref().map(|a| a.iter().map(r).collect::<Result<Vec<_>, _>>()).transpose()?;
+    let r = Resolver { env, service: &s.name };
+    let image = r.one(&s.image)?;
+    let entrypoint = s.entrypoint.as_deref().map(|a| r.all(a)).transpose()?;
+    let command = s.command.as_deref().map(|a| r.all(a)).transpose()?;
     let secret_args = s.command.iter().chain(s.entrypoint.iter()).flatten().any(|v| v.secret);
+    let (env_map, secret_env) = environment(s, &r)?;
+    let ports = ports(s);
+    let mounts = mounts(t, s);
+    let networks = service_networks(t, s);
+    let healthcheck = healthcheck(s, &r)?;
+    let probe = probe(s, healthcheck.as_ref());
+    let spec = Spec {
+        name: container_name(t, s),
+        image,
+        entrypoint,
+        command,
+        labels: spec_labels(t, s, &env_map),
+        env: env_map,
+        ports: ports.published,
+        expose: ports.expose,
+        mounts: mounts.spec,
+        networks: networks.sorted,
+        nano_cpus: s.resources.limits.cpus.map(nano_cpus),
+        memory: s.resources.limits.memory.map(|m| m.bytes() as i64),
+        memory_reservation: s.resources.reservations.memory.map(|m| m.bytes() as i64),
+        healthcheck,
+        restart: s.restart.map_or_else(|| "no".to_string(), |r| r.to_compose()),
+    };
+    let hash = spec_hash(&spec);
+    let all_labels = container_labels(t, &spec, &hash);
+    let host_config = host_config(&spec, ports.bindings, mounts.docker, s.restart, &networks.first);
+    Ok(PlannedService {
+        service: s.name.clone(),
+        spec,
+        secret_env,
+        secret_args,
+        hash,
+        all_labels,
+        first_network: networks.first,
+        extra_networks: networks.extra,
+        probe,
+        must_complete,
+        host_config,
+    })
+}
+
+/// The environment, resolved, and which of its keys hold secrets.
+fn environment(s: &Service, r: &Resolver) -> Result<(BTreeMap<String, String>, BTreeSet<String>), EngineError> {
     let mut env_map = BTreeMap::new();
     let mut secret_env = BTreeSet::new();
     for (k, v) in &s.environment {
-        env_map.insert(k.clone(), r(v)?);
+        env_map.insert(k.clone(), r.one(v)?);
         if v.secret {
             secret_env.insert(k.clone());
         }
     }
+    Ok((env_map, secret_env))
+}
 
-    // Ports.
-    let mut port_map: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
-    let mut ports = Vec::new();
+/// Ports as the spec lists them and as Docker binds and exposes them.
+struct Ports {
+    /// `HOST_IP:HOST_PORT->PORT/PROTO`, sorted.
+    published: Vec<String>,
+    /// `PORT/PROTO`, sorted, without duplicates.
+    expose: Vec<String>,
+    /// Docker's port bindings, by `PORT/PROTO`.
+    bindings: HashMap<String, Option<Vec<PortBinding>>>,
+}
+
+fn ports(s: &Service) -> Ports {
+    let mut bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
+    let mut published = Vec::new();
     for p in &s.ports {
         let key = format!("{}/{}", p.container, p.protocol.as_str());
         let host_ip = p.host_ip.clone().unwrap_or_else(|| "0.0.0.0".to_string());
         let host_port = p.host.map(|h| h.to_string()).unwrap_or_default();
-        ports.push(format!("{host_ip}:{host_port}->{key}"));
-        port_map
+        published.push(format!("{host_ip}:{host_port}->{key}"));
+        bindings
             .entry(key)
             .or_insert_with(|| Some(Vec::new()))
             .get_or_insert_with(Vec::new)
             .push(PortBinding { host_ip: Some(host_ip), host_port: Some(host_port) });
     }
-    ports.sort();
+    published.sort();
     let mut expose: Vec<String> =
         s.container_ports().iter().map(|(p, proto)| format!("{p}/{}", proto.as_str())).collect();
     expose.sort();
     expose.dedup();
+    Ports { published, expose, bindings }
+}
 
-    // Mounts.
-    let mut mounts = Vec::new();
-    let mut docker_mounts = Vec::new();
+/// Mounts as the spec lists them and as Docker mounts them.
+struct Mounts {
+    /// `volume NAME -> /target`, `bind /abs -> /target`, with `:ro`, sorted.
+    spec: Vec<String>,
+    docker: Vec<Mount>,
+}
+
+fn mounts(t: &Topology, s: &Service) -> Mounts {
+    let mut spec = Vec::new();
+    let mut docker = Vec::new();
     for m in &s.mounts {
         let (typ, source) = match &m.source {
             MountSource::Volume(key) => {
@@ -227,8 +301,8 @@ pub fn plan_service(t: &Topology, env: &Env, s: &Service, must_complete: bool) -
             MountSource::Bind(raw) => (MountType::BIND, bind_source(t, raw)),
         };
         let kind = if typ == MountType::VOLUME { "volume" } else { "bind" };
-        mounts.push(format!("{kind} {source} -> {}{}", m.target, if m.read_only { ":ro" } else { "" }));
-        docker_mounts.push(Mount {
+        spec.push(format!("{kind} {source} -> {}{}", m.target, if m.read_only { ":ro" } else { "" }));
+        docker.push(Mount {
             target: Some(m.target.clone()),
             source: Some(source),
             typ: Some(typ),
@@ -236,132 +310,118 @@ pub fn plan_service(t: &Topology, env: &Env, s: &Service, must_complete: bool) -
             ..Default::default()
         });
     }
-    mounts.sort();
+    spec.sort();
+    Mounts { spec, docker }
+}
 
-    // Networks: Docker names, in the service's order (the first is joined at create).
-    let net_names: Vec<String> = s
+/// The Docker networks of a service.
+struct Networks {
+    /// Joined at create time (API 1.41 allows one).
+    first: String,
+    /// Joined afterwards, in the service's order.
+    extra: Vec<String>,
+    /// All of them, sorted, for the spec.
+    sorted: Vec<String>,
+}
+
+fn service_networks(t: &Topology, s: &Service) -> Networks {
+    let names: Vec<String> = s
         .networks
         .iter()
         .map(|k| t.networks.get(k).map_or_else(|| format!("{}_{k}", t.name), |n| n.name.clone()))
         .collect();
-    let first_network = net_names.first().cloned().unwrap_or_else(|| format!("{}_default", t.name));
-    let extra_networks: Vec<String> = net_names.iter().skip(1).cloned().collect();
-    let mut networks = net_names.clone();
-    networks.sort();
-    networks.dedup();
+    let first = names.first().cloned().unwrap_or_else(|| format!("{}_default", t.name));
+    let extra: Vec<String> = names.iter().skip(1).cloned().collect();
+    let mut sorted = names;
+    sorted.sort();
+    sorted.dedup();
+    Networks { first, extra, sorted }
+}
 
-    // Health.
-    let healthcheck = match &s.healthcheck {
-        None => None,
-        Some(h) => {
-            let test = match &h.test {
-                ProbeTest::Exec(args) => {
-                    let mut v = vec!["CMD".to_string()];
-                    for a in args {
-                        v.push(r(a)?);
-                    }
-                    v
-                }
-                ProbeTest::Shell(cmd) => vec!["CMD-SHELL".to_string(), r(cmd)?],
-            };
-            let ns = |d: Option<deploy_topology::units::Dur>| d.map(|d| d.get().as_nanos() as i64);
-            Some(HealthSpec {
-                test,
-                interval_ns: ns(h.interval),
-                timeout_ns: ns(h.timeout),
-                retries: h.retries.map(i64::from),
-                start_period_ns: ns(h.start_period),
-            })
+/// The health check as Docker takes it: `CMD args...` or `CMD-SHELL command`, durations in nanoseconds.
+fn healthcheck(s: &Service, r: &Resolver) -> Result<Option<HealthSpec>, EngineError> {
+    let Some(h) = &s.healthcheck else { return Ok(None) };
+    let test = match &h.test {
+        ProbeTest::Exec(args) => {
+            let mut test = vec!["CMD".to_string()];
+            test.extend(r.all(args)?);
+            test
         }
+        ProbeTest::Shell(cmd) => vec!["CMD-SHELL".to_string(), r.one(cmd)?],
     };
-    let probe = match (&s.healthcheck, &healthcheck) {
-        (Some(h), Some(hs)) => {
-            let cmd = match hs.test.first().map(String::as_str) {
-                Some("CMD-SHELL") => vec!["/bin/sh".to_string(), "-c".to_string(), hs.test[1..].join(" ")],
-                _ => hs.test[1..].to_vec(),
-            };
-            Some(Probe { cmd, timeout: h.timeout_or_default() })
-        }
-        _ => None,
+    let ns = |d: Option<Dur>| d.map(|d| d.get().as_nanos() as i64);
+    Ok(Some(HealthSpec {
+        test,
+        interval_ns: ns(h.interval),
+        timeout_ns: ns(h.timeout),
+        retries: h.retries.map(i64::from),
+        start_period_ns: ns(h.start_period),
+    }))
+}
+
+/// The readiness probe run through the exec API: the health check's command, shell ones through `/bin/sh -c`.
+fn probe(s: &Service, healthcheck: Option<&HealthSpec>) -> Option<Probe> {
+    let (h, hs) = (s.healthcheck.as_ref()?, healthcheck?);
+    let cmd = match hs.test.first().map(String::as_str) {
+        Some("CMD-SHELL") => vec!["/bin/sh".to_string(), "-c".to_string(), hs.test[1..].join(" ")],
+        _ => hs.test[1..].to_vec(),
     };
+    Some(Probe { cmd, timeout: h.timeout_or_default() })
+}
 
-    // Resources and restart.
-    let nano_cpus = s.resources.limits.cpus.map(|c| c.nano());
-    let memory = s.resources.limits.memory.map(|m| m.bytes() as i64);
-    let memory_reservation = s.resources.reservations.memory.map(|m| m.bytes() as i64);
-    let restart = restart_string(s.restart);
-    let restart_policy = match s.restart {
-        None | Some(Restart::No) => RestartPolicy { name: Some(RestartPolicyNameEnum::NO), maximum_retry_count: None },
-        Some(Restart::Always) => RestartPolicy { name: Some(RestartPolicyNameEnum::ALWAYS), maximum_retry_count: None },
-        Some(Restart::UnlessStopped) => {
-            RestartPolicy { name: Some(RestartPolicyNameEnum::UNLESS_STOPPED), maximum_retry_count: None }
-        }
-        Some(Restart::OnFailure(n)) => {
-            RestartPolicy { name: Some(RestartPolicyNameEnum::ON_FAILURE), maximum_retry_count: n.map(i64::from) }
-        }
+/// Docker's restart policy (no policy is `no`).
+fn restart_policy(r: Option<Restart>) -> RestartPolicy {
+    let (name, maximum_retry_count) = match r {
+        None | Some(Restart::No) => (RestartPolicyNameEnum::NO, None),
+        Some(Restart::Always) => (RestartPolicyNameEnum::ALWAYS, None),
+        Some(Restart::UnlessStopped) => (RestartPolicyNameEnum::UNLESS_STOPPED, None),
+        Some(Restart::OnFailure(n)) => (RestartPolicyNameEnum::ON_FAILURE, n.map(i64::from)),
     };
+    RestartPolicy { name: Some(name), maximum_retry_count }
+}
 
-    // Labels.
-    let mut spec_labels = BTreeMap::new();
-    spec_labels.insert(labels::PROJECT.to_string(), t.name.clone());
-    spec_labels.insert(labels::SERVICE.to_string(), s.name.clone());
-    spec_labels.insert(labels::CONTAINER_NUMBER.to_string(), "1".to_string());
-    spec_labels.insert(labels::ONEOFF.to_string(), "False".to_string());
-    spec_labels.insert(
-        labels::DEPENDS_ON.to_string(),
-        s.depends_on.iter().map(|(d, c)| format!("{d}:{}:false", c.as_str())).collect::<Vec<_>>().join(","),
-    );
-    spec_labels.insert(labels::ENV_KEYS.to_string(), env_map.keys().cloned().collect::<Vec<_>>().join(","));
+/// The labels that are part of the desired state (and so of the hash).
+fn spec_labels(t: &Topology, s: &Service, env: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let depends_on = s.depends_on.iter().map(|(d, c)| format!("{d}:{}:false", c.as_str())).collect::<Vec<_>>();
+    BTreeMap::from([
+        (labels::PROJECT.to_string(), t.name.clone()),
+        (labels::SERVICE.to_string(), s.name.clone()),
+        (labels::CONTAINER_NUMBER.to_string(), "1".to_string()),
+        (labels::ONEOFF.to_string(), "False".to_string()),
+        (labels::DEPENDS_ON.to_string(), depends_on.join(",")),
+        (labels::ENV_KEYS.to_string(), env.keys().cloned().collect::<Vec<_>>().join(",")),
+    ])
+}
 
-    let spec = Spec {
-        name: container_name(t, s),
-        image,
-        entrypoint,
-        command,
-        env: env_map,
-        ports,
-        expose,
-        mounts,
-        networks,
-        nano_cpus,
-        memory,
-        memory_reservation,
-        healthcheck,
-        restart,
-        labels: spec_labels,
-    };
-    let hash = spec_hash(&spec);
-    let mut all_labels: HashMap<String, String> = spec.labels.clone().into_iter().collect();
-    all_labels.insert(labels::CONFIG_HASH.to_string(), hash.clone());
-    all_labels.insert(labels::WORKING_DIR.to_string(), project_dir(t));
-    all_labels.insert(labels::CONFIG_FILES.to_string(), String::new());
-    all_labels.insert(labels::VERSION.to_string(), labels::COMPOSE_VERSION.to_string());
-    all_labels.insert(labels::MANAGED_BY.to_string(), labels::MANAGER.to_string());
+/// Every label of the container: the spec's, plus the hash and where it was applied from.
+fn container_labels(t: &Topology, spec: &Spec, hash: &str) -> HashMap<String, String> {
+    let mut all: HashMap<String, String> = spec.labels.clone().into_iter().collect();
+    all.insert(labels::CONFIG_HASH.to_string(), hash.to_string());
+    all.insert(labels::WORKING_DIR.to_string(), project_dir(t));
+    all.insert(labels::CONFIG_FILES.to_string(), String::new());
+    all.insert(labels::VERSION.to_string(), labels::COMPOSE_VERSION.to_string());
+    all.insert(labels::MANAGED_BY.to_string(), labels::MANAGER.to_string());
+    all
+}
 
-    let host_config = HostConfig {
-        nano_cpus,
-        memory,
-        memory_reservation,
-        port_bindings: (!port_map.is_empty()).then_some(port_map),
-        restart_policy: Some(restart_policy),
-        mounts: (!docker_mounts.is_empty()).then_some(docker_mounts),
-        network_mode: Some(first_network.clone()),
+/// Resource limits, port bindings, mounts, restart policy and the network joined at create.
+fn host_config(
+    spec: &Spec,
+    bindings: HashMap<String, Option<Vec<PortBinding>>>,
+    mounts: Vec<Mount>,
+    restart: Option<Restart>,
+    network: &str,
+) -> HostConfig {
+    HostConfig {
+        nano_cpus: spec.nano_cpus,
+        memory: spec.memory,
+        memory_reservation: spec.memory_reservation,
+        port_bindings: (!bindings.is_empty()).then_some(bindings),
+        restart_policy: Some(restart_policy(restart)),
+        mounts: (!mounts.is_empty()).then_some(mounts),
+        network_mode: Some(network.to_string()),
         ..Default::default()
-    };
-
-    Ok(PlannedService {
-        service: s.name.clone(),
-        spec,
-        secret_env,
-        secret_args,
-        hash,
-        all_labels,
-        first_network,
-        extra_networks,
-        probe,
-        must_complete,
-        host_config,
-    })
+    }
 }
 
 /// The hash of a spec: sha256 of its JSON (every map in it is ordered).

@@ -48,11 +48,6 @@ pub(crate) fn is_dns1123(s: &str) -> bool {
         && !s.ends_with('-')
 }
 
-/// The Kubernetes spelling of a topology key (volume and network keys may use `_`).
-pub fn k8s_name(key: &str) -> String {
-    key.replace('_', "-").to_ascii_lowercase()
-}
-
 fn is_env_name(s: &str) -> bool {
     !s.is_empty()
         && !s.starts_with(|c: char| c.is_ascii_digit())

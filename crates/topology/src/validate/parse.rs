@@ -98,3 +98,15 @@ pub(super) fn parse_restart(s: &str) -> Result<Restart, String> {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restart_policies_print_as_they_parse() {
+        for s in ["no", "always", "unless-stopped", "on-failure", "on-failure:3"] {
+            assert_eq!(parse_restart(s).map(|r| r.to_string()).as_deref(), Ok(s));
+        }
+    }
+}

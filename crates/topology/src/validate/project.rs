@@ -2,7 +2,7 @@
 
 use indexmap::IndexMap;
 
-use super::{Ctx, DNS1123_HELP, is_dns1123, k8s_name};
+use super::{Ctx, DNS1123_HELP, is_dns1123};
 use crate::diag::Diagnostic;
 use crate::raw::{Located, RawTopology};
 
@@ -39,10 +39,19 @@ fn check_namespace(cx: &mut Ctx, namespace: Option<&Located<String>>) {
     }
 }
 
+/// What a volume or network key becomes on Kubernetes (`redis_data` → `redis-data`).
+///
+/// Validation has to know this to reject, before anything is touched, a key that
+/// cannot name a Kubernetes object; `deploy-k8s` owns the conversion it renders
+/// with (`k8s_name` in `crates/k8s/src/names.rs`), and the two must stay the same.
+fn as_kubernetes_name(key: &str) -> String {
+    key.replace('_', "-").to_ascii_lowercase()
+}
+
 /// Each key of `section` (`volumes` or `networks`) must be a DNS name once `_` becomes `-`.
 fn check_keys<T>(cx: &mut Ctx, keys: &IndexMap<Located<String>, T>, section: &str) {
     for k in keys.keys() {
-        let kn = k8s_name(&k.value);
+        let kn = as_kubernetes_name(&k.value);
         if !is_dns1123(&kn) {
             cx.err(
                 Diagnostic::new(format!("{section} key `{}` cannot be used on Kubernetes (as `{kn}`)", k.value))
