@@ -153,6 +153,18 @@ impl Backend for Cluster<'_> {
         let ctx = self.endpoint.context.as_deref().map(|c| format!(" (context `{c}`)")).unwrap_or_default();
         format!("the Kubernetes API at {}{ctx}", self.endpoint.server)
     }
+    /// The topology's secrets, and once rendered every value of its Secrets
+    /// (which carry all the secrets the pods use).
+    fn secret_values(&self) -> Vec<String> {
+        let mut out = deploy_orchestrator::topology_secrets(&self.t, self.env);
+        for o in self.plan.get().into_iter().flat_map(|r| &r.objects) {
+            if let Object::Secret(s) = o {
+                let data = s.data.iter().flatten().map(|(_, v)| String::from_utf8_lossy(&v.0).into_owned());
+                out.extend(data.chain(s.string_data.iter().flatten().map(|(_, v)| v.clone())));
+            }
+        }
+        out
+    }
     async fn try_lock(&self, holder: &Holder, _timeout: Duration) -> Result<Lock, String> {
         crate::lease::try_lock(self, holder)
             .await

@@ -199,6 +199,51 @@ fn clamp_i32(n: u64) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
 
+/// A word for `sh -c`: as is when plain, else single-quoted.
+fn sh_quote(w: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_./:=@%+,-".contains(c);
+    if !w.is_empty() && w.chars().all(plain) { w.to_string() } else { format!("'{}'", w.replace('\'', "'\\''")) }
+}
+
+/// The secret values a service uses outside its environment (command,
+/// arguments, probes), each carried into the container by an env var from the
+/// service's Secret, so that no other object holds it.
+#[derive(Default)]
+struct SecretRefs {
+    /// Env var name → the value it carries, in the order first used.
+    vars: Vec<(String, Value)>,
+}
+
+impl SecretRefs {
+    /// The env var that carries `v`: a secret env var of the service with the
+    /// same value when there is one; else the variable's own name when `v` is
+    /// exactly `${VAR}` (and the service has no env var of that name); else
+    /// `DEPLOY_SECRET_<n>`.
+    fn carrier(&mut self, s: &topo::Service, v: &Value) -> String {
+        if let Some((k, _)) = self.vars.iter().find(|(_, x)| x.raw == v.raw) {
+            return k.clone();
+        }
+        if let Some((k, _)) = s.environment.iter().find(|(_, x)| x.secret && x.raw == v.raw) {
+            return k.clone();
+        }
+        let taken =
+            |n: &str, vars: &[(String, Value)]| s.environment.contains_key(n) || vars.iter().any(|(k, _)| k == n);
+        let own = whole_variable(&v.raw).filter(|n| !taken(n, &self.vars));
+        let name = own.unwrap_or_else(|| {
+            (0..).map(|i| format!("DEPLOY_SECRET_{i}")).find(|n| !taken(n, &self.vars)).unwrap_or_default()
+        });
+        self.vars.push((name.clone(), v.clone()));
+        name
+    }
+}
+
+/// `VAR` when `raw` is exactly `${VAR}` or `$VAR`.
+fn whole_variable(raw: &str) -> Option<String> {
+    let vars = topo::interp::variables(raw);
+    let [name] = vars.as_slice() else { return None };
+    (raw == format!("${{{name}}}") || raw == format!("${name}")).then(|| name.clone())
+}
+
 impl Renderer<'_> {
     fn project(&self) -> &str {
         &self.t.name
@@ -255,7 +300,7 @@ impl Renderer<'_> {
     fn value(&mut self, service: &str, v: &Value) -> String {
         if v.secret && self.mode == SecretMode::AsWritten {
             self.warn(format!(
-                "service `{service}`: secret value in `{}` is not an environment variable; it is rendered as written, and `deploy apply` writes its resolved value into the pod spec (move it to `environment` to keep it in a Secret)",
+                "service `{service}`: secret value in `{}` is rendered as written, and `deploy apply` writes its resolved value into the pod spec (only environment values, command arguments and probes can come from a Secret)",
                 v.field
             ));
             return v.raw.clone();
@@ -370,9 +415,11 @@ impl Renderer<'_> {
     fn service(&mut self, s: &topo::Service) -> Vec<Object> {
         let name = s.name.as_str();
         self.notes(s);
-        let (env, secret) = self.env_vars(s);
+        let mut refs = SecretRefs::default();
+        let mut container = self.container(s, &mut refs);
+        let (env, secret) = self.env_vars(s, &refs);
+        container.env = (!env.is_empty()).then_some(env);
         let mut out: Vec<Object> = secret.into_iter().collect();
-        let mut container = self.container(s, env);
         let claims = self.volume_mounts(s, &mut container);
         if let Some(svc) = self.governing_service(s) {
             out.push(Object::Service(svc));
@@ -397,14 +444,16 @@ impl Renderer<'_> {
         out
     }
 
-    /// Environment variables; secret ones come from the service's `NAME-env` Secret.
-    fn env_vars(&mut self, s: &topo::Service) -> (Vec<EnvVar>, Option<Object>) {
+    /// Environment variables; secret ones, and those that carry the secrets of
+    /// the command and probes (`refs`), come from the service's `NAME-env` Secret.
+    fn env_vars(&mut self, s: &topo::Service, refs: &SecretRefs) -> (Vec<EnvVar>, Option<Object>) {
         let name = s.name.as_str();
         let secret_name = format!("{name}-env");
         let mut string_data: BTreeMap<String, String> = BTreeMap::new();
         let mut data: BTreeMap<String, ByteString> = BTreeMap::new();
         let mut env: Vec<EnvVar> = Vec::new();
-        for (k, v) in &s.environment {
+        let carried = refs.vars.iter().map(|(k, v)| (k, v));
+        for (k, v) in s.environment.iter().chain(carried) {
             if !v.secret {
                 let value = self.value(name, v);
                 env.push(EnvVar { name: k.clone(), value: Some(value), value_from: None });
@@ -436,15 +485,20 @@ impl Renderer<'_> {
         (env, secret)
     }
 
-    fn container(&mut self, s: &topo::Service, env: Vec<EnvVar>) -> Container {
+    /// A command argument: a secret one is `$(VAR)`, Kubernetes' expansion of
+    /// an env var that carries it from the Secret.
+    fn arg(&mut self, s: &topo::Service, v: &Value, refs: &mut SecretRefs) -> String {
+        if v.secret { format!("$({})", refs.carrier(s, v)) } else { self.value(&s.name, v) }
+    }
+
+    fn container(&mut self, s: &topo::Service, refs: &mut SecretRefs) -> Container {
         let name = s.name.as_str();
         let ports = s.container_ports();
         let mut container = Container {
             name: name.to_string(),
             image: Some(self.value(name, &s.image)),
-            command: s.entrypoint.as_ref().map(|e| e.iter().map(|v| self.value(name, v)).collect()),
-            args: s.command.as_ref().map(|c| c.iter().map(|v| self.value(name, v)).collect()),
-            env: (!env.is_empty()).then_some(env),
+            command: s.entrypoint.as_ref().map(|e| e.iter().map(|v| self.arg(s, v, refs)).collect()),
+            args: s.command.as_ref().map(|c| c.iter().map(|v| self.arg(s, v, refs)).collect()),
             ports: (!ports.is_empty()).then(|| {
                 ports
                     .iter()
@@ -459,7 +513,7 @@ impl Renderer<'_> {
             resources: self.resources(s),
             ..Default::default()
         };
-        self.probes(s, &mut container);
+        self.probes(s, &mut container, refs);
         container
     }
 
@@ -672,14 +726,39 @@ impl Renderer<'_> {
         })
     }
 
+    /// The probe's command. One that uses a secret reads it from the
+    /// environment (an env var from the Secret): an exec probe becomes `sh -c`
+    /// with that argument as `"$VAR"`, a shell probe `sh -c 'eval "$VAR"'` (the
+    /// same command line, run by the same shell).
+    fn probe_command(&mut self, s: &topo::Service, test: &ProbeTest, refs: &mut SecretRefs) -> Vec<String> {
+        let name = s.name.as_str();
+        match test {
+            ProbeTest::Exec(v) if v.iter().any(|x| x.secret) => {
+                let words: Vec<String> =
+                    v.iter()
+                        .map(|x| {
+                            if x.secret {
+                                format!("\"${}\"", refs.carrier(s, x))
+                            } else {
+                                sh_quote(&self.value(name, x))
+                            }
+                        })
+                        .collect();
+                vec!["sh".into(), "-c".into(), words.join(" ")]
+            }
+            ProbeTest::Exec(v) => v.iter().map(|x| self.value(name, x)).collect(),
+            ProbeTest::Shell(x) if x.secret => {
+                vec!["sh".into(), "-c".into(), format!("eval \"${}\"", refs.carrier(s, x))]
+            }
+            ProbeTest::Shell(x) => vec!["sh".into(), "-c".into(), self.value(name, x)],
+        }
+    }
+
     /// Healthcheck → readiness and liveness probes, plus a startup probe for `start_period`.
-    fn probes(&mut self, s: &topo::Service, c: &mut Container) {
+    fn probes(&mut self, s: &topo::Service, c: &mut Container, refs: &mut SecretRefs) {
         let Some(h) = &s.healthcheck else { return };
         let name = s.name.as_str();
-        let command = match &h.test {
-            ProbeTest::Exec(v) => v.iter().map(|x| self.value(name, x)).collect::<Vec<_>>(),
-            ProbeTest::Shell(x) => vec!["sh".into(), "-c".into(), self.value(name, x)],
-        };
+        let command = self.probe_command(s, &h.test, refs);
         for (what, d) in [("interval", h.interval), ("timeout", h.timeout), ("start_period", h.start_period)] {
             if let Some(d) = d
                 && d.get().subsec_nanos() > 0
@@ -942,6 +1021,45 @@ mod tests {
         });
         let data = s2.and_then(|s| s.data.as_ref()).expect("data");
         assert_eq!(data.get("JWT_SECRET_KEY").map(|b| b.0.clone()), Some(b"super-secret-value-123".to_vec()));
+    }
+
+    #[test]
+    fn secrets_in_command_and_probes_come_from_the_secret() {
+        let text = "name: x\nvariables:\n  API_TOKEN: {secret: true}\nservices:\n  a:\n    image: redis\n    command: [\"serve\", \"${API_TOKEN}\", \"--auth=${API_TOKEN}\"]\n    healthcheck:\n      command: [redis-cli, -a, \"${API_TOKEN}\", \"it's\", ping]\n  b:\n    image: redis\n    environment:\n      API_TOKEN: x\n    healthcheck:\n      shell: 'redis-cli -a \"${API_TOKEN}\" ping'\n";
+        let t = deploy_topology::from_str("x.yaml", text, None).unwrap_or_else(|e| panic!("{}", e.render()));
+        let env = Env::from_pairs([("API_TOKEN", "tok-3141")]);
+        let r = render_with(&t, &env, SecretMode::Resolved).unwrap_or_else(|e| panic!("{}", e.render()));
+        for o in r.objects.iter().filter(|o| !matches!(o, Object::Secret(_))) {
+            let json = serde_json::to_string(o).unwrap_or_default();
+            assert!(!json.contains("tok-3141"), "{}: {json}", o.id());
+        }
+        let container = |s: &str| match r.workload(s) {
+            Some(Object::Deployment(d)) => {
+                d.spec.as_ref().and_then(|s| s.template.spec.as_ref()).map(|p| p.containers[0].clone())
+            }
+            _ => None,
+        };
+        let a = container("a").expect("a");
+        assert_eq!(a.args, Some(["serve", "$(API_TOKEN)", "$(DEPLOY_SECRET_0)"].map(String::from).to_vec()));
+        let probe =
+            |c: &Container| c.readiness_probe.as_ref().and_then(|p| p.exec.as_ref()).and_then(|e| e.command.clone());
+        let want = ["sh", "-c", r#"redis-cli -a "$API_TOKEN" 'it'\''s' ping"#].map(String::from).to_vec();
+        assert_eq!(probe(&a), Some(want));
+        let names: Vec<String> = a.env.iter().flatten().map(|e| e.name.clone()).collect();
+        assert_eq!(names, ["API_TOKEN", "DEPLOY_SECRET_0"]);
+        // `b` has an env var API_TOKEN of its own: the probe's secret gets another name.
+        let b = container("b").expect("b");
+        assert_eq!(probe(&b), Some(["sh", "-c", r#"eval "$DEPLOY_SECRET_0""#].map(String::from).to_vec()));
+        let secret = r.objects.iter().find_map(|o| match o {
+            Object::Secret(s) if s.metadata.name.as_deref() == Some("b-env") => s.data.clone(),
+            _ => None,
+        });
+        let data = secret.expect("b-env data");
+        assert_eq!(data.get("DEPLOY_SECRET_0").map(|b| b.0.clone()), Some(br#"redis-cli -a "tok-3141" ping"#.to_vec()));
+        // Rendered for review: placeholders, and no warning about the pod spec.
+        let rendered = render(&t, &env).unwrap_or_else(|e| panic!("{}", e.render()));
+        assert!(!rendered.to_yaml().contains("tok-3141"));
+        assert!(rendered.warnings.iter().all(|w| !w.contains("pod spec")), "{:?}", rendered.warnings);
     }
 
     #[test]

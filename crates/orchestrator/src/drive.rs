@@ -1,12 +1,16 @@
 //! The drivers of the verbs: apply and destroy walk the services through the
 //! backend's hooks; status and diff run under the same deadline. Reports are
-//! assembled here, the same way for every target.
+//! assembled here, the same way for every target, and every string in them
+//! (and in progress events) passes through one [`Masker`] of the backend's
+//! secret values.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use deploy_report::{Action, ApplyReport, DestroyReport, DiffReport, Phase, Progress, ServiceResult, StatusReport};
+use deploy_report::{
+    Action, ApplyReport, DestroyReport, DiffReport, Masker, Masking, Phase, Progress, ServiceResult, StatusReport,
+};
 use deploy_topology::Topology;
 use futures::StreamExt;
 use futures::future::join_all;
@@ -52,12 +56,28 @@ fn deadline_of(timeout: Duration) -> (Instant, tokio::time::Instant) {
 }
 
 /// Applies the selection: prepare, then every service once its own
-/// dependencies allow, then prune. Never fails as a whole: failures are in the report.
+/// dependencies allow, then prune. Never fails as a whole: failures are in the
+/// report. Secret values are masked in the report and in progress.
 pub async fn apply<B: Backend>(
     b: &B,
     sel: &Selection,
     opts: &ApplyOptions,
     progress: Arc<dyn Progress>,
+) -> ApplyReport {
+    let mask = Masker::new(b.secret_values());
+    let progress: Arc<dyn Progress> = Arc::new(Masking::new(progress, mask.clone()));
+    let mut report = apply_unmasked(b, sel, opts, progress, &mask).await;
+    mask.add(b.secret_values());
+    mask.apply_report(&mut report);
+    report
+}
+
+async fn apply_unmasked<B: Backend>(
+    b: &B,
+    sel: &Selection,
+    opts: &ApplyOptions,
+    progress: Arc<dyn Progress>,
+    mask: &Masker,
 ) -> ApplyReport {
     let started = Instant::now();
     let (deadline, _) = deadline_of(opts.timeout);
@@ -75,7 +95,7 @@ pub async fn apply<B: Backend>(
     if let Err(np) = lock(b, &me, deadline, opts.timeout, progress.as_ref()).await {
         return not_prepared(report, sel, np, progress.as_ref(), started);
     }
-    let report = apply_locked(b, sel, opts, progress, report, (started, deadline)).await;
+    let report = apply_locked(b, sel, opts, progress, report, (started, deadline), mask).await;
     b.unlock(&me).await;
     report
 }
@@ -103,6 +123,7 @@ async fn apply_locked<B: Backend>(
     progress: Arc<dyn Progress>,
     mut report: ApplyReport,
     (started, deadline): (Instant, Instant),
+    mask: &Masker,
 ) -> ApplyReport {
     let tdeadline = tokio::time::Instant::from_std(deadline);
     let prepared = match timeout_at(tdeadline, b.prepare(sel, progress.as_ref())).await {
@@ -110,7 +131,11 @@ async fn apply_locked<B: Backend>(
         Err(_) => Err(NotPrepared { message: timeout_message(b, opts.timeout, "preparing"), services: Vec::new() }),
     };
     match prepared {
-        Ok(warnings) => report.warnings = warnings,
+        Ok(warnings) => {
+            // What the backend learnt preparing (resolved plans) masks progress from here on.
+            mask.add(b.secret_values());
+            report.warnings = warnings;
+        }
         Err(np) => return not_prepared(report, sel, np, progress.as_ref(), started),
     }
     let board = Board::new(sel);
@@ -284,7 +309,22 @@ fn failure_summary(report: &ApplyReport) -> Option<String> {
 
 /// Removes the selected services, dependents before what they depend on; for
 /// the whole project, then what is left (networks, and data when asked).
+/// Secret values are masked in the report and in progress.
 pub async fn destroy<B: Backend>(
+    b: &B,
+    t: &Topology,
+    sel: &Selection,
+    opts: &DestroyOptions,
+    progress: Arc<dyn Progress>,
+) -> DestroyReport {
+    let mask = Masker::new(b.secret_values());
+    let progress: Arc<dyn Progress> = Arc::new(Masking::new(progress, mask.clone()));
+    let mut report = destroy_unmasked(b, t, sel, opts, progress).await;
+    mask.destroy_report(&mut report);
+    report
+}
+
+async fn destroy_unmasked<B: Backend>(
     b: &B,
     t: &Topology,
     sel: &Selection,
@@ -393,15 +433,22 @@ async fn remove_one<B: Backend>(
     r.map_err(|e| format!("service `{service}`: {e}"))
 }
 
-/// Live state of the selected services, bounded by `timeout`.
+/// Live state of the selected services, bounded by `timeout`; secret values masked.
 pub async fn status<B: Backend>(b: &B, sel: &Selection, timeout: Duration) -> Result<StatusReport, Error> {
-    let services = bounded(b, timeout, "reading live state", b.status(sel)).await?;
-    Ok(StatusReport { target: b.target().into(), project: b.project().into(), services })
+    let services = bounded(b, timeout, "reading live state", b.status(sel)).await;
+    let mask = Masker::new(b.secret_values());
+    let mut report = StatusReport { target: b.target().into(), project: b.project().into(), services: services? };
+    mask.status_report(&mut report);
+    Ok(report)
 }
 
-/// Planned versus live, bounded by `timeout`.
+/// Planned versus live, bounded by `timeout`; secret values masked.
 pub async fn diff<B: Backend>(b: &B, sel: &Selection, timeout: Duration) -> Result<DiffReport, Error> {
-    bounded(b, timeout, "comparing with live state", b.diff(sel)).await
+    let r = bounded(b, timeout, "comparing with live state", b.diff(sel)).await;
+    let mask = Masker::new(b.secret_values());
+    let mut report = r?;
+    mask.diff_report(&mut report);
+    Ok(report)
 }
 
 async fn bounded<B: Backend, T>(
@@ -411,7 +458,7 @@ async fn bounded<B: Backend, T>(
     work: impl Future<Output = Result<T, String>>,
 ) -> Result<T, Error> {
     match tokio::time::timeout(timeout, work).await {
-        Ok(r) => r.map_err(Error::Platform),
+        Ok(r) => r.map_err(|e| Error::Platform(Masker::new(b.secret_values()).text(&e))),
         Err(_) => Err(Error::Timeout { after: timeout, waiting_for: format!("{} ({what})", b.endpoint()) }),
     }
 }

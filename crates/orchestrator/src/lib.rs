@@ -8,6 +8,7 @@
 
 mod drive;
 pub mod lock;
+mod secrets;
 mod selection;
 pub mod walk;
 
@@ -18,6 +19,7 @@ use deploy_report::{Action, DiffReport, Phase, Progress, ServiceStatus};
 
 pub use drive::{ApplyOptions, DestroyOptions, apply, destroy, diff, status};
 pub use lock::{Holder, Lock};
+pub use secrets::topology_secrets;
 pub use selection::Selection;
 
 /// Time a backend gets past the deadline to report a timeout in its own words
@@ -171,6 +173,14 @@ pub trait Backend {
     fn project(&self) -> &str;
     /// What the command talks to, for timeout messages ("the Docker engine at ...").
     fn endpoint(&self) -> String;
+    /// The resolved values of every secret the backend knows (after `prepare`
+    /// at the latest; before it, those it can tell from the topology). The
+    /// orchestrator masks each of them wherever it occurs in a report, an error
+    /// or a progress event (values shorter than
+    /// [`deploy_report::MIN_MASKED_LEN`] are left alone). None by default.
+    fn secret_values(&self) -> Vec<String> {
+        Vec::new()
+    }
     /// Takes the project's lock for `holder` when it is free, expired, or its
     /// holder is provably gone; never waits. `timeout` bounds the command, so
     /// a lock taken now is stale after it (plus a margin) at the latest.

@@ -1,12 +1,18 @@
 //! The reports every backend produces, independent of the platform: live
 //! progress events, and the apply / diff / status / destroy reports that the
 //! CLI prints as text or as JSON (`--output json`). Backends fill these; the
-//! CLI renders them. Secret values never enter a report unmasked: use [`mask`].
+//! CLI renders them. Secret values never enter a report unmasked: a backend
+//! masks what it knows to be secret with [`mask`], and the orchestrator passes
+//! every report and progress event through a [`Masker`] of the secret values.
+
+mod masker;
 
 use std::fmt::Write as _;
 use std::time::Duration;
 
 use serde::Serialize;
+
+pub use masker::{MIN_MASKED_LEN, Masker, Masking};
 
 /// How the process ends, documented in README.md. Commands return it; `main`
 /// turns it into the exit code, once.

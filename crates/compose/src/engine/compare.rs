@@ -13,6 +13,7 @@ use bollard::models::{
     ContainerInspectResponse, HealthConfig, HostConfig, ImageConfig, ImageInspect, MountType, RestartPolicyNameEnum,
 };
 use deploy_report::FieldChange;
+use deploy_topology::is_secret_name;
 
 use super::labels;
 use super::plan::{HealthSpec, PlannedService, Spec};
@@ -56,6 +57,8 @@ pub struct Live {
     pub hash: Option<String>,
     /// Env keys the previous apply set.
     pub prev_env_keys: BTreeSet<String>,
+    /// Env keys whose values were secret at the previous apply.
+    pub prev_secret_keys: BTreeSet<String>,
     /// Image ID the container runs.
     pub image_id: Option<String>,
     /// Aliases per network.
@@ -91,13 +94,16 @@ pub fn live_spec(c: &ContainerInspectResponse) -> Live {
             labels: owned_labels(&lbl),
         },
         hash: lbl.get(labels::CONFIG_HASH).cloned(),
-        prev_env_keys: lbl
-            .get(labels::ENV_KEYS)
-            .map(|s| s.split(',').filter(|k| !k.is_empty()).map(String::from).collect())
-            .unwrap_or_default(),
+        prev_env_keys: key_list(&lbl, labels::ENV_KEYS),
+        prev_secret_keys: key_list(&lbl, labels::SECRET_KEYS),
         image_id: c.image.clone(),
         aliases: nets.iter().map(|(k, e)| (k.clone(), e.aliases.clone().unwrap_or_default())).collect(),
     }
+}
+
+/// A comma-separated list of keys in label `name`.
+fn key_list(lbl: &HashMap<String, String>, name: &str) -> BTreeSet<String> {
+    lbl.get(name).map(|s| s.split(',').filter(|k| !k.is_empty()).map(String::from).collect()).unwrap_or_default()
 }
 
 /// The labels that are part of the desired state: all but the metadata ones.
@@ -208,7 +214,7 @@ pub fn compare(p: &PlannedService, live: &Live, image: Option<&ImageInspect>) ->
     ch.push("resources.limits.nano_cpus", num(l.nano_cpus), num(plan.nano_cpus), false);
     ch.push("resources.limits.memory", num(l.memory), num(plan.memory), false);
     ch.push("resources.reservations.memory", num(l.memory_reservation), num(plan.memory_reservation), false);
-    compare_healthcheck(&mut ch, plan, l, &icfg);
+    compare_healthcheck(&mut ch, plan, l, &icfg, p.secret_probe);
     ch.push("restart", Some(l.restart.clone()), Some(plan.restart.clone()), false);
     compare_labels(&mut ch, plan, l);
     // The hash covers everything above; when only it differs, say so.
@@ -240,7 +246,8 @@ fn compare_command(ch: &mut Changes, p: &PlannedService, l: &Spec, image: Option
 }
 
 /// Environment: keys the plan sets, plus keys the previous apply set; the image's values
-/// stand in for keys the plan does not set.
+/// stand in for keys the plan does not set. A value is masked when the plan's is secret,
+/// when the live one was (label `dev.deploy.secret-keys`), or when its name looks secret.
 fn compare_env(ch: &mut Changes, p: &PlannedService, live: &Live, icfg: &ImageConfig) {
     let image_env: BTreeMap<String, String> = icfg
         .env
@@ -253,7 +260,8 @@ fn compare_env(ch: &mut Changes, p: &PlannedService, live: &Live, icfg: &ImageCo
     for k in keys {
         let planned = p.spec.env.get(k).cloned().or_else(|| image_env.get(k).cloned());
         let lv = live.spec.env.get(k).cloned();
-        ch.push(&format!("env.{k}"), lv, planned, p.secret_env.contains(k));
+        let secret = p.secret_env.contains(k) || live.prev_secret_keys.contains(k) || is_secret_name(k);
+        ch.push(&format!("env.{k}"), lv, planned, secret);
     }
 }
 
@@ -276,15 +284,15 @@ fn compare_ports_mounts_networks(ch: &mut Changes, p: &PlannedService, live: &Li
 }
 
 /// Health check: an unset one inherits the image's; fields the plan leaves unset take
-/// Docker's defaults and are not compared.
-fn compare_healthcheck(ch: &mut Changes, plan: &Spec, l: &Spec, icfg: &ImageConfig) {
+/// Docker's defaults and are not compared. Its command is masked when it uses a secret.
+fn compare_healthcheck(ch: &mut Changes, plan: &Spec, l: &Spec, icfg: &ImageConfig, secret: bool) {
     let want = plan.healthcheck.clone().or_else(|| icfg.healthcheck.as_ref().and_then(health_spec));
     let (Some(a), Some(b)) = (&l.healthcheck, &want) else {
         let describe = |h: &Option<HealthSpec>| h.as_ref().map(HealthSpec::describe);
-        ch.push("healthcheck", describe(&l.healthcheck), describe(&want), false);
+        ch.push("healthcheck", describe(&l.healthcheck), describe(&want), secret);
         return;
     };
-    ch.push("healthcheck.test", Some(shell_join(&a.test)), Some(shell_join(&b.test)), false);
+    ch.push("healthcheck.test", Some(shell_join(&a.test)), Some(shell_join(&b.test)), secret);
     let d = |v: Option<i64>| v.map(|ns| format!("{}s", ns as f64 / 1e9));
     if b.interval_ns.is_some() {
         ch.push("healthcheck.interval", d(a.interval_ns), d(b.interval_ns), false);

@@ -17,6 +17,10 @@ pub const VOLUME: &str = "com.docker.compose.volume";
 /// Comma-separated list of the environment keys the last apply set, so that
 /// diff can tell variables we set from those the image sets (PATH...).
 pub const ENV_KEYS: &str = "dev.deploy.env-keys";
+/// Comma-separated list of the environment keys whose values were secret at
+/// the last apply (absent when none): diff masks their live values even once
+/// the topology no longer has them, or no longer marks them secret.
+pub const SECRET_KEYS: &str = "dev.deploy.secret-keys";
 /// Which tool created the object: containers, networks and volumes deploy
 /// creates carry it, and prune and destroy touch nothing without it.
 pub const MANAGED_BY: &str = "dev.deploy.managed-by";

@@ -126,6 +126,13 @@ impl Backend for Engine<'_> {
     fn endpoint(&self) -> String {
         format!("the Docker engine at {}", docker::host_description())
     }
+    /// The plans' secret values once prepared, and the topology's (diff and
+    /// status plan nothing beforehand).
+    fn secret_values(&self) -> Vec<String> {
+        let mut out = deploy_orchestrator::topology_secrets(self.t, self.env);
+        out.extend(self.plans.get().into_iter().flat_map(|p| p.values()).flat_map(|p| p.secret_values.clone()));
+        out
+    }
     async fn try_lock(&self, holder: &Holder, timeout: Duration) -> Result<Lock, String> {
         lock::try_lock(self, holder, timeout).await
     }

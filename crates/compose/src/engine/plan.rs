@@ -90,6 +90,11 @@ pub struct PlannedService {
     pub secret_env: BTreeSet<String>,
     /// True when any command/entrypoint argument is secret.
     pub secret_args: bool,
+    /// True when the health check (and so the probe) uses a secret.
+    pub secret_probe: bool,
+    /// The resolved secret values of env, command, entrypoint and health
+    /// check: what the orchestrator masks in everything it reports.
+    pub secret_values: Vec<String>,
     pub hash: String,
     /// Every label to put on the container (spec labels + metadata, hash included).
     pub all_labels: HashMap<String, String>,
@@ -202,12 +207,14 @@ pub fn plan_service(t: &Topology, env: &Env, s: &Service, must_complete: bool) -
     let networks = service_networks(t, s);
     let healthcheck = healthcheck(s, &r)?;
     let probe = probe(s, healthcheck.as_ref());
+    let secret_probe = probe_values(s).any(|v| v.secret);
+    let secret_values = secret_values(s, &r)?;
     let spec = Spec {
         name: container_name(t, s),
         image,
         entrypoint,
         command,
-        labels: spec_labels(t, s, &env_map),
+        labels: spec_labels(t, s, &env_map, &secret_env),
         env: env_map,
         ports: ports.published,
         expose: ports.expose,
@@ -227,6 +234,8 @@ pub fn plan_service(t: &Topology, env: &Env, s: &Service, must_complete: bool) -
         spec,
         secret_env,
         secret_args,
+        secret_probe,
+        secret_values,
         hash,
         all_labels,
         first_network: networks.first,
@@ -235,6 +244,21 @@ pub fn plan_service(t: &Topology, env: &Env, s: &Service, must_complete: bool) -
         must_complete,
         host_config,
     })
+}
+
+/// The values of a service's health check.
+fn probe_values(s: &Service) -> impl Iterator<Item = &Value> {
+    s.healthcheck.iter().flat_map(|h| match &h.test {
+        ProbeTest::Exec(args) => args.iter().collect::<Vec<_>>(),
+        ProbeTest::Shell(cmd) => vec![cmd],
+    })
+}
+
+/// The resolved values of the secret env values, arguments and probe.
+fn secret_values(s: &Service, r: &Resolver) -> Result<Vec<String>, EngineError> {
+    let args = s.command.iter().chain(s.entrypoint.iter()).flatten();
+    let all = s.environment.values().chain(args).chain(probe_values(s));
+    all.filter(|v| v.secret).map(|v| r.one(v)).collect()
 }
 
 /// The environment, resolved, and which of its keys hold secrets.
@@ -380,17 +404,29 @@ fn restart_policy(r: Option<Restart>) -> RestartPolicy {
     RestartPolicy { name: Some(name), maximum_retry_count }
 }
 
-/// The labels that are part of the desired state (and so of the hash).
-fn spec_labels(t: &Topology, s: &Service, env: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+/// The labels that are part of the desired state (and so of the hash). The
+/// secret env keys are recorded only when there are some, so that the hash of
+/// a container without secrets is what it always was.
+fn spec_labels(
+    t: &Topology,
+    s: &Service,
+    env: &BTreeMap<String, String>,
+    secret_env: &BTreeSet<String>,
+) -> BTreeMap<String, String> {
     let depends_on = s.depends_on.iter().map(|(d, c)| format!("{d}:{}:false", c.as_str())).collect::<Vec<_>>();
-    BTreeMap::from([
+    let mut out = BTreeMap::from([
         (labels::PROJECT.to_string(), t.name.clone()),
         (labels::SERVICE.to_string(), s.name.clone()),
         (labels::CONTAINER_NUMBER.to_string(), "1".to_string()),
         (labels::ONEOFF.to_string(), "False".to_string()),
         (labels::DEPENDS_ON.to_string(), depends_on.join(",")),
         (labels::ENV_KEYS.to_string(), env.keys().cloned().collect::<Vec<_>>().join(",")),
-    ])
+    ]);
+    if !secret_env.is_empty() {
+        let keys = secret_env.iter().cloned().collect::<Vec<_>>().join(",");
+        out.insert(labels::SECRET_KEYS.to_string(), keys);
+    }
+    out
 }
 
 /// Every label of the container: the spec's, plus the hash and where it was applied from.
