@@ -20,21 +20,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export JWT_SECRET_KEY=bench-secret
 
-echo "## Machine"
-echo
-echo "- $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB RAM, $(uname -sr)"
-echo "- $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-echo "- Docker Engine $(docker version --format '{{.Server.Version}}') (API $(docker version --format '{{.Server.APIVersion}}')), $(docker compose version --short | sed 's/^/Compose /')"
-echo "- deploy $(git rev-parse --short HEAD), release build; $(date -u +%Y-%m-%d)"
-echo
-
-# hyperfine with the given arguments (default --runs $RUNS), its table on stdout.
-md() {
-    local runs=(--runs "$RUNS")
-    [[ " $* " == *" --runs "* ]] && runs=()
-    hyperfine --style none "${runs[@]}" --export-markdown "$work/r.md" "$@" >"$work/h.log" 2>&1 || { cat "$work/h.log" >&2; exit 1; }
-    cat "$work/r.md"; echo
-}
+. benches/lib.sh
+machine
 
 echo "## Render (whole process)"
 echo

@@ -197,7 +197,15 @@ fn result(
 /// for the backend to say in its own words what it was waiting for).
 async fn one_service<B: Backend>(b: &B, board: &Board<'_>, limit: &Semaphore, mut step: Step<'_>) -> ServiceResult {
     let service = step.service;
-    if let Err(reason) = gate(board, &mut step).await {
+    // While it waits for its dependencies, the backend may lay groundwork (create, not
+    // start): once they have started, so that it does not compete with their own start.
+    let staging = async {
+        if board.has_dependencies(service) && board.gate_started(service).await {
+            b.stage(service).await;
+        }
+    };
+    let (gated, ()) = tokio::join!(gate(board, &mut step), staging);
+    if let Err(reason) = gated {
         b.abandon(service).await;
         board.set(service, Reached::Failed);
         step.phase(Phase::Failed { reason: reason.clone() });

@@ -197,8 +197,13 @@ pub trait Backend {
     /// up at `step.deadline` with its own account of what it last saw, and at
     /// once when the platform says it will never get there.
     async fn wait(&self, service: &str, handle: Self::Handle, step: &Step<'_>) -> Result<Done, Failure>;
-    /// The service will not be converged (a dependency failed): undo any
-    /// groundwork `prepare` laid for it. Nothing by default.
+    /// Groundwork for a service while it waits for its dependencies: what can
+    /// be done without starting anything (Compose creates the container), so
+    /// that it is off the path from one dependency to the next. Best effort:
+    /// `converge` does it when this did not. Nothing by default.
+    async fn stage(&self, _service: &str) {}
+    /// The service will not be converged (a dependency failed): undo what
+    /// `stage` laid for it. Nothing by default.
     async fn abandon(&self, _service: &str) {}
     /// Objects of this project whose service the topology no longer has, and
     /// that the selection covers; removed when `delete`.

@@ -83,6 +83,17 @@ impl<'a> Board<'a> {
         rx.wait_for(|r| done(*r)).await.map_or(Reached::Failed, |r| *r)
     }
 
+    /// Waits until every dependency of `service` has at least started; `false`
+    /// when one failed.
+    pub async fn gate_started(&self, service: &str) -> bool {
+        for (dep, _) in self.sel.dependencies(service) {
+            if self.until(dep, |r| r != Reached::Pending).await == Reached::Failed {
+                return false;
+            }
+        }
+        true
+    }
+
     /// Waits until `service` may go ahead in `dir`. `Err` says why it never will.
     pub async fn gate(&self, service: &str, dir: Direction) -> Result<(), String> {
         match dir {

@@ -55,7 +55,6 @@ pub(super) async fn prepare(
         let svc = c.labels.as_ref().and_then(|l| l.get(labels::SERVICE)).cloned().unwrap_or_default();
         by_service.entry(svc).or_default().push(c);
     }
-    precreate(e, &plans, &by_service).await;
     let _ = e.listed.set(by_service);
     // A second prepare on the same engine keeps the first plans (never happens in one command).
     let _ = e.plans.set(plans.into_iter().map(|p| (p.service.clone(), p)).collect());
@@ -220,24 +219,23 @@ async fn unchanged(
     }
 }
 
-/// Creates the containers of services that have none yet, all at once,
-/// before any dependency is waited for (as `docker compose up` creates before
-/// it starts): creating is then off the path from one layer to the next. A
-/// create that fails here is retried, and reported, by `converge`.
-async fn precreate(e: &Engine<'_>, plans: &[PlannedService], listed: &HashMap<String, Vec<ContainerSummary>>) {
-    let image_id = |p: &PlannedService| e.images.get().and_then(|m| m.get(&p.spec.image)).and_then(|i| i.id.clone());
-    let fresh = plans.iter().filter(|p| !listed.contains_key(&p.service));
-    let created = futures::future::join_all(fresh.map(|p| async move {
-        let id = image_id(p);
-        (p.service.clone(), create(e, p, id.as_deref(), &p.spec.name, &[]).await.ok())
-    }))
-    .await;
-    if let Ok(mut m) = e.precreated.lock() {
-        m.extend(created.into_iter().filter_map(|(s, id)| id.map(|id| (s, id))));
+/// Creates the container of a service that has none yet, while it waits for
+/// its dependencies (as `docker compose up` creates before it starts): the
+/// create is then off the path from one dependency to the next. A create that
+/// fails here is retried, and reported, by `converge`.
+pub(super) async fn stage(e: &Engine<'_>, p: &PlannedService) {
+    if e.listed.get().is_some_and(|m| m.contains_key(&p.service)) {
+        return;
+    }
+    let image_id = e.images.get().and_then(|m| m.get(&p.spec.image)).and_then(|i| i.id.clone());
+    if let Ok(id) = create(e, p, image_id.as_deref(), &p.spec.name, &[]).await
+        && let Ok(mut m) = e.precreated.lock()
+    {
+        m.insert(p.service.clone(), id);
     }
 }
 
-/// Removes the container `prepare` created for a service that will not be
+/// Removes the container `stage` created for a service that will not be
 /// started (a dependency failed): nothing is left half-done.
 pub(super) async fn abandon(e: &Engine<'_>, service: &str) {
     let id = e.precreated.lock().ok().and_then(|mut m| m.remove(service));

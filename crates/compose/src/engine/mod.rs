@@ -148,6 +148,11 @@ impl Backend for Engine<'_> {
     async fn wait(&self, service: &str, id: String, step: &Step<'_>) -> Result<Done, Failure> {
         wait::wait_ready(self, self.plan_of(service)?, &id, step).await
     }
+    async fn stage(&self, service: &str) {
+        if let Ok(p) = self.plan_of(service) {
+            apply::stage(self, p).await;
+        }
+    }
     async fn abandon(&self, service: &str) {
         apply::abandon(self, service).await;
     }
