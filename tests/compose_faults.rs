@@ -199,6 +199,8 @@ services:
     assert!(k.is_ok_and(|s| s.success()), "kill -INT {pid}");
     let o = child.wait_with_output().unwrap_or_else(|e| panic!("wait: {e}"));
     assert_eq!(o.status.code(), Some(130), "{}", show(&o));
+    let err = common::stderr(&o);
+    assert!(err.contains("while `app` probing"), "the message says what was in flight: {err}");
 
     let rep = p.apply_ok(&[]);
     let r = service(&rep, "app");

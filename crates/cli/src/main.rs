@@ -19,7 +19,7 @@ use deploy_orchestrator::{self as orchestrator, ApplyOptions, DestroyOptions, Se
 use deploy_report::{ApplyReport, DestroyReport, DiffReport, ExitStatus, Progress, StatusReport};
 use deploy_topology::{Env, Topology};
 
-use args::{ApplyCmd, Cli, Command, DestroyCmd, Output, RenderCmd, Source, Target, TargetCmd};
+use args::{ApplyCmd, Cli, Command, DestroyCmd, K8sFlags, Output, RenderCmd, Source, Target, TargetCmd};
 use backend::{Extra, connect, on_backend};
 use error::CliError;
 
@@ -72,8 +72,8 @@ fn load_with_env(source: &Source) -> Result<(Topology, Env), CliError> {
 }
 
 /// Rejects options the chosen target does not take.
-fn check(cmd: &TargetCmd, force_conflicts: bool, renew_anon_volumes: bool) -> Result<(), CliError> {
-    match cmd.misplaced(force_conflicts, renew_anon_volumes) {
+fn check(cmd: &TargetCmd, k8s: K8sFlags, renew_anon_volumes: bool) -> Result<(), CliError> {
+    match cmd.misplaced(k8s, renew_anon_volumes) {
         Some((flag, target)) => Err(CliError::Usage(format!(
             "{flag} is an option of the {target} target only; drop it, or use --target {target}"
         ))),
@@ -121,18 +121,20 @@ fn render(cmd: &RenderCmd) -> Result<ExitStatus, CliError> {
 
 fn apply(cmd: &ApplyCmd) -> Result<ExitStatus, CliError> {
     let c = &cmd.common;
-    check(c, cmd.force_conflicts, cmd.renew_anon_volumes)?;
+    check(c, K8sFlags { force_conflicts: cmd.force_conflicts, replace: cmd.replace }, cmd.renew_anon_volumes)?;
     let (t, env) = load_with_env(&c.source)?;
     // Unknown services and missing variables fail here, before any platform is touched.
     let sel = Selection::with_dependencies(&t, &env, &c.services)?;
     let timeout = c.timeout.unwrap_or(Duration::from_secs(120));
-    let progress: Arc<dyn Progress> = progress::for_terminal(c.output == Output::Json);
+    let tracker = progress::Tracker::new(progress::for_terminal(c.output == Output::Json));
+    let progress: Arc<dyn Progress> = tracker.clone();
     let extra = Extra {
         force_recreate: cmd.force_recreate,
         force_conflicts: cmd.force_conflicts,
         renew_anon_volumes: cmd.renew_anon_volumes,
+        replace: cmd.replace,
     };
-    let result = block_on("apply", async {
+    let result = block_on("apply", Some(&tracker), async {
         let backend = connect(c, &t, &env, extra, timeout).await?;
         let opts = ApplyOptions { timeout, prune: cmd.prune, parallel: 32 };
         Ok(on_backend!(&backend, b => orchestrator::apply(b, &sel, &opts, progress.clone()).await))
@@ -144,11 +146,11 @@ fn apply(cmd: &ApplyCmd) -> Result<ExitStatus, CliError> {
 }
 
 fn diff(c: &TargetCmd) -> Result<ExitStatus, CliError> {
-    check(c, false, false)?;
+    check(c, K8sFlags::default(), false)?;
     let (t, env) = load_with_env(&c.source)?;
     let sel = Selection::with_dependencies(&t, &env, &c.services)?;
     let timeout = c.timeout.unwrap_or(Duration::from_secs(30));
-    let result = block_on("diff", async {
+    let result = block_on("diff", None, async {
         let backend = connect(c, &t, &env, Extra::default(), timeout).await?;
         Ok(on_backend!(&backend, b => orchestrator::diff(b, &sel, timeout).await)?)
     });
@@ -158,11 +160,11 @@ fn diff(c: &TargetCmd) -> Result<ExitStatus, CliError> {
 }
 
 fn status(c: &TargetCmd) -> Result<ExitStatus, CliError> {
-    check(c, false, false)?;
+    check(c, K8sFlags::default(), false)?;
     let (t, env) = load_with_env(&c.source)?;
     let sel = Selection::exactly(&t, &c.services)?;
     let timeout = c.timeout.unwrap_or(Duration::from_secs(30));
-    let result = block_on("status", async {
+    let result = block_on("status", None, async {
         let backend = connect(c, &t, &env, Extra::default(), timeout).await?;
         Ok(on_backend!(&backend, b => orchestrator::status(b, &sel, timeout).await)?)
     });
@@ -173,12 +175,13 @@ fn status(c: &TargetCmd) -> Result<ExitStatus, CliError> {
 
 fn destroy(cmd: &DestroyCmd) -> Result<ExitStatus, CliError> {
     let c = &cmd.common;
-    check(c, false, false)?;
+    check(c, K8sFlags::default(), false)?;
     let (t, env) = load_with_env(&c.source)?;
     let sel = Selection::exactly(&t, &c.services)?;
     let timeout = c.timeout.unwrap_or(Duration::from_secs(60));
-    let progress: Arc<dyn Progress> = progress::for_terminal(c.output == Output::Json);
-    let result = block_on("destroy", async {
+    let tracker = progress::Tracker::new(progress::for_terminal(c.output == Output::Json));
+    let progress: Arc<dyn Progress> = tracker.clone();
+    let result = block_on("destroy", Some(&tracker), async {
         let backend = connect(c, &t, &env, Extra::default(), timeout).await?;
         let opts = DestroyOptions { timeout, volumes: cmd.volumes };
         Ok(on_backend!(&backend, b => orchestrator::destroy(b, &t, &sel, &opts, progress.clone()).await))
@@ -190,8 +193,13 @@ fn destroy(cmd: &DestroyCmd) -> Result<ExitStatus, CliError> {
 }
 
 /// Runs a backend call to completion on a small runtime. `Ok(None)` means
-/// Ctrl-C stopped it: a note says how to converge, and the exit status is 130.
-fn block_on<R>(what: &str, fut: impl Future<Output = Result<R, CliError>>) -> Result<Option<R>, CliError> {
+/// Ctrl-C stopped it: a note says what was in flight (from `tracker`) and how
+/// to converge, and the exit status is 130.
+fn block_on<R>(
+    what: &str,
+    tracker: Option<&progress::Tracker>,
+    fut: impl Future<Output = Result<R, CliError>>,
+) -> Result<Option<R>, CliError> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -201,7 +209,13 @@ fn block_on<R>(what: &str, fut: impl Future<Output = Result<R, CliError>>) -> Re
         tokio::select! {
             r = fut => r.map(Some),
             _ = tokio::signal::ctrl_c() => {
-                eprintln!("\ninterrupted: {what} stopped part-way; run the same command again to converge (nothing is deleted)");
+                let busy = tracker.map(progress::Tracker::in_flight).unwrap_or_default();
+                let during = if busy.is_empty() { String::new() } else { format!(" while {}", busy.join("; ")) };
+                eprintln!(
+                    "\ninterrupted: {what} stopped part-way{during}; run the same command again to converge \
+                     (nothing is deleted; a container being replaced keeps its data, and the project's lock is \
+                     taken over since this process is gone)"
+                );
                 Ok(None)
             }
         }

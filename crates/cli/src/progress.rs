@@ -83,3 +83,37 @@ impl Progress for Bars {
         }
     }
 }
+
+/// Remembers where each service is, so that an interrupted command can say
+/// which objects it was changing when it stopped.
+pub struct Tracker {
+    inner: Arc<dyn Progress>,
+    last: Mutex<std::collections::BTreeMap<String, Phase>>,
+}
+
+impl Tracker {
+    pub fn new(inner: Arc<dyn Progress>) -> Arc<Tracker> {
+        Arc::new(Tracker { inner, last: Mutex::new(Default::default()) })
+    }
+
+    /// The services that were in the middle of something, with what.
+    pub fn in_flight(&self) -> Vec<String> {
+        let Ok(last) = self.last.lock() else { return Vec::new() };
+        last.iter()
+            .filter(|(_, p)| !p.is_terminal() && **p != Phase::Pending)
+            .map(|(s, p)| format!("`{s}` {}", p.describe()))
+            .collect()
+    }
+}
+
+impl Progress for Tracker {
+    fn update(&self, service: &str, phase: &Phase, elapsed: Duration) {
+        if let Ok(mut last) = self.last.lock() {
+            last.insert(service.to_string(), phase.clone());
+        }
+        self.inner.update(service, phase, elapsed);
+    }
+    fn note(&self, message: &str) {
+        self.inner.note(message);
+    }
+}
