@@ -357,22 +357,6 @@ impl Topology {
         done.into_iter().collect()
     }
 
-    /// Waves: each wave's services depend only on earlier waves.
-    pub fn waves(&self) -> Vec<Vec<&str>> {
-        let mut level: IndexMap<&str, usize> = IndexMap::new();
-        for name in self.order() {
-            let s = &self.services[name];
-            let l = s.depends_on.keys().map(|d| level.get(d.as_str()).map_or(0, |x| x + 1)).max().unwrap_or(0);
-            level.insert(name, l);
-        }
-        let max = level.values().copied().max().map_or(0, |m| m + 1);
-        let mut waves = vec![Vec::new(); max];
-        for (n, l) in level {
-            waves[l].push(n);
-        }
-        waves
-    }
-
     /// The chosen services plus everything they depend on, transitively, in dependency order.
     /// An empty selection means every service. Unknown names are an error naming the valid ones.
     pub fn select(&self, chosen: &[String]) -> Result<Vec<String>, Diagnostic> {
