@@ -104,6 +104,10 @@ pub struct ApplyCmd {
     /// Kubernetes only: take over fields owned by another field manager.
     #[arg(long)]
     pub force_conflicts: bool,
+    /// Kubernetes only: re-create a StatefulSet whose immutable fields changed (volume size, serviceName, selector...),
+    /// keeping its pods and claims; a larger volume size is asked of the existing claims.
+    #[arg(long)]
+    pub replace: bool,
     /// Compose only: on a recreate, fresh anonymous volumes instead of the old container's (as `docker compose up -V`).
     #[arg(short = 'V', long)]
     pub renew_anon_volumes: bool,
@@ -118,17 +122,25 @@ pub struct DestroyCmd {
     pub volumes: bool,
 }
 
+/// The apply flags only the Kubernetes target takes (besides `--context` and `--namespace`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct K8sFlags {
+    pub force_conflicts: bool,
+    pub replace: bool,
+}
+
 fn parse_duration(s: &str) -> Result<Duration, String> {
     s.parse::<deploy_topology::units::Dur>().map(|d| d.get())
 }
 
 impl TargetCmd {
     /// An option given that the chosen target does not take, with the target that does.
-    pub fn misplaced(&self, force_conflicts: bool, renew_anon_volumes: bool) -> Option<(&'static str, &'static str)> {
+    pub fn misplaced(&self, k8s: K8sFlags, renew_anon_volumes: bool) -> Option<(&'static str, &'static str)> {
         let k8s_only = [
             (self.context.is_some(), "--context"),
             (self.namespace.is_some(), "--namespace"),
-            (force_conflicts, "--force-conflicts"),
+            (k8s.force_conflicts, "--force-conflicts"),
+            (k8s.replace, "--replace"),
         ];
         let compose_only = [(renew_anon_volumes, "--renew-anon-volumes")];
         let (others, target) = match self.target {
@@ -136,5 +148,29 @@ impl TargetCmd {
             Target::Compose => (&k8s_only[..], "k8s"),
         };
         others.iter().find_map(|(given, flag)| given.then_some((*flag, target)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn apply_cmd(args: &[&str]) -> ApplyCmd {
+        let cli = Cli::try_parse_from([&["deploy", "apply"], args].concat()).unwrap_or_else(|e| panic!("{e}"));
+        match cli.command {
+            Command::Apply(a) => a,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn replace_is_an_option_of_the_k8s_target_only() {
+        let misplaced = |a: &ApplyCmd| {
+            let k8s = K8sFlags { force_conflicts: a.force_conflicts, replace: a.replace };
+            a.common.misplaced(k8s, a.renew_anon_volumes)
+        };
+        assert_eq!(misplaced(&apply_cmd(&["--target", "compose", "--replace"])), Some(("--replace", "k8s")));
+        assert_eq!(misplaced(&apply_cmd(&["--target", "k8s", "--replace"])), None);
+        assert!(apply_cmd(&["--target", "k8s", "--replace"]).replace);
     }
 }

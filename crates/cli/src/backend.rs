@@ -23,6 +23,7 @@ pub struct Extra {
     pub force_recreate: bool,
     pub force_conflicts: bool,
     pub renew_anon_volumes: bool,
+    pub replace: bool,
 }
 
 /// Calls `$body` with `$b` bound to the backend, whichever it is.
@@ -61,7 +62,11 @@ pub async fn connect<'a>(
             let (client, endpoint) = deploy_k8s::client(cmd.context.as_deref(), timeout)
                 .await
                 .map_err(|e| CliError::Failed(e.to_string()))?;
-            let opts = ClusterOptions { force_conflicts: extra.force_conflicts, force_recreate: extra.force_recreate };
+            let opts = ClusterOptions {
+                force_conflicts: extra.force_conflicts,
+                force_recreate: extra.force_recreate,
+                replace: extra.replace,
+            };
             Backend::K8s(Box::new(Cluster::new(client, endpoint, t, cmd.namespace.as_deref(), env, opts)))
         }
     })

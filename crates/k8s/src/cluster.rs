@@ -23,6 +23,7 @@ use crate::names::k8s_name;
 use crate::object::{MANAGED_KINDS, Object, labels};
 use crate::ops::{self, FIELD_MANAGER, RESTART_MANAGER, RESTARTED_AT};
 use crate::render::{CREATED_BY, Rendered, TEMPLATE_HASH, render_for_apply};
+use crate::replace::{self, Replacement};
 use crate::wait::{self, Rollout, Workload};
 
 /// Options only the Kubernetes target has.
@@ -32,6 +33,9 @@ pub struct ClusterOptions {
     pub force_conflicts: bool,
     /// Restart the pods of every applied workload, even unchanged ones.
     pub force_recreate: bool,
+    /// Re-create a StatefulSet whose immutable fields changed (pods and claims
+    /// orphaned, then adopted; claims grown to a larger size).
+    pub replace: bool,
 }
 
 /// Where the client connects, for messages.
@@ -82,6 +86,8 @@ pub struct Cluster<'a> {
     before: OnceLock<Versions>,
     /// Services whose Secret, Service or claims changed in `prepare`.
     changed: Mutex<HashSet<String>>,
+    /// Services whose StatefulSet has immutable fields to change (found by `prepare`).
+    replacements: OnceLock<HashMap<String, Replacement>>,
 }
 
 impl<'a> Cluster<'a> {
@@ -99,7 +105,8 @@ impl<'a> Cluster<'a> {
             t.namespace = ns.to_string();
         }
         let (plan, before, changed) = (OnceLock::new(), OnceLock::new(), Mutex::new(HashSet::new()));
-        Cluster { client, endpoint, t, env, opts, renewal: Mutex::new(None), plan, before, changed }
+        let replacements = OnceLock::new();
+        Cluster { client, endpoint, t, env, opts, renewal: Mutex::new(None), plan, before, changed, replacements }
     }
 
     pub(crate) fn ns(&self) -> &str {
@@ -244,6 +251,11 @@ impl Cluster<'_> {
         let before = ops::list_managed(&self.client, self.ns(), &self.t.name, None, &kinds)
             .await
             .map_err(|e| fail(self.describe(&e), Vec::new()))?;
+        let replacements = replacements(&plan, &before);
+        // A service that cannot go ahead (a replacement not allowed) is left as it is, side objects included.
+        let blocked = |s: Option<&str>| {
+            s.and_then(|s| replacements.get(s)).is_some_and(|r| !self.opts.replace || !r.shrink.is_empty())
+        };
         let rv = |o: &Object| o.metadata().resource_version.clone().unwrap_or_default();
         let before: Versions = before.iter().map(|o| (o.id(), (o.kind(), o.name().to_string(), rv(o)))).collect();
         let ns_exists = Api::<Namespace>::all(self.client.clone())
@@ -254,7 +266,7 @@ impl Cluster<'_> {
         // A namespace that exists is not ours to label or change: only an absent one is created.
         let mut first: Vec<&Object> = ops::selected_objects(&plan, sel.services())
             .into_iter()
-            .filter(|o| !(o.is_workload() || ns_exists && matches!(o, Object::Namespace(_))))
+            .filter(|o| !(o.is_workload() || ns_exists && matches!(o, Object::Namespace(_)) || blocked(o.service())))
             .collect();
         first.sort_by_key(|o| rank(o));
         for o in first {
@@ -276,6 +288,7 @@ impl Cluster<'_> {
         let warnings = plan.warnings.clone();
         let _ = self.plan.set(plan);
         let _ = self.before.set(before);
+        let _ = self.replacements.set(replacements);
         Ok(warnings)
     }
 
@@ -286,6 +299,16 @@ impl Cluster<'_> {
         obj: &Object,
         step: &Step<'_>,
     ) -> Result<Converged<Workload>, Failure> {
+        let replacement = self.replacements.get().and_then(|r| r.get(service));
+        if let Some(r) = replacement {
+            if !self.opts.replace || !r.shrink.is_empty() {
+                return Err(Failure::new(r.message(&obj.id())).on(Some(obj.id())));
+            }
+            step.phase(Phase::Removing);
+            replace::delete_orphaning(&self.client, self.ns(), obj.name(), step.remaining())
+                .await
+                .map_err(|e| Failure::new(format!("{}: {e}", obj.id())).on(Some(obj.id())))?;
+        }
         step.phase(Phase::Creating);
         let mut live = ops::patch_object(&self.client, obj, &self.pp())
             .await
@@ -297,6 +320,11 @@ impl Cluster<'_> {
             Some((_, _, old)) if *old != rv || side_changed => Action::Updated,
             Some(_) => Action::Unchanged,
         };
+        let mut detail = Vec::new();
+        if let Some(r) = replacement {
+            detail = self.finish_replacement(obj, r).await?;
+            action = Action::Recreated;
+        }
         if self.opts.force_recreate {
             live = self.restart(obj).await.map_err(|e| {
                 Failure::new(format!("{}: restart: {}", obj.id(), self.describe(&e))).on(Some(obj.id()))
@@ -308,7 +336,26 @@ impl Cluster<'_> {
             Object::Deployment(d) => Workload::Deployment(d),
             _ => return Err(Failure::new(format!("{} is not a workload", obj.id()))),
         };
-        Ok(Converged { action, object: Some(obj.id()), detail: Vec::new(), next: Next::Wait(w) })
+        Ok(Converged { action, object: Some(obj.id()), detail, next: Next::Wait(w) })
+    }
+
+    /// After a StatefulSet was re-created: grows its existing claims, and says what was done.
+    async fn finish_replacement(&self, obj: &Object, r: &Replacement) -> Result<Vec<String>, Failure> {
+        let mut detail: Vec<String> = r
+            .changes
+            .iter()
+            .map(|c| {
+                let (a, b) = (c.live.as_deref().unwrap_or("(none)"), c.planned.as_deref().unwrap_or("(none)"));
+                format!("re-created (pods and claims kept): {} {a} -> {b}", c.path)
+            })
+            .collect();
+        if !r.grow.is_empty() {
+            let grown = replace::grow_claims(&self.client, self.ns(), &self.t.name, obj.name(), &r.grow)
+                .await
+                .map_err(|e| Failure::new(format!("{}: growing claims: {}", obj.id(), self.describe(&e))))?;
+            detail.extend(grown.into_iter().map(|g| format!("{g} (expanded where the storage class allows it)")));
+        }
+        Ok(detail)
     }
 
     /// `kubectl rollout restart`: a merge patch of the pod-template annotation, as a separate manager.
@@ -326,6 +373,19 @@ impl Cluster<'_> {
             ),
         })
     }
+}
+
+/// Per service, its StatefulSet's immutable changes: the plan against what
+/// `prepare` listed (no request of its own).
+fn replacements(plan: &Rendered, live: &[Object]) -> HashMap<String, Replacement> {
+    let mut out = HashMap::new();
+    for o in plan.objects.iter().filter(|o| matches!(o, Object::StatefulSet(_))) {
+        let (Some(service), Some(l)) = (o.service(), live.iter().find(|l| l.id() == o.id())) else { continue };
+        if let Some(r) = Replacement::between(&l.to_json(), &o.to_json()) {
+            out.insert(service.to_string(), r);
+        }
+    }
+    out
 }
 
 /// Apply order of the objects that come before workloads.

@@ -15,6 +15,7 @@ mod names;
 pub mod object;
 pub mod ops;
 pub mod render;
+pub mod replace;
 mod units;
 pub mod wait;
 

@@ -17,6 +17,7 @@ use serde_json::Value as Json;
 use crate::error::{Error, describe};
 use crate::object::{MANAGED_KINDS, Object, labels};
 use crate::render::{Rendered, render_for_apply};
+use crate::replace;
 use crate::wait::{self, Rollout};
 
 /// The field manager this tool applies as.
@@ -187,7 +188,7 @@ fn strip_noise(v: &mut Json) {
     }
 }
 
-fn flatten(prefix: &str, v: &Json, out: &mut BTreeMap<String, Json>) {
+pub(crate) fn flatten(prefix: &str, v: &Json, out: &mut BTreeMap<String, Json>) {
     match v {
         Json::Object(m) if !m.is_empty() => {
             for (k, x) in m {
@@ -206,7 +207,7 @@ fn flatten(prefix: &str, v: &Json, out: &mut BTreeMap<String, Json>) {
     }
 }
 
-fn show(v: &Json) -> String {
+pub(crate) fn show(v: &Json) -> String {
     match v {
         Json::String(s) => s.clone(),
         other => other.to_string(),
@@ -296,10 +297,43 @@ async fn object_changes(
         let fields = live.map(|l| job_changes(&l, planned)).unwrap_or_default();
         return Ok((if fields.is_empty() { Change::Unchanged } else { Change::Update }, fields));
     }
+    if let Object::StatefulSet(_) = o {
+        return statefulset_changes(client, o, cur, pp).await;
+    }
     let dry = patch_object(client, o, pp)
         .await
         .map_err(|e| Error::Other(format!("{}: dry-run apply: {}", o.id(), describe(&e))))?;
     let fields = field_changes(o.kind(), cur, &dry.to_json());
+    Ok((if fields.is_empty() { Change::Unchanged } else { Change::Update }, fields))
+}
+
+/// A StatefulSet's changes: its immutable fields that differ (each marked: apply
+/// replaces the StatefulSet), then what a dry-run apply of the rest changes in place.
+/// A dry run the server still refuses as invalid is reported as a replacement too.
+async fn statefulset_changes(
+    client: &Client,
+    o: &Object,
+    cur: &Json,
+    pp: &PatchParams,
+) -> Result<(Change, Vec<FieldChange>), Error> {
+    let planned = o.to_json();
+    let mut fields: Vec<FieldChange> = replace::immutable_changes(cur, &planned)
+        .into_iter()
+        .map(|mut c| {
+            c.path.push_str(replace::IMMUTABLE_SUFFIX);
+            c
+        })
+        .collect();
+    let spliced = replace::with_live_immutables(cur, &planned);
+    let sts: StatefulSet = serde_json::from_value(spliced).map_err(|e| Error::Other(format!("{}: {e}", o.id())))?;
+    match patch_object(client, &Object::StatefulSet(sts), pp).await {
+        Ok(dry) => fields.extend(field_changes(o.kind(), cur, &dry.to_json())),
+        Err(kube::Error::Api(s)) if s.code == 422 && fields.is_empty() => {
+            let path = format!("spec{}", replace::IMMUTABLE_SUFFIX);
+            fields.push(FieldChange::new(path, None, Some(&s.message), false));
+        }
+        Err(e) => return Err(Error::Other(format!("{}: dry-run apply: {}", o.id(), describe(&e)))),
+    }
     Ok((if fields.is_empty() { Change::Unchanged } else { Change::Update }, fields))
 }
 

@@ -36,10 +36,11 @@ struct ApplyOptions {
     timeout: Duration,
     force_conflicts: bool,
     prune: bool,
+    replace: bool,
 }
 
 fn cluster<'a>(client: &kube::Client, t: &Topology, env: &'a Env, force_conflicts: bool) -> Cluster<'a> {
-    let opts = ClusterOptions { force_conflicts, force_recreate: false };
+    let opts = ClusterOptions { force_conflicts, ..Default::default() };
     Cluster::new(client.clone(), Endpoint::default(), t, None, env, opts)
 }
 
@@ -52,7 +53,8 @@ async fn apply(
     progress: Arc<dyn Progress>,
 ) -> Result<ApplyReport, String> {
     let sel = Selection::with_dependencies(t, env, &o.services).map_err(|e| e.render())?;
-    let c = cluster(client, t, env, o.force_conflicts);
+    let copts = ClusterOptions { force_conflicts: o.force_conflicts, replace: o.replace, ..Default::default() };
+    let c = Cluster::new(client.clone(), Endpoint::default(), t, None, env, copts);
     let opts = orchestrator::ApplyOptions { timeout: o.timeout, prune: o.prune, parallel: 32 };
     Ok(orchestrator::apply(&c, &sel, &opts, progress).await)
 }
@@ -470,4 +472,90 @@ async fn a_selection_needs_only_its_own_variables_and_sends_only_its_objects() {
     let e = apply(&client, &t, &Env::default(), &o, Arc::new(Recorder::default())).await.expect_err("error");
     assert!(e.to_string().contains("JWT_SECRET_KEY"), "{e}");
     assert!(d.requests().is_empty(), "no partial apply:\n{}", summary(&d.requests()));
+}
+
+fn uid(d: &KubeDouble, kind: &str, name: &str) -> String {
+    let o = d.get(kind, Some(NS), name).unwrap_or_else(|| panic!("no {kind}/{name}"));
+    o["metadata"]["uid"].as_str().unwrap_or_default().to_string()
+}
+
+#[tokio::test]
+async fn a_larger_volume_is_a_replacement_that_apply_makes_only_with_replace() {
+    let d = double().await;
+    let client = d.client();
+    apply_prod(&client).await;
+    let t = prod_with(|p| p.replace("name: learn-greek-redis-data", "name: learn-greek-redis-data\n    size: 2Gi"));
+    let storage = "spec.volumeClaimTemplates[0].spec.resources.requests.storage";
+
+    // diff: a replacement of the StatefulSet, exit 2
+    let df = diff(&client, &t, &env(), &[]).await.unwrap_or_else(|e| panic!("{e}"));
+    let changed: Vec<_> = df.objects.iter().filter(|o| o.change != Change::Unchanged).collect();
+    assert_eq!(changed.len(), 1, "{}", df.text());
+    assert_eq!((changed[0].kind.as_str(), changed[0].name.as_str()), ("StatefulSet", "redis"));
+    assert_eq!(changed[0].fields.len(), 1, "{}", df.text());
+    let f = &changed[0].fields[0];
+    assert_eq!(f.path, format!("{storage} (immutable: the StatefulSet is replaced)"));
+    assert_eq!((f.live.as_deref(), f.planned.as_deref()), (Some("1Gi"), Some("2Gi")));
+    assert_eq!(df.exit_status(), deploy_report::ExitStatus::Changes);
+
+    // apply without --replace: redis fails with what would happen, nothing changes
+    let (sts_uid, pod_uid, pvc_uid) = (
+        uid(&d, "StatefulSet", "redis"),
+        uid(&d, "Pod", "redis-0"),
+        uid(&d, "PersistentVolumeClaim", "redis-data-redis-0"),
+    );
+    let generation =
+        |d: &KubeDouble| d.get("StatefulSet", Some(NS), "redis").and_then(|s| s["metadata"]["generation"].as_i64());
+    let gen_before = generation(&d);
+    d.reset_requests();
+    let r = apply(&client, &t, &env(), &opts(Duration::from_secs(20)), Arc::new(Recorder::default()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(!r.ok, "{}", r.text());
+    let text = r.text();
+    assert!(
+        text.contains(&format!("StatefulSet/redis: {storage} 1Gi -> 2Gi cannot change in place"))
+            && text.contains("`deploy apply --replace` deletes the StatefulSet keeping its pods and claims (orphan)")
+            && text.contains("larger claims"),
+        "{text}"
+    );
+    let reqs = d.requests();
+    let writes: Vec<_> = reqs.iter().filter(|r| r.method != "GET" && r.path.contains("redis")).collect();
+    assert!(writes.iter().all(|r| r.path.contains("/leases/")), "nothing of redis written:\n{}", summary(&reqs));
+    assert_eq!((uid(&d, "StatefulSet", "redis"), generation(&d)), (sts_uid.clone(), gen_before));
+
+    // apply --replace: a new StatefulSet, the same pod and claim, the claim grown
+    let mut o = opts(Duration::from_secs(20));
+    o.replace = true;
+    let r = apply(&client, &t, &env(), &o, Arc::new(Recorder::default())).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(r.ok, "{}", r.text());
+    let reqs = d.requests();
+    assert!(reqs.iter().any(|r| r.method == "DELETE" && r.path.ends_with("/statefulsets/redis")), "{}", summary(&reqs));
+    let redis = r.services.iter().find(|s| s.service == "redis").expect("redis");
+    assert_eq!(redis.action, Action::Recreated, "{}", r.text());
+    assert!(redis.detail.iter().any(|l| l.contains("redis-data-redis-0: 1Gi -> 2Gi")), "{}", r.text());
+    assert_ne!(uid(&d, "StatefulSet", "redis"), sts_uid);
+    assert_eq!(uid(&d, "Pod", "redis-0"), pod_uid, "the orphaned pod was adopted, not deleted");
+    assert_eq!(uid(&d, "PersistentVolumeClaim", "redis-data-redis-0"), pvc_uid);
+    let pvc = d.get("PersistentVolumeClaim", Some(NS), "redis-data-redis-0").expect("pvc");
+    assert_eq!(pvc["spec"]["resources"]["requests"]["storage"], "2Gi");
+    let sts = d.get("StatefulSet", Some(NS), "redis").expect("sts");
+    assert_eq!(sts["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"], "2Gi");
+    let df = diff(&client, &t, &env(), &[]).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(!df.has_changes(), "{}", df.text());
+}
+
+#[tokio::test]
+async fn a_smaller_volume_is_refused_even_with_replace() {
+    let d = double().await;
+    let client = d.client();
+    apply_prod(&client).await;
+    let sts_uid = uid(&d, "StatefulSet", "redis");
+    let t = prod_with(|p| p.replace("name: learn-greek-redis-data", "name: learn-greek-redis-data\n    size: 512M"));
+    let mut o = opts(Duration::from_secs(20));
+    o.replace = true;
+    let r = apply(&client, &t, &env(), &o, Arc::new(Recorder::default())).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(!r.ok, "{}", r.text());
+    assert!(r.text().contains("Kubernetes cannot shrink a PersistentVolumeClaim"), "{}", r.text());
+    assert_eq!(uid(&d, "StatefulSet", "redis"), sts_uid);
 }
