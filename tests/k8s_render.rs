@@ -1,6 +1,7 @@
 //! `deploy render --target k8s`, end to end through the binary: the Redis StatefulSet carries the
 //! same deployment as Compose, every object passes `kubernetes-validate --strict` for the oldest
-//! and newest supported Kubernetes versions, and no secret value is ever written.
+//! and newest supported Kubernetes versions, every workload is secure by default, and no secret
+//! value is ever written.
 
 mod common;
 
@@ -135,6 +136,39 @@ fn no_secret_value_is_rendered() {
     let env = &find(&docs, "Deployment", "backend")["spec"]["template"]["spec"]["containers"][0]["env"];
     let jwt = env.as_array().and_then(|e| e.iter().find(|v| v["name"] == "JWT_SECRET_KEY")).expect("JWT env");
     assert_eq!(jwt["valueFrom"]["secretKeyRef"], serde_json::json!({"name": "backend-env", "key": "JWT_SECRET_KEY"}));
+}
+
+/// Secure by default (docs/kubernetes.md, "Security defaults"): every workload of both seed profiles
+/// mounts no service account token, runs under the runtime's default seccomp profile, and its
+/// containers cannot escalate privileges nor open raw sockets. Root images must still start, so
+/// neither `runAsNonRoot` nor `readOnlyRootFilesystem` is forced.
+#[test]
+fn every_workload_is_secure_by_default() {
+    for profile in ["prod", "dev"] {
+        let (yaml, _) = render(profile);
+        let docs = documents(&yaml);
+        let workloads: Vec<&serde_json::Value> = docs
+            .iter()
+            .filter(|d| ["StatefulSet", "Deployment", "Job"].contains(&d["kind"].as_str().unwrap_or("")))
+            .collect();
+        assert_eq!(workloads.len(), 4, "{profile}: postgres, redis, backend and frontend");
+        for w in workloads {
+            let id = format!("{profile}: {}/{}", w["kind"].as_str().unwrap_or(""), w["metadata"]["name"]);
+            let pod = &w["spec"]["template"]["spec"];
+            assert_eq!(pod["automountServiceAccountToken"], false, "{id}");
+            assert_eq!(pod["securityContext"]["seccompProfile"], serde_json::json!({"type": "RuntimeDefault"}), "{id}");
+            assert!(pod["securityContext"].get("runAsNonRoot").is_none(), "{id}");
+            let containers = pod["containers"].as_array().unwrap_or_else(|| panic!("{id}: no containers"));
+            for c in containers {
+                let sc = &c["securityContext"];
+                assert_eq!(sc["allowPrivilegeEscalation"], false, "{id}");
+                assert_eq!(sc["capabilities"], serde_json::json!({"drop": ["NET_RAW"]}), "{id}");
+                for field in ["runAsNonRoot", "readOnlyRootFilesystem", "privileged"] {
+                    assert!(sc.get(field).is_none(), "{id}: {field} must not be forced");
+                }
+            }
+        }
+    }
 }
 
 #[test]

@@ -11,10 +11,10 @@ use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, EnvVar, EnvVarSource, ExecAction, Namespace, PersistentVolumeClaim,
-    PersistentVolumeClaimSpec, PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, Probe,
-    ResourceRequirements, Secret, SecretKeySelector, Service, ServicePort, ServiceSpec, Volume as PodVolume,
-    VolumeMount, VolumeResourceRequirements,
+    Capabilities, Container, ContainerPort, EnvVar, EnvVarSource, ExecAction, Namespace, PersistentVolumeClaim,
+    PersistentVolumeClaimSpec, PersistentVolumeClaimVolumeSource, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
+    ResourceRequirements, SeccompProfile, Secret, SecretKeySelector, SecurityContext, Service, ServicePort,
+    ServiceSpec, Volume as PodVolume, VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::api::networking::v1::{
     NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicySpec,
@@ -237,6 +237,43 @@ impl SecretRefs {
     }
 }
 
+/// Secure by default (docs/kubernetes.md, "Security defaults"): a pod spec for
+/// `containers` that gets no service account token (no topology field asks
+/// for one; the services talk to each other, not to the API server) and runs
+/// under the container runtime's default seccomp profile.
+fn secure_pod(containers: Vec<Container>) -> PodSpec {
+    PodSpec {
+        containers,
+        automount_service_account_token: Some(false),
+        security_context: Some(PodSecurityContext {
+            seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".into(), localhost_profile: None }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// Secure by default, without breaking images that start as root: no
+/// privilege escalation (`no_new_privs`: setuid binaries and file
+/// capabilities grant nothing; `gosu`/`su-exec`, which only *drop* root,
+/// still work) and no raw sockets.
+///
+/// Only `NET_RAW` is dropped, not `ALL`: the official Redis and Postgres
+/// images (and most images that start as root) `chown` their data directory
+/// and switch to their own user at startup, which needs `CHOWN`, `FOWNER`,
+/// `DAC_OVERRIDE`, `SETUID` and `SETGID`; without them they fail to start.
+/// `NET_RAW` is the default capability servers never need and the one that
+/// allows packet spoofing on the pod network. Neither `runAsNonRoot` nor
+/// `readOnlyRootFilesystem` is set for the same reason: root images write to
+/// their filesystem and run as root until they drop to their user.
+fn container_security() -> SecurityContext {
+    SecurityContext {
+        allow_privilege_escalation: Some(false),
+        capabilities: Some(Capabilities { drop: Some(vec!["NET_RAW".into()]), add: None }),
+        ..Default::default()
+    }
+}
+
 /// `VAR` when `raw` is exactly `${VAR}` or `$VAR`.
 fn whole_variable(raw: &str) -> Option<String> {
     let vars = topo::interp::variables(raw);
@@ -430,7 +467,7 @@ impl Renderer<'_> {
         }
         let mut template = PodTemplateSpec {
             metadata: Some(ObjectMeta { labels: Some(pod_labels), ..Default::default() }),
-            spec: Some(PodSpec { containers: vec![container], ..Default::default() }),
+            spec: Some(secure_pod(vec![container])),
         };
         if self.t.is_one_shot(name) {
             self.mount_claims(s, claims, &mut template, &mut out);
@@ -511,6 +548,7 @@ impl Renderer<'_> {
                     .collect()
             }),
             resources: self.resources(s),
+            security_context: Some(container_security()),
             ..Default::default()
         };
         self.probes(s, &mut container, refs);
@@ -1113,6 +1151,36 @@ mod tests {
         let p = c.readiness_probe.as_ref().expect("probe");
         assert_eq!((p.period_seconds, p.timeout_seconds), (Some(1), Some(2)));
         assert!(c.startup_probe.is_none());
+    }
+
+    #[test]
+    fn every_workload_is_secure_by_default() {
+        let text = "name: x\nservices:\n  migrate:\n    image: m\n    restart: \"no\"\n  db:\n    image: postgres:16-alpine\n    kind: stateful\n    volumes: [\"d:/var/lib/postgresql/data\"]\n  api:\n    image: a\n    depends_on:\n      migrate: {condition: service_completed_successfully}\n      db: {condition: service_started}\nvolumes:\n  d: {}\n";
+        let t = deploy_topology::from_str("x.yaml", text, None).unwrap_or_else(|e| panic!("{}", e.render()));
+        let r = render(&t, &Env::default()).unwrap_or_else(|e| panic!("{}", e.render()));
+        let pod = |o: &Object| match o {
+            Object::StatefulSet(s) => s.spec.as_ref().and_then(|s| s.template.spec.clone()),
+            Object::Deployment(d) => d.spec.as_ref().and_then(|s| s.template.spec.clone()),
+            Object::Job(j) => j.spec.as_ref().and_then(|s| s.template.spec.clone()),
+            _ => None,
+        };
+        let kinds: Vec<String> = r.objects.iter().filter(|o| o.is_workload()).map(Object::id).collect();
+        assert_eq!(kinds, ["Job/migrate", "StatefulSet/db", "Deployment/api"], "{kinds:?}");
+        for o in r.objects.iter().filter(|o| o.is_workload()) {
+            let p = pod(o).unwrap_or_else(|| panic!("{}: no pod spec", o.id()));
+            assert_eq!(p.automount_service_account_token, Some(false), "{}", o.id());
+            let seccomp = p.security_context.as_ref().and_then(|s| s.seccomp_profile.as_ref());
+            assert_eq!(seccomp.map(|s| s.type_.as_str()), Some("RuntimeDefault"), "{}", o.id());
+            assert_eq!(p.security_context.as_ref().and_then(|s| s.run_as_non_root), None, "{}", o.id());
+            for c in &p.containers {
+                let sc = c.security_context.as_ref().unwrap_or_else(|| panic!("{}: no securityContext", o.id()));
+                assert_eq!(sc.allow_privilege_escalation, Some(false), "{}", o.id());
+                let drop = sc.capabilities.as_ref().and_then(|c| c.drop.clone());
+                assert_eq!(drop, Some(vec!["NET_RAW".to_string()]), "{}", o.id());
+                // Root images must still start: neither is forced.
+                assert_eq!((sc.run_as_non_root, sc.read_only_root_filesystem), (None, None), "{}", o.id());
+            }
+        }
     }
 
     #[test]
