@@ -324,9 +324,15 @@ async fn statefulset_changes(
             c
         })
         .collect();
-    let spliced = replace::with_live_immutables(cur, &planned);
-    let sts: StatefulSet = serde_json::from_value(spliced).map_err(|e| Error::Other(format!("{}: {e}", o.id())))?;
-    match patch_object(client, &Object::StatefulSet(sts), pp).await {
+    // With immutable changes, the rest is dry-run on top of the live immutable fields.
+    let spliced = if fields.is_empty() {
+        None
+    } else {
+        let json = replace::with_live_immutables(cur, &planned);
+        let sts: StatefulSet = serde_json::from_value(json).map_err(|e| Error::Other(format!("{}: {e}", o.id())))?;
+        Some(Object::StatefulSet(sts))
+    };
+    match patch_object(client, spliced.as_ref().unwrap_or(o), pp).await {
         Ok(dry) => fields.extend(field_changes(o.kind(), cur, &dry.to_json())),
         Err(kube::Error::Api(s)) if s.code == 422 && fields.is_empty() => {
             let path = format!("spec{}", replace::IMMUTABLE_SUFFIX);
