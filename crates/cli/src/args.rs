@@ -108,6 +108,9 @@ pub struct ApplyCmd {
     /// keeping its pods and claims; a larger volume size is asked of the existing claims.
     #[arg(long)]
     pub replace: bool,
+    /// Kubernetes only: take over objects whose `app.kubernetes.io/instance` label names another project.
+    #[arg(long)]
+    pub adopt: bool,
     /// Compose only: on a recreate, fresh anonymous volumes instead of the old container's (as `docker compose up -V`).
     #[arg(short = 'V', long)]
     pub renew_anon_volumes: bool,
@@ -127,6 +130,7 @@ pub struct DestroyCmd {
 pub struct K8sFlags {
     pub force_conflicts: bool,
     pub replace: bool,
+    pub adopt: bool,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -141,6 +145,7 @@ impl TargetCmd {
             (self.namespace.is_some(), "--namespace"),
             (k8s.force_conflicts, "--force-conflicts"),
             (k8s.replace, "--replace"),
+            (k8s.adopt, "--adopt"),
         ];
         let compose_only = [(renew_anon_volumes, "--renew-anon-volumes")];
         let (others, target) = match self.target {
@@ -166,7 +171,7 @@ mod tests {
     #[test]
     fn replace_is_an_option_of_the_k8s_target_only() {
         let misplaced = |a: &ApplyCmd| {
-            let k8s = K8sFlags { force_conflicts: a.force_conflicts, replace: a.replace };
+            let k8s = K8sFlags { force_conflicts: a.force_conflicts, replace: a.replace, adopt: a.adopt };
             a.common.misplaced(k8s, a.renew_anon_volumes)
         };
         assert_eq!(misplaced(&apply_cmd(&["--target", "compose", "--replace"])), Some(("--replace", "k8s")));

@@ -24,6 +24,7 @@ pub struct Extra {
     pub force_conflicts: bool,
     pub renew_anon_volumes: bool,
     pub replace: bool,
+    pub adopt: bool,
 }
 
 /// Calls `$body` with `$b` bound to the backend, whichever it is.
@@ -66,6 +67,7 @@ pub async fn connect<'a>(
                 force_conflicts: extra.force_conflicts,
                 force_recreate: extra.force_recreate,
                 replace: extra.replace,
+                adopt: extra.adopt,
             };
             Backend::K8s(Box::new(Cluster::new(client, endpoint, t, cmd.namespace.as_deref(), env, opts)))
         }

@@ -121,7 +121,8 @@ fn render(cmd: &RenderCmd) -> Result<ExitStatus, CliError> {
 
 fn apply(cmd: &ApplyCmd) -> Result<ExitStatus, CliError> {
     let c = &cmd.common;
-    check(c, K8sFlags { force_conflicts: cmd.force_conflicts, replace: cmd.replace }, cmd.renew_anon_volumes)?;
+    let k8s = K8sFlags { force_conflicts: cmd.force_conflicts, replace: cmd.replace, adopt: cmd.adopt };
+    check(c, k8s, cmd.renew_anon_volumes)?;
     let (t, env) = load_with_env(&c.source)?;
     // Unknown services and missing variables fail here, before any platform is touched.
     let sel = Selection::with_dependencies(&t, &env, &c.services)?;
@@ -133,6 +134,7 @@ fn apply(cmd: &ApplyCmd) -> Result<ExitStatus, CliError> {
         force_conflicts: cmd.force_conflicts,
         renew_anon_volumes: cmd.renew_anon_volumes,
         replace: cmd.replace,
+        adopt: cmd.adopt,
     };
     let result = block_on("apply", Some(&tracker), async {
         let backend = connect(c, &t, &env, extra, timeout).await?;

@@ -36,6 +36,8 @@ pub struct ClusterOptions {
     /// Re-create a StatefulSet whose immutable fields changed (pods and claims
     /// orphaned, then adopted; claims grown to a larger size).
     pub replace: bool,
+    /// Take over objects another project's label claims.
+    pub adopt: bool,
 }
 
 /// Where the client connects, for messages.
@@ -121,7 +123,8 @@ impl<'a> Cluster<'a> {
 
     fn pp(&self) -> PatchParams {
         let pp = PatchParams::apply(FIELD_MANAGER);
-        if self.opts.force_conflicts { pp.force() } else { pp }
+        // Adopting an object means taking over the fields its owner set.
+        if self.opts.force_conflicts || self.opts.adopt { pp.force() } else { pp }
     }
 
     /// A kube error as a sentence naming the server.
@@ -251,6 +254,7 @@ impl Cluster<'_> {
         let before = ops::list_managed(&self.client, self.ns(), &self.t.name, None, &kinds)
             .await
             .map_err(|e| fail(self.describe(&e), Vec::new()))?;
+        self.check_owners(&plan, sel, &before).await?;
         let replacements = replacements(&plan, &before);
         // A service that cannot go ahead (a replacement not allowed) is left as it is, side objects included.
         let blocked = |s: Option<&str>| {
@@ -290,6 +294,49 @@ impl Cluster<'_> {
         let _ = self.before.set(before);
         let _ = self.replacements.set(replacements);
         Ok(warnings)
+    }
+
+    /// Refuses to take over an object the plan would create but that exists
+    /// already and belongs to another project (its `app.kubernetes.io/instance`
+    /// says so), unless `--adopt`. Requests: one list per kind of such object,
+    /// none when everything planned is already this project's.
+    async fn check_owners(&self, plan: &Rendered, sel: &Selection, before: &[Object]) -> Result<(), NotPrepared> {
+        if self.opts.adopt {
+            return Ok(());
+        }
+        let ours: HashSet<String> = before.iter().map(Object::id).collect();
+        let new: Vec<&Object> = ops::selected_objects(plan, sel.services())
+            .into_iter()
+            .filter(|o| !matches!(o, Object::Namespace(_)) && !ours.contains(&o.id()))
+            .collect();
+        let mut kinds: Vec<&str> = new.iter().map(|o| o.kind()).collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        if kinds.is_empty() {
+            return Ok(());
+        }
+        let selector = format!("{0},{0}!={1}", labels::INSTANCE, self.t.name);
+        let others = ops::list_selected(&self.client, self.ns(), &selector, &kinds)
+            .await
+            .map_err(|e| NotPrepared { message: self.describe(&e), services: Vec::new() })?;
+        let taken: Vec<(String, String)> = new
+            .iter()
+            .filter_map(|o| {
+                let other = others.iter().find(|x| x.id() == o.id())?;
+                let owner = other.metadata().labels.as_ref()?.get(labels::INSTANCE)?;
+                let msg = format!(
+                    "{} exists and belongs to project `{owner}` (label {}); deploy does not take it over: rename the service, use another namespace, or pass --adopt",
+                    o.id(),
+                    labels::INSTANCE
+                );
+                Some((o.service().unwrap_or_default().to_string(), msg))
+            })
+            .collect();
+        if taken.is_empty() {
+            return Ok(());
+        }
+        let message = taken.iter().map(|(_, m)| m.clone()).collect::<Vec<_>>().join("; ");
+        Err(NotPrepared { message, services: taken })
     }
 
     /// Applies a StatefulSet or Deployment (and restarts it with `--force-recreate`).

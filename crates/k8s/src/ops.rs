@@ -63,7 +63,17 @@ pub async fn list_managed(
     if let Some(s) = service {
         selector.push_str(&format!(",{}={s}", labels::SERVICE));
     }
-    let lp = ListParams::default().labels(&selector);
+    list_selected(client, ns, &selector, kinds).await
+}
+
+/// Every object of `kinds` in `ns` that `selector` matches. One list request per kind.
+pub async fn list_selected(
+    client: &Client,
+    ns: &str,
+    selector: &str,
+    kinds: &[&str],
+) -> Result<Vec<Object>, kube::Error> {
+    let lp = ListParams::default().labels(selector);
     let mut out = Vec::new();
     for kind in kinds {
         macro_rules! list {

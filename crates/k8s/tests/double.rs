@@ -37,6 +37,7 @@ struct ApplyOptions {
     force_conflicts: bool,
     prune: bool,
     replace: bool,
+    adopt: bool,
 }
 
 fn cluster<'a>(client: &kube::Client, t: &Topology, env: &'a Env, force_conflicts: bool) -> Cluster<'a> {
@@ -53,7 +54,8 @@ async fn apply(
     progress: Arc<dyn Progress>,
 ) -> Result<ApplyReport, String> {
     let sel = Selection::with_dependencies(t, env, &o.services).map_err(|e| e.render())?;
-    let copts = ClusterOptions { force_conflicts: o.force_conflicts, replace: o.replace, ..Default::default() };
+    let copts =
+        ClusterOptions { force_conflicts: o.force_conflicts, replace: o.replace, adopt: o.adopt, ..Default::default() };
     let c = Cluster::new(client.clone(), Endpoint::default(), t, None, env, copts);
     let opts = orchestrator::ApplyOptions { timeout: o.timeout, prune: o.prune, parallel: 32 };
     Ok(orchestrator::apply(&c, &sel, &opts, progress).await)
@@ -165,8 +167,9 @@ async fn apply_creates_everything_in_order_and_waits_then_reapply_changes_nothin
     assert!(w.len() <= 2 * 4, "{}", summary(&reqs));
     let gets = reqs.iter().filter(|r| r.method == "GET" && !r.is_watch()).count();
     assert!(
-        gets <= 11,
-        "the namespace (lock, prepare), the Lease (take, release), one list per managed kind:\n{}",
+        gets <= 18,
+        "the namespace (lock, prepare), the Lease (take, release), one list per managed kind, \
+         one per kind of object to create (is it another project's?):\n{}",
         summary(&reqs)
     );
     eprintln!(
@@ -558,4 +561,34 @@ async fn a_smaller_volume_is_refused_even_with_replace() {
     assert!(!r.ok, "{}", r.text());
     assert!(r.text().contains("Kubernetes cannot shrink a PersistentVolumeClaim"), "{}", r.text());
     assert_eq!(uid(&d, "StatefulSet", "redis"), sts_uid);
+}
+
+#[tokio::test]
+async fn an_object_of_another_project_is_never_taken_over_without_adopt() {
+    let d = double().await;
+    let client = d.client();
+    d.ensure_namespace(NS).unwrap_or_else(|e| panic!("{e}"));
+    // Another project (say a Helm release, or another topology) already has a Service named `redis` here.
+    d.apply_as(
+        "someone",
+        serde_json::json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "redis", "namespace": NS, "labels": {"app.kubernetes.io/instance": "cache-team"}},
+            "spec": {"ports": [{"port": 6379}]}}),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut o = opts(Duration::from_secs(20));
+    o.services = vec!["redis".into()];
+    let r = apply(&client, &prod(), &env(), &o, Arc::new(Recorder::default())).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(!r.ok, "{}", r.text());
+    let e = r.error.clone().unwrap_or_default();
+    assert!(e.contains("Service/redis") && e.contains("cache-team") && e.contains("--adopt"), "{e}");
+    assert!(d.get("StatefulSet", Some(NS), "redis").is_none(), "nothing of redis was applied");
+    let svc = d.get("Service", Some(NS), "redis").unwrap_or_else(|| panic!("service"));
+    assert_eq!(svc["metadata"]["labels"]["app.kubernetes.io/instance"], "cache-team", "left as it was");
+    // With --adopt it is taken over.
+    o.adopt = true;
+    let r = apply(&client, &prod(), &env(), &o, Arc::new(Recorder::default())).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(r.ok, "{}", r.text());
+    let svc = d.get("Service", Some(NS), "redis").unwrap_or_else(|| panic!("service"));
+    assert_eq!(svc["metadata"]["labels"]["app.kubernetes.io/instance"], "learn-greek");
 }
