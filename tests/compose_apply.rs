@@ -205,6 +205,14 @@ fn one_shot_dependency_completes_before_its_dependent_starts() {
 
     let s = h::json(&p.run("status", &["--output", "json"]));
     assert!(s["services"].to_string().contains("completed (exit 0)"), "{s}");
+
+    // A volume both services mount goes with the whole project, after both containers.
+    let o = p.run("destroy", &["--volumes", "--output", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert!(!h::exists("container", "deploy-t-oneshot-migrate-1"));
+    assert!(!h::exists("volume", "deploy-t-oneshot_shared"), "{}", show(&o));
+    let kept = h::json(&o)["kept"].to_string();
+    assert!(!kept.contains("deploy-t-oneshot_shared"), "not reported kept once removed: {kept}");
 }
 
 #[test]

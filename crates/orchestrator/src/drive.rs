@@ -361,7 +361,7 @@ async fn destroy_locked<B: Backend>(
 ) -> DestroyReport {
     let board = Board::new(sel);
     let run = sel.services().iter().map(|s| {
-        let volumes = if opts.volumes { exclusive_volumes(t, sel, s) } else { Vec::new() };
+        let volumes = if opts.volumes { exclusive_volumes(t, s) } else { Vec::new() };
         let step = Step::new(s, progress.as_ref(), deadline, opts.timeout);
         remove_one(b, &board, step, volumes)
     });
@@ -382,11 +382,13 @@ async fn destroy_locked<B: Backend>(
             Err(_) => errors.push(timeout_message(b, opts.timeout, "removing the project's networks and volumes")),
         }
     }
+    // A volume one service kept (others still used it) may have gone with the project.
+    let kept = removed.kept.into_iter().filter(|k| !removed.removed.contains(k)).collect();
     DestroyReport {
         target: b.target().into(),
         project: b.project().into(),
         removed: removed.removed,
-        kept: removed.kept,
+        kept,
         error: (!errors.is_empty()).then(|| errors.join("; ")),
     }
 }
@@ -400,15 +402,15 @@ fn merge(into: &mut Removed, r: Removed) {
     }
 }
 
-/// The topology volumes `service` mounts that no service outside the selection mounts.
-fn exclusive_volumes(t: &Topology, sel: &Selection, service: &str) -> Vec<String> {
-    let outside: HashSet<&str> = t
-        .services
-        .values()
-        .filter(|s| !sel.contains(&s.name))
-        .flat_map(|s| s.named_volumes().map(|(k, _)| k))
-        .collect();
-    t.services[service].named_volumes().map(|(k, _)| k).filter(|k| !outside.contains(k)).map(String::from).collect()
+/// The topology volumes only `service` mounts: removed with it under
+/// `--volumes`. A volume several services mount goes once they are all gone:
+/// with the whole project (`remove_project`); a destroy of some of them keeps
+/// it (reported as kept). Deleting it with the first of them would fail while
+/// the others still use it, on Docker, and differ from Kubernetes.
+fn exclusive_volumes(t: &Topology, service: &str) -> Vec<String> {
+    let others: HashSet<&str> =
+        t.services.values().filter(|s| s.name != service).flat_map(|s| s.named_volumes().map(|(k, _)| k)).collect();
+    t.services[service].named_volumes().map(|(k, _)| k).filter(|k| !others.contains(k)).map(String::from).collect()
 }
 
 async fn remove_one<B: Backend>(
