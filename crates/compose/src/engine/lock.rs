@@ -91,7 +91,8 @@ async fn holder(e: &Engine<'_>) -> Result<Option<(Holder, u64)>, String> {
 }
 
 async fn remove(e: &Engine<'_>) -> Result<(), String> {
-    let opts = RemoveContainerOptionsBuilder::default().force(true).build();
+    // `v`: an image with a `VOLUME` gives even a never-started container an anonymous volume.
+    let opts = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
     match e.docker.remove_container(&name(e), Some(opts)).await {
         Ok(()) => Ok(()),
         Err(err) if d::is_not_found(&err) || d::is_status(&err, 409) => Ok(()),
