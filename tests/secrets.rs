@@ -6,14 +6,13 @@
 mod common;
 #[path = "compose_common.rs"]
 mod compose_common;
+#[path = "conformance/rig.rs"]
+mod rig;
 
-use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use kube_double::KubeDouble;
-
-use common::{deploy_in, stderr, stdout};
-use compose_common::docker_ready;
+use common::{stderr, stdout};
+use rig::{Rig, Target};
 
 /// The secret's value; the rotated one contains it, so one search covers both.
 const CANARY: &str = "CANARY-7f3a9c";
@@ -21,11 +20,10 @@ const ROTATED: &str = "CANARY-7f3a9c-rotated";
 
 /// `app`: the secret in env (also under a name that does not look secret), in
 /// `command` and in a shell probe; `worker`: in an exec probe.
-fn topology(project: &str, with_copy: bool) -> String {
+fn topology(with_copy: bool) -> String {
     let copy = if with_copy { "      TOKEN_COPY: \"${API_TOKEN}\"\n" } else { "" };
     format!(
-        r#"name: {project}
-variables:
+        r#"variables:
   API_TOKEN: {{secret: true}}
 services:
   app:
@@ -45,68 +43,32 @@ services:
 }
 
 /// A failing probe that uses the secret: its failure must not show it.
-fn failing(project: &str) -> String {
-    format!(
-        r#"name: {project}
-variables:
-  API_TOKEN: {{secret: true}}
+const FAILING: &str = r#"variables:
+  API_TOKEN: {secret: true}
 services:
   bad:
     image: deploy-test/busybox:1
     command: ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"]
-    healthcheck: {{shell: 'echo "got ${{API_TOKEN}}"; exit 1', interval: 1s, timeout: 2s, retries: 1}}
-"#
-    )
-}
+    healthcheck: {shell: 'echo "got ${API_TOKEN}"; exit 1', interval: 1s, timeout: 2s, retries: 1}
+"#;
 
+/// The shared rig of the conformance table, with the canary's checks.
 struct Canary {
-    target: &'static str,
-    project: String,
-    dir: tempfile::TempDir,
-    kubeconfig: Option<PathBuf>,
-    double: Option<KubeDouble>,
-    _rt: Option<tokio::runtime::Runtime>,
+    rig: Rig,
 }
 
 impl Canary {
-    fn new(target: &'static str) -> Option<Canary> {
-        if target == "compose" && !docker_ready() {
-            return None;
-        }
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-        let (mut kubeconfig, mut double, mut rt) = (None, None, None);
-        if target == "k8s" {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap_or_else(|e| panic!("runtime: {e}"));
-            let d = runtime.block_on(KubeDouble::start()).unwrap_or_else(|e| panic!("kube-double: {e}"));
-            let kc = dir.path().join("kubeconfig");
-            d.write_kubeconfig(&kc).unwrap_or_else(|e| panic!("kubeconfig: {e}"));
-            d.set_behaviour("bad", kube_double::Behaviour::ReadinessFailing("probe failed".into()));
-            (kubeconfig, double, rt) = (Some(kc), Some(d), Some(runtime));
-        }
-        let project = format!("canary-{target}");
-        Some(Canary { target, project, dir, kubeconfig, double, _rt: rt })
-    }
-
-    fn write(&self, text: &str) {
-        std::fs::write(self.dir.path().join("deploy.yaml"), text).unwrap_or_else(|e| panic!("write: {e}"));
+    fn new(target: Target) -> Option<Canary> {
+        let rig = Rig::new(target, "canary", "")?;
+        rig.behave("bad", kube_double::Behaviour::ReadinessFailing("probe failed".into()));
+        Some(Canary { rig })
     }
 
     /// `deploy VERB --target T ARGS...` with `API_TOKEN=token`; asserts the canary is not in its output.
     fn run(&self, token: &str, verb: &str, args: &[&str]) -> Output {
-        let mut a = vec![verb, "--target", self.target];
-        a.extend_from_slice(args);
-        let kc = self.kubeconfig.as_deref().map(Path::display).map(|d| d.to_string()).unwrap_or_default();
-        let mut env = vec![("API_TOKEN", token), ("NO_COLOR", "1"), ("DEPLOY_K8S_FAIL_GRACE", "1s")];
-        if !kc.is_empty() {
-            env.push(("KUBECONFIG", kc.as_str()));
-        }
-        let o = deploy_in(self.dir.path(), &a, &env);
+        let o = self.rig.run_with(verb, args, &[("API_TOKEN", token)]);
         let (out, err) = (stdout(&o), stderr(&o));
-        let what = format!("[{}] deploy {}", self.target, a.join(" "));
+        let what = format!("[{}] deploy {verb} {}", self.rig.target.name(), args.join(" "));
         assert!(!out.contains(CANARY), "{what}: the secret is in stdout:\n{out}");
         assert!(!err.contains(CANARY), "{what}: the secret is in stderr:\n{err}");
         o
@@ -118,14 +80,15 @@ impl Canary {
         let mut a = args.to_vec();
         a.extend(["-o", "json"]);
         let o = self.run(token, verb, &a);
-        serde_json::from_slice::<serde_json::Value>(&o.stdout)
-            .unwrap_or_else(|e| panic!("[{}] {verb}: not JSON ({e}): {}{}", self.target, stdout(&o), stderr(&o)));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap_or_else(|e| {
+            panic!("[{}] {verb}: not JSON ({e}): {}{}", self.rig.target.name(), stdout(&o), stderr(&o))
+        });
         (text, o.status.code().unwrap_or(-1))
     }
 
     /// On Kubernetes: no stored object but a Secret holds the secret.
     fn assert_objects_clean(&self) {
-        let Some(d) = &self.double else { return };
+        let Some(d) = self.rig.double() else { return };
         let kinds = ["ConfigMap", "Service", "Pod", "Event", "StatefulSet", "Deployment", "Job", "NetworkPolicy"];
         for kind in kinds.into_iter().chain(["PersistentVolumeClaim", "Namespace", "Lease"]) {
             for o in d.list(kind, None) {
@@ -137,17 +100,10 @@ impl Canary {
     }
 }
 
-impl Drop for Canary {
-    fn drop(&mut self) {
-        if self.target == "compose" {
-            let _ = deploy_in(self.dir.path(), &["destroy", "--target", "compose", "--volumes"], &[]);
-        }
-    }
-}
-
-fn every_verb_keeps_the_secret(target: &'static str) {
+fn every_verb_keeps_the_secret(target: Target) {
     let Some(c) = Canary::new(target) else { return };
-    c.write(&topology(&c.project, true));
+    let target = target.name();
+    c.rig.write(&topology(true));
     let (text, json) = c.both(CANARY, "apply", &["--timeout", "60s"]);
     assert_eq!((text, json), (0, 0), "[{target}] apply succeeds: the probes pass with the secret");
     c.assert_objects_clean();
@@ -159,7 +115,7 @@ fn every_verb_keeps_the_secret(target: &'static str) {
     assert_eq!(o.status.code(), Some(0), "[{target}] {}{}", stdout(&o), stderr(&o));
     c.assert_objects_clean();
     // A key removed: the removal is shown, masked, and applied.
-    c.write(&topology(&c.project, false));
+    c.rig.write(&topology(false));
     assert_eq!(c.both(ROTATED, "diff", &[]), (2, 2), "[{target}] the removed key is a change");
     let o = c.run(ROTATED, "apply", &["--timeout", "60s"]);
     assert_eq!(o.status.code(), Some(0), "[{target}] {}{}", stdout(&o), stderr(&o));
@@ -168,7 +124,7 @@ fn every_verb_keeps_the_secret(target: &'static str) {
     let (text, _) = c.both(ROTATED, "destroy", &[]);
     assert_eq!(text, 0);
     // A probe that fails and prints the secret: neither its failure nor its output shows it.
-    c.write(&failing(&c.project));
+    c.rig.write(FAILING);
     let (text, json) = c.both(CANARY, "apply", &["--timeout", "20s"]);
     assert_eq!((text, json), (1, 1), "[{target}] the failing probe fails the apply");
     c.assert_objects_clean();
@@ -177,10 +133,10 @@ fn every_verb_keeps_the_secret(target: &'static str) {
 
 #[test]
 fn compose() {
-    every_verb_keeps_the_secret("compose")
+    every_verb_keeps_the_secret(Target::Compose)
 }
 
 #[test]
 fn k8s() {
-    every_verb_keeps_the_secret("k8s")
+    every_verb_keeps_the_secret(Target::K8s)
 }

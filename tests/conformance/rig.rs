@@ -1,3 +1,4 @@
+#![allow(dead_code)]
 //! The rig of the conformance table: one topology, run through the real
 //! `deploy` binary on either target. Compose runs on the real Docker Engine
 //! (the local test images); Kubernetes on kube-double, served by a runtime of
@@ -119,11 +120,22 @@ impl Rig {
         }
     }
 
+    /// The API double the Kubernetes target talks to (`None` on Compose).
+    pub fn double(&self) -> Option<&KubeDouble> {
+        self.double.as_ref()
+    }
+
     /// `deploy VERB --target T ARGS...` in the topology's directory.
     pub fn run(&self, verb: &str, args: &[&str]) -> Output {
+        self.run_with(verb, args, &[])
+    }
+
+    /// [`Rig::run`] with these variables in the environment too.
+    pub fn run_with(&self, verb: &str, args: &[&str], vars: &[(&str, &str)]) -> Output {
         let mut a = vec![verb, "--target", self.target.name()];
         a.extend_from_slice(args);
         let mut env: Vec<(&str, String)> = vec![("DEPLOY_K8S_FAIL_GRACE", "1s".into()), ("NO_COLOR", "1".into())];
+        env.extend(vars.iter().map(|(k, v)| (*k, v.to_string())));
         if let Some(kc) = &self.kubeconfig {
             env.push(("KUBECONFIG", kc.display().to_string()));
         }
