@@ -90,6 +90,7 @@ async fn apply_unmasked<B: Backend>(
         pruned: Vec::new(),
         warnings: Vec::new(),
         error: None,
+        verify: None,
     };
     let me = Holder::me("apply");
     if let Err(np) = lock(b, &me, deadline, opts.timeout, progress.as_ref()).await {

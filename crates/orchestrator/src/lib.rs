@@ -10,6 +10,7 @@ mod drive;
 pub mod lock;
 mod secrets;
 mod selection;
+mod verify;
 pub mod walk;
 
 use std::sync::Mutex;
@@ -21,6 +22,7 @@ pub use drive::{ApplyOptions, DestroyOptions, apply, destroy, diff, status};
 pub use lock::{Holder, Lock};
 pub use secrets::topology_secrets;
 pub use selection::Selection;
+pub use verify::{VerifyOptions, verify};
 
 /// Time a backend gets past the deadline to report a timeout in its own words
 /// (last probe output, pod reasons) before the orchestrator cuts it off.
@@ -124,6 +126,16 @@ pub struct NotPrepared {
     pub services: Vec<(String, String)>,
 }
 
+/// What a command run inside a service printed, and how it ended (`deploy verify`).
+#[derive(Clone, Debug, Default)]
+pub struct Exec {
+    /// Where it ran: the container, or `pod/NAME`.
+    pub instance: String,
+    pub exit_code: i64,
+    pub stdout: String,
+    pub stderr: String,
+}
+
 /// One service's work in progress: its progress line, its deadline.
 pub struct Step<'a> {
     pub service: &'a str,
@@ -218,6 +230,20 @@ pub trait Backend {
     async fn status(&self, sel: &Selection) -> Result<Vec<ServiceStatus>, String>;
     /// Planned versus live, object by object.
     async fn diff(&self, sel: &Selection) -> Result<DiffReport, String>;
+    /// Runs `command` (arguments, no shell) inside one running, ready instance
+    /// of `service` and returns what it printed and its exit code (`deploy
+    /// verify`; the orchestrator times it, bounds it and judges the result).
+    /// `Err` when it could not run at all: no running instance, no such
+    /// executable.
+    async fn exec(&self, service: &str, _command: &[String]) -> Result<Exec, String> {
+        Err(format!("the {} target cannot run commands in `{service}`", self.target()))
+    }
+    /// Restarts `service` the way its platform restarts it and waits, until
+    /// `step.deadline`, for it to be ready again; says what it did. A
+    /// `persists` check runs it between writing and reading back.
+    async fn restart(&self, service: &str, _step: &Step<'_>) -> Result<Vec<String>, Failure> {
+        Err(Failure::new(format!("the {} target cannot restart `{service}`", self.target())))
+    }
 }
 
 #[cfg(test)]

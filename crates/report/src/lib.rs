@@ -6,6 +6,7 @@
 //! every report and progress event through a [`Masker`] of the secret values.
 
 mod masker;
+mod verify;
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -13,6 +14,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 pub use masker::{MIN_MASKED_LEN, Masker, Masking};
+pub use verify::{CheckKind, CheckResult, CommandOutput, VerifyReport};
 
 /// How the process ends, documented in README.md. Commands return it; `main`
 /// turns it into the exit code, once.
@@ -164,10 +166,21 @@ pub struct ApplyReport {
     pub warnings: Vec<String>,
     /// Set when `ok` is false.
     pub error: Option<String>,
+    /// The declared checks, run once the apply was ready (`apply --verify`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verify: Option<VerifyReport>,
 }
 
 impl ApplyReport {
     pub fn text(&self) -> String {
+        let mut s = self.apply_text();
+        if let Some(v) = &self.verify {
+            s.push_str(&v.text());
+        }
+        s
+    }
+
+    fn apply_text(&self) -> String {
         let mut s = String::new();
         for r in &self.services {
             let _ = writeln!(

@@ -4,7 +4,7 @@
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use crate::{ApplyReport, DestroyReport, DiffReport, MASK, Phase, Progress, StatusReport};
+use crate::{ApplyReport, DestroyReport, DiffReport, MASK, Phase, Progress, StatusReport, VerifyReport};
 
 /// Values shorter than this are not masked: replacing every `on` or `123` in a
 /// report would garble it (and tell a reader the value anyway). A secret that
@@ -82,6 +82,25 @@ impl Masker {
         }
         self.all(&mut r.pruned);
         self.all(&mut r.warnings);
+        self.opt(&mut r.error);
+        if let Some(v) = &mut r.verify {
+            self.verify_report(v);
+        }
+    }
+
+    /// Every output a check printed, its command and its reason.
+    pub fn verify_report(&self, r: &mut VerifyReport) {
+        for c in &mut r.checks {
+            self.one(&mut c.name);
+            self.opt(&mut c.instance);
+            self.opt(&mut c.reason);
+            self.all(&mut c.detail);
+            if let Some(o) = &mut c.output {
+                self.one(&mut o.command);
+                self.one(&mut o.stdout);
+                self.one(&mut o.stderr);
+            }
+        }
         self.opt(&mut r.error);
     }
 

@@ -3,6 +3,7 @@
 //! Data flow: file (YAML) → [`raw::RawTopology`] (positions kept) → profile overlay →
 //! validation → [`Topology`]. Backends (Compose, Kubernetes) read only [`Topology`].
 
+pub mod checks;
 pub mod diag;
 mod dotenv;
 pub mod interp;

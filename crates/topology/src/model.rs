@@ -97,6 +97,8 @@ pub struct Service {
     pub depends_on: IndexMap<String, Condition>,
     pub replicas: u32,
     pub kind: WorkloadKind,
+    /// What must hold inside the running service once deployed (`deploy verify`), in order.
+    pub checks: Vec<crate::checks::Check>,
 }
 
 impl Service {
@@ -430,6 +432,7 @@ impl Service {
                 ProbeTest::Shell(v) => out.push(v),
             }
         }
+        out.extend(self.checks.iter().flat_map(|c| c.values()));
         out
     }
 }

@@ -155,6 +155,8 @@ pub struct RawService {
     pub replicas: Option<L<u32>>,
     /// `stateful` (StatefulSet) or `stateless` (Deployment); by default stateful when a named volume is mounted.
     pub kind: Option<L<String>>,
+    /// What must hold inside the running service once deployed (`deploy verify`); a profile adds or overrides checks by `name`.
+    pub checks: Option<Vec<L<crate::checks::RawCheck>>>,
 }
 
 #[derive(Deserialize, JsonSchema, Default, Debug, Clone)]
@@ -373,6 +375,7 @@ impl Overlay for RawService {
     fn overlay(&mut self, o: Self) {
         replace!(self, o; image, container_name, command, entrypoint, ports, expose, volumes, networks, restart, replicas, kind);
         nested!(self, o; build, healthcheck, resources);
+        crate::checks::overlay(&mut self.checks, o.checks);
         match (&mut self.environment, o.environment) {
             (Some(a), Some(b)) => {
                 let mut merged = a.clone().into_map();

@@ -22,6 +22,7 @@
 mod cross;
 mod normalise;
 mod parse;
+mod checks;
 mod project;
 mod service;
 

@@ -34,6 +34,7 @@ fn service(cx: &mut Ctx, scope: &mut Scope<'_>, key: &Located<String>, s: &RawSe
     let depends_on = depends_on(cx, scope, sname, s);
     let replicas = replicas(cx, sname, s, &ports);
     let kind = kind(cx, sname, s, &mounts);
+    let checks = super::checks::checks(cx, key, s);
     Service {
         name: sname.to_string(),
         image,
@@ -56,6 +57,7 @@ fn service(cx: &mut Ctx, scope: &mut Scope<'_>, key: &Located<String>, s: &RawSe
         depends_on,
         replicas,
         kind,
+        checks,
     }
 }
 
