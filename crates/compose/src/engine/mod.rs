@@ -24,6 +24,7 @@ mod lock;
 mod ops;
 mod plan;
 mod probe;
+mod verify;
 mod wait;
 
 use std::collections::HashMap;
@@ -170,6 +171,12 @@ impl Backend for Engine<'_> {
     }
     async fn diff(&self, sel: &Selection) -> Result<DiffReport, String> {
         ops::diff(self, sel).await.map_err(|e| e.to_string())
+    }
+    async fn exec(&self, service: &str, command: &[String]) -> Result<deploy_orchestrator::Exec, String> {
+        verify::exec(self, service, command).await
+    }
+    async fn restart(&self, service: &str, step: &Step<'_>) -> Result<Vec<String>, Failure> {
+        verify::restart(self, service, step).await
     }
 }
 
