@@ -34,6 +34,8 @@ pub enum Command {
     Validate(Source),
     /// Print the JSON Schema of topology and profile files.
     Schema,
+    /// Turn Compose files into a topology (and profiles), checked by rendering it back.
+    Import(crate::import::ImportCmd),
 }
 
 #[derive(Args, Debug)]

@@ -8,6 +8,7 @@
 mod args;
 mod backend;
 mod error;
+mod import;
 mod progress;
 
 use std::process::ExitCode;
@@ -52,6 +53,11 @@ fn run(cli: Cli) -> Result<ExitStatus, CliError> {
             Ok(ExitStatus::Ok)
         }
         Command::Validate(source) => validate(&source),
+        Command::Import(cmd) => {
+            let (text, status) = import::run(&cmd)?;
+            out(&text)?;
+            Ok(status)
+        }
         Command::Render(cmd) => render(&cmd),
         Command::Apply(cmd) => apply(&cmd),
         Command::Diff(cmd) => diff(&cmd),
