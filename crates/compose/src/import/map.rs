@@ -103,7 +103,35 @@ fn service(spath: &Path, s: &Node, rebase: &Rebase, ignored: &mut Vec<(Path, Str
         };
         out.insert(k.clone(), v);
     }
+    fold_legacy_resources(&mut out);
     Node::Map(out)
+}
+
+/// The version-2 file format's `mem_limit`, `cpus` and `mem_reservation`: Compose
+/// reads them as `deploy.resources` (it refuses the two when they disagree), so
+/// they become `resources:` where the first of them was; `deploy.resources` wins.
+fn fold_legacy_resources(out: &mut Map) {
+    const LEGACY: [(&str, &str, &str); 3] =
+        [("mem_limit", "limits", "memory"), ("cpus", "limits", "cpus"), ("mem_reservation", "reservations", "memory")];
+    let Some(at) = out.keys().position(|k| LEGACY.iter().any(|(l, _, _)| l == k)) else { return };
+    let mut resources = match out.get("resources") {
+        Some(Node::Map(m)) => m.clone(),
+        Some(_) => return,
+        None => Map::new(),
+    };
+    for (legacy, section, field) in LEGACY {
+        let Some(v) = out.shift_remove(legacy) else { continue };
+        let Node::Map(amount) = resources.entry(section.to_string()).or_insert_with(|| Node::Map(Map::new())) else {
+            continue;
+        };
+        amount.entry(field.to_string()).or_insert(v);
+    }
+    let resources = self::resources(&Node::Map(resources));
+    if out.contains_key("resources") {
+        out.insert("resources".to_string(), resources);
+    } else {
+        out.shift_insert(at.min(out.len()), "resources".to_string(), resources);
+    }
 }
 
 /// `deploy:` → `resources:` and `replicas:` in its place; what else it holds stays under `deploy:`.
@@ -327,6 +355,18 @@ mod tests {
         assert_eq!(a["volumes"], Node::Seq(vec![Node::str("../app/d:/d:ro"), Node::str("v:/v")]));
         assert_eq!(a["networks"], Node::Seq(vec![Node::str("n")]));
         assert!(t.as_map().is_some_and(|m| !m.contains_key("version")));
+    }
+
+    #[test]
+    fn version_2_resource_fields_are_resources() {
+        let t = map(
+            "services:\n  a:\n    image: x\n    mem_limit: 256m\n    cpus: '0.5'\n    user: u\n    mem_reservation: 64m\n",
+        );
+        let a = t.get(&Path::keys(&["services", "a"]).0).cloned().unwrap_or(Node::Null);
+        let expected = parse_yaml(
+            "image: x\nresources:\n  limits: {memory: 256m, cpus: 0.5}\n  reservations: {memory: 64m}\nuser: u\n",
+        );
+        assert_eq!(Some(a), expected.ok());
     }
 
     #[test]

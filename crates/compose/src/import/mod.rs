@@ -116,8 +116,17 @@ pub fn run(opts: &ImportOptions) -> Result<ImportReport, ImportError> {
     let mut written = vec![topology_file.clone()];
     written.extend(profile_files.iter().cloned());
     write_files(&written, &texts)?;
+    let mut named = Vec::new();
     for (i, f) in files.iter_mut().enumerate() {
-        f.check = round_trip(&opts.inputs[i], &texts[0], texts.get(i + 1), &topology_file);
+        let (check, project) = round_trip(&opts.inputs[i], &texts[0], texts.get(i + 1), &topology_file);
+        f.check = check;
+        // One note per project name: the files of several profiles usually share a folder.
+        if let Some((name, note)) = project.and_then(|p| project_note(&opts.inputs[i], &trees[i], &p))
+            && !named.contains(&name)
+        {
+            named.push(name);
+            notes.push(note);
+        }
     }
     Ok(ImportReport::new(written, files, notes, secrets))
 }
@@ -249,8 +258,9 @@ fn write_files(paths: &[PathBuf], texts: &[String]) -> Result<(), ImportError> {
     Ok(())
 }
 
-/// Loads what was written (with the input's profile), renders it to Compose and compares with the input.
-fn round_trip(input: &Input, base: &str, overlay: Option<&String>, file: &FsPath) -> Check {
+/// Loads what was written (with the input's profile), renders it to Compose and compares with the
+/// input; also the project name deploy gives it.
+fn round_trip(input: &Input, base: &str, overlay: Option<&String>, file: &FsPath) -> (Check, Option<String>) {
     let dir = file.parent().map_or_else(|| ".".into(), FsPath::to_path_buf);
     let base = Arc::new(SourceFile { path: file.to_path_buf(), text: base.to_string() });
     let overlay = overlay
@@ -258,11 +268,35 @@ fn round_trip(input: &Input, base: &str, overlay: Option<&String>, file: &FsPath
         .map(|(t, p)| Arc::new(SourceFile { path: dir.join("profiles").join(format!("{p}.yaml")), text: t.clone() }));
     let t = match deploy_topology::load_sources(&base, overlay.as_ref(), input.profile.as_deref(), dir.clone()) {
         Ok(t) => t,
-        Err(e) => return Check::Compared(vec![format!("the topology written does not load: {e}")]),
+        Err(e) => return (Check::Compared(vec![format!("the topology written does not load: {e}")]), None),
     };
     let rendered = crate::render(&t).to_yaml(TOPOLOGY_FILE);
     let abs = std::fs::canonicalize(&input.file).unwrap_or_else(|_| input.file.clone());
-    verify::compare(&abs, &rendered, &dir, &t.name)
+    (verify::compare(&abs, &rendered, &dir, &t.name), Some(t.name))
+}
+
+/// When the input names no project, Compose names it after the input's folder and deploy after the
+/// output's: different names mean new containers, networks and volumes (the old data stays behind).
+fn project_note(input: &Input, tree: &Node, deploy_name: &str) -> Option<(String, String)> {
+    if tree.as_map().is_some_and(|m| m.contains_key("name")) {
+        return None;
+    }
+    let dir =
+        std::fs::canonicalize(input.file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(FsPath::new(".")));
+    let folder = dir.ok()?.file_name()?.to_string_lossy().to_ascii_lowercase();
+    let compose: String =
+        folder.chars().filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-')).collect();
+    let compose = compose.trim_start_matches(['_', '-']).to_string();
+    (compose != deploy_name && !compose.is_empty()).then(|| {
+        let note = format!(
+            "Compose names the project of {} `{compose}` (its folder) and deploy names this one `{deploy_name}` (the folder \
+             of deploy.yaml): containers, networks and volumes without an explicit name get new names; to keep them, \
+             add `name: {compose}` to deploy.yaml{}",
+            file_name(&input.file),
+            if compose.contains('_') { " (`_` is not allowed there: rename the folder or the volumes)" } else { "" }
+        );
+        (compose, note)
+    })
 }
 
 fn file_name(p: &FsPath) -> String {

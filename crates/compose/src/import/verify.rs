@@ -129,6 +129,7 @@ fn normalise(mut doc: Value) -> Value {
     for s in services.values_mut() {
         if let Some(m) = s.as_object_mut() {
             m.retain(|k, _| !k.starts_with("x-"));
+            fold_legacy_resources(m);
         }
         if let Some(Value::Object(n)) = s.get_mut("networks") {
             let old = std::mem::take(n);
@@ -146,6 +147,31 @@ fn normalise(mut doc: Value) -> Value {
         }
     }
     doc
+}
+
+/// `mem_limit`, `cpus` and `mem_reservation` as the `deploy.resources` Compose
+/// takes them for (it refuses the two spellings when they disagree); an empty
+/// `deploy.placement` (which Compose adds to any `deploy`) left out.
+fn fold_legacy_resources(service: &mut Map<String, Value>) {
+    for (legacy, section, field) in
+        [("mem_limit", "limits", "memory"), ("cpus", "limits", "cpus"), ("mem_reservation", "reservations", "memory")]
+    {
+        let Some(v) = service.remove(legacy) else { continue };
+        let deploy = service.entry("deploy").or_insert_with(|| Value::Object(Map::new()));
+        let amount = deploy
+            .as_object_mut()
+            .map(|d| d.entry("resources").or_insert_with(|| Value::Object(Map::new())))
+            .and_then(Value::as_object_mut)
+            .map(|r| r.entry(section).or_insert_with(|| Value::Object(Map::new())));
+        if let Some(Value::Object(a)) = amount {
+            a.entry(field).or_insert(v);
+        }
+    }
+    if let Some(Value::Object(d)) = service.get_mut("deploy")
+        && d.get("placement").and_then(Value::as_object).is_some_and(Map::is_empty)
+    {
+        d.remove("placement");
+    }
 }
 
 /// Re-keys a top-level section by each entry's `name`; returns key → name.
