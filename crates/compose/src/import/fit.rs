@@ -49,11 +49,20 @@ pub(crate) fn fit(mut node: Node, file: &FsPath) -> Result<Fitted, ImportError> 
                 progressed = true;
                 removed.record(&original);
                 dropped.push(NotCarried { path: compose_path(&original).to_string(), reason: why });
+                drop_emptied_list(&mut node, &path);
             }
         }
         if !progressed {
             return Err(ImportError::Internal(format!("the topology rejects the import:\n{errors}")));
         }
+    }
+}
+
+/// A list whose last item was just left out goes too (`depends_on: []` says nothing).
+fn drop_emptied_list(node: &mut Node, item: &Path) {
+    let Some((Seg::Index(_), parent)) = item.0.split_last() else { return };
+    if matches!(node.get(parent), Some(Node::Seq(items)) if items.is_empty()) {
+        node.remove(parent);
     }
 }
 

@@ -130,6 +130,7 @@ fn normalise(mut doc: Value) -> Value {
         if let Some(m) = s.as_object_mut() {
             m.retain(|k, _| !k.starts_with("x-"));
             fold_legacy_resources(m);
+            disabled_healthcheck(m);
         }
         if let Some(Value::Object(n)) = s.get_mut("networks") {
             let old = std::mem::take(n);
@@ -171,6 +172,13 @@ fn fold_legacy_resources(service: &mut Map<String, Value>) {
         && d.get("placement").and_then(Value::as_object).is_some_and(Map::is_empty)
     {
         d.remove("placement");
+    }
+}
+
+/// `healthcheck: {disable: true}` as the `test: [NONE]` Compose turns it into for the engine.
+fn disabled_healthcheck(service: &mut Map<String, Value>) {
+    if service.get("healthcheck").and_then(|h| h.get("disable")).and_then(Value::as_bool) == Some(true) {
+        service.insert("healthcheck".to_string(), serde_json::json!({"test": ["NONE"]}));
     }
 }
 
