@@ -28,6 +28,8 @@ pub enum Command {
     Diff(TargetCmd),
     /// Show each service's live state and readiness.
     Status(TargetCmd),
+    /// Draw the topology: services, depends_on, volumes and networks (Mermaid, DOT or SVG; --live colours by status).
+    Graph(GraphCmd),
     /// Remove what the project created, dependents first (volumes and PVCs stay unless --volumes).
     Destroy(DestroyCmd),
     /// Check the topology and profile without touching any platform.
@@ -125,6 +127,45 @@ pub struct DestroyCmd {
     /// Also delete named volumes / PersistentVolumeClaims: their data is lost.
     #[arg(long)]
     pub volumes: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct GraphCmd {
+    /// The topology, and with --live the platform to ask (as `deploy status` takes them); services named
+    /// here are drawn with what they depend on.
+    #[command(flatten)]
+    pub common: TargetCmd,
+    /// `mermaid` (renders in GitHub Markdown), `dot` (Graphviz), or `svg` (laid out in-process, no Graphviz).
+    #[arg(long, value_enum, default_value = "mermaid")]
+    pub format: GraphFormat,
+    /// Colour each service by its live state on --target, read as `deploy status` reads it.
+    #[arg(long)]
+    pub live: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum GraphFormat {
+    Mermaid,
+    Dot,
+    Svg,
+}
+
+impl GraphCmd {
+    /// An option that only means something with `--live`, given without it; or `-o json` (the
+    /// picture's format is `--format`).
+    pub fn misplaced(&self) -> Option<String> {
+        let c = &self.common;
+        if c.output != Output::Text {
+            return Some("-o/--output is for reports; choose the picture's format with --format".into());
+        }
+        let live_only = [
+            (c.timeout.is_some(), "--timeout"),
+            (c.context.is_some(), "--context"),
+            (c.namespace.is_some(), "--namespace"),
+        ];
+        let (_, flag) = live_only.iter().find(|(given, _)| *given && !self.live)?;
+        Some(format!("{flag} is an option of `graph --live` only: add --live (and --target), or drop it"))
+    }
 }
 
 /// The apply flags only the Kubernetes target takes (besides `--context` and `--namespace`).

@@ -18,9 +18,10 @@ use std::time::Duration;
 use clap::Parser;
 use deploy_orchestrator::{self as orchestrator, ApplyOptions, DestroyOptions, Selection};
 use deploy_report::{ApplyReport, DestroyReport, DiffReport, ExitStatus, Progress, StatusReport};
-use deploy_topology::{Env, Topology};
+use deploy_topology::{Env, Errors, Topology};
 
 use args::{ApplyCmd, Cli, Command, DestroyCmd, K8sFlags, Output, RenderCmd, Source, Target, TargetCmd};
+use args::{GraphCmd, GraphFormat};
 use backend::{Extra, connect, on_backend};
 use error::CliError;
 
@@ -62,6 +63,7 @@ fn run(cli: Cli) -> Result<ExitStatus, CliError> {
         Command::Apply(cmd) => apply(&cmd),
         Command::Diff(cmd) => diff(&cmd),
         Command::Status(cmd) => status(&cmd),
+        Command::Graph(cmd) => graph(&cmd),
         Command::Destroy(cmd) => destroy(&cmd),
     }
 }
@@ -178,6 +180,40 @@ fn status(c: &TargetCmd) -> Result<ExitStatus, CliError> {
     });
     let Some(report) = result? else { return Ok(ExitStatus::Interrupted) };
     emit(c.output, &report, StatusReport::text)?;
+    Ok(ExitStatus::Ok)
+}
+
+/// `deploy graph`: the topology as a picture; with `--live`, each service
+/// coloured by the state `deploy status` reads (through the same backend and
+/// orchestrator call), the graph crate only turning status rows into colours.
+fn graph(cmd: &GraphCmd) -> Result<ExitStatus, CliError> {
+    let c = &cmd.common;
+    if let Some(problem) = cmd.misplaced() {
+        return Err(CliError::Usage(problem));
+    }
+    let (t, live) = if cmd.live {
+        check(c, K8sFlags::default(), Default::default())?;
+        let (t, env) = load_with_env(&c.source)?;
+        // The services drawn: the named ones and what they depend on (all when none are named).
+        let names = if c.services.is_empty() { Vec::new() } else { t.select(&c.services).map_err(Errors::from)? };
+        let sel = Selection::exactly(&t, &names)?;
+        let timeout = c.timeout.unwrap_or(Duration::from_secs(30));
+        let result = block_on("graph", None, async {
+            let backend = connect(c, &t, &env, Extra::default(), timeout).await?;
+            Ok(on_backend!(&backend, b => orchestrator::status(b, &sel, timeout).await)?)
+        });
+        let Some(report) = result? else { return Ok(ExitStatus::Interrupted) };
+        (t, Some(report.services))
+    } else {
+        (load(&c.source)?, None)
+    };
+    let g = deploy_graph::Graph::build(&t, &c.services, live.as_deref()).map_err(Errors::from)?;
+    let text = match cmd.format {
+        GraphFormat::Mermaid => g.mermaid(),
+        GraphFormat::Dot => g.dot(),
+        GraphFormat::Svg => g.svg().map_err(|e| CliError::Failed(e.to_string()))?,
+    };
+    out(&text)?;
     Ok(ExitStatus::Ok)
 }
 
