@@ -85,7 +85,7 @@ pub struct TargetCmd {
     /// Bound the whole command (like 120s, 2m). Default: 120s for apply, 60s for destroy, 30s for diff and status.
     #[arg(long, value_parser = parse_duration)]
     pub timeout: Option<Duration>,
-    /// Kubernetes only: kubeconfig context.
+    /// The context: on k8s a kubeconfig context; on compose a docker CLI context (`docker context ls`).
     #[arg(long)]
     pub context: Option<String>,
     /// Kubernetes only: namespace (default: the topology's).
@@ -168,7 +168,7 @@ impl GraphCmd {
     }
 }
 
-/// The apply flags only the Kubernetes target takes (besides `--context` and `--namespace`).
+/// The apply flags only the Kubernetes target takes (besides `--namespace`).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct K8sFlags {
     pub force_conflicts: bool,
@@ -184,7 +184,6 @@ impl TargetCmd {
     /// An option given that the chosen target does not take, with the target that does.
     pub fn misplaced(&self, k8s: K8sFlags, renew_anon_volumes: bool) -> Option<(&'static str, &'static str)> {
         let k8s_only = [
-            (self.context.is_some(), "--context"),
             (self.namespace.is_some(), "--namespace"),
             (k8s.force_conflicts, "--force-conflicts"),
             (k8s.replace, "--replace"),

@@ -54,8 +54,11 @@ pub async fn connect<'a>(
 ) -> Result<Backend<'a>, CliError> {
     Ok(match cmd.target {
         Target::Compose => {
-            let opts =
-                EngineOptions { force_recreate: extra.force_recreate, renew_anon_volumes: extra.renew_anon_volumes };
+            let opts = EngineOptions {
+                force_recreate: extra.force_recreate,
+                renew_anon_volumes: extra.renew_anon_volumes,
+                context: cmd.context.clone(),
+            };
             let engine = Engine::connect(t, env, opts, timeout).await.map_err(|e| CliError::Failed(e.to_string()))?;
             Backend::Compose(Box::new(engine))
         }

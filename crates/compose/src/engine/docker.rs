@@ -10,31 +10,41 @@ use bollard::query_parameters::{ListContainersOptionsBuilder, LogsOptionsBuilder
 use futures::StreamExt;
 
 use super::EngineError;
+use super::connect::Endpoint;
 use super::labels;
 
-/// Where bollard will connect: `DOCKER_HOST`, or the default local socket.
-pub fn host_description() -> String {
-    match std::env::var("DOCKER_HOST") {
-        Ok(h) if !h.is_empty() => format!("{h} (from DOCKER_HOST)"),
-        _ => "unix:///var/run/docker.sock (the default; set DOCKER_HOST to use another engine)".to_string(),
-    }
-}
-
-/// Connects to the engine named by `DOCKER_HOST` (or the local default) and
-/// negotiates the API version within `timeout`, so that an unreachable engine
-/// is reported before anything else happens. Every later request is bounded
-/// by `timeout` too.
-pub async fn connect(timeout: Duration) -> Result<Docker, EngineError> {
-    let unreachable = |reason: String| EngineError::Unreachable { host: host_description(), reason };
-    let docker = Docker::connect_with_defaults().map_err(|e| unreachable(describe(&e)))?;
+/// Connects to `endpoint` and negotiates the API version within `timeout`,
+/// so that an unreachable engine is reported before anything else happens.
+/// Every later request is bounded by `timeout` too.
+pub async fn connect(endpoint: &Endpoint, timeout: Duration) -> Result<Docker, EngineError> {
+    let unreachable =
+        |reason: String| EngineError::Unreachable { host: endpoint.to_string(), reason, help: endpoint.help() };
+    let docker = endpoint.open(timeout.as_secs().max(1)).map_err(unreachable)?;
     let docker = docker.with_timeout(timeout.max(Duration::from_secs(1)));
     match tokio::time::timeout(timeout, docker.negotiate_version()).await {
         Ok(Ok(d)) => Ok(d),
         Ok(Err(Error::RequestTimeoutError)) | Err(_) => {
             Err(unreachable(format!("no answer within {} (timed out)", deploy_orchestrator::human(timeout))))
         }
-        Ok(Err(e)) => Err(unreachable(describe(&e))),
+        Ok(Err(e)) => Err(unreachable(connect_cause(&e))),
     }
+}
+
+/// Why a connection failed, without the HTTP client's wrappers around it
+/// (`client error (Connect): invalid peer certificate: UnknownIssuer` is the certificate).
+fn connect_cause(e: &Error) -> String {
+    const WRAPPERS: [&str; 4] = [
+        "Error in the hyper legacy client: ",
+        "client error (Connect): ",
+        "client error (SendRequest): ",
+        "connection error: ",
+    ];
+    let full = describe(e);
+    let mut s = full.as_str();
+    while let Some(rest) = WRAPPERS.iter().find_map(|w| s.strip_prefix(w)) {
+        s = rest;
+    }
+    s.to_string()
 }
 
 /// A one-line description of a bollard error (the engine's own message when it sent one).

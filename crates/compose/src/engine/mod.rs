@@ -17,6 +17,7 @@
 
 mod apply;
 mod compare;
+pub mod connect;
 mod docker;
 mod images;
 mod labels;
@@ -24,6 +25,7 @@ mod lock;
 mod ops;
 mod plan;
 mod probe;
+mod ssh;
 mod verify;
 mod wait;
 
@@ -42,10 +44,8 @@ use deploy_topology::{Env, Topology};
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     /// The Docker Engine does not answer.
-    #[error(
-        "cannot reach the Docker engine at {host}: {reason}\n  help: start the Docker daemon (dockerd), or set DOCKER_HOST to the address of a running engine (for example unix:///var/run/docker.sock)"
-    )]
-    Unreachable { host: String, reason: String },
+    #[error("cannot reach the Docker engine at {host}: {reason}\n  help: {help}")]
+    Unreachable { host: String, reason: String, help: String },
     /// The topology or the options cannot be applied as given.
     #[error("{0}")]
     Input(String),
@@ -68,6 +68,9 @@ pub struct EngineOptions {
     /// On a recreate, give the new container fresh anonymous volumes instead
     /// of the old one's (`docker compose up -V`).
     pub renew_anon_volumes: bool,
+    /// `--context`: the docker CLI context naming the engine (else
+    /// `DOCKER_HOST`, `DOCKER_CONTEXT`, the CLI's current context, the socket).
+    pub context: Option<String>,
 }
 
 /// The target name written into reports.
@@ -76,6 +79,7 @@ pub const TARGET: &str = "compose";
 /// A topology on one Docker Engine: the Compose target's [`Backend`].
 pub struct Engine<'a> {
     docker: Docker,
+    endpoint: connect::Endpoint,
     t: &'a Topology,
     env: &'a Env,
     opts: EngineOptions,
@@ -89,17 +93,22 @@ pub struct Engine<'a> {
 }
 
 impl<'a> Engine<'a> {
-    /// Connects to the engine named by `DOCKER_HOST` (or the local default)
-    /// within `timeout`; every later request is bounded by `timeout` too.
+    /// Connects within `timeout` to the engine the docker CLI would use
+    /// ([`connect::resolve`]: `--context`, `DOCKER_HOST`, `DOCKER_CONTEXT`,
+    /// the current context, the local socket); every later request is
+    /// bounded by `timeout` too.
     pub async fn connect(
         t: &'a Topology,
         env: &'a Env,
         opts: EngineOptions,
         timeout: Duration,
     ) -> Result<Self, EngineError> {
-        let docker = docker::connect(timeout).await?;
+        let endpoint =
+            connect::resolve(&connect::Settings::from_env(opts.context.as_deref())).map_err(EngineError::Input)?;
+        let docker = docker::connect(&endpoint, timeout).await?;
         Ok(Engine {
             docker,
+            endpoint,
             t,
             env,
             opts,
@@ -125,7 +134,7 @@ impl Backend for Engine<'_> {
         &self.t.name
     }
     fn endpoint(&self) -> String {
-        format!("the Docker engine at {}", docker::host_description())
+        format!("the Docker engine at {}", self.endpoint)
     }
     /// The plans' secret values once prepared, and the topology's (diff and
     /// status plan nothing beforehand).
