@@ -117,7 +117,7 @@ fn used_volumes(t: &Topology) -> HashSet<&str> {
         .flat_map(|s| s.mounts.iter())
         .filter_map(|m| match &m.source {
             MountSource::Volume(v) => Some(v.as_str()),
-            MountSource::Bind(_) => None,
+            MountSource::Bind(_) | MountSource::Anonymous | MountSource::Tmpfs => None,
         })
         .collect()
 }

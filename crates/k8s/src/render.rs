@@ -570,6 +570,13 @@ impl Renderer<'_> {
                     continue;
                 }
                 MountSource::Volume(key) => key,
+                MountSource::Anonymous | MountSource::Tmpfs => {
+                    self.warn(format!(
+                        "service `{name}`: the anonymous volume or tmpfs at `{}` is not mapped on Kubernetes yet",
+                        m.target
+                    ));
+                    continue;
+                }
             };
             mounts.push(VolumeMount {
                 name: k8s_name(key),

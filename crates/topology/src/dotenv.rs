@@ -40,7 +40,7 @@ impl Env {
 }
 
 /// The file's variables in order, or an error at the line that cannot be read.
-fn read(source: &Arc<SourceFile>) -> Result<Vec<(String, String)>, Diagnostic> {
+pub(crate) fn read(source: &Arc<SourceFile>) -> Result<Vec<(String, String)>, Diagnostic> {
     let mut out = Vec::new();
     for item in dotenvy::from_read_iter(source.text.as_bytes()) {
         match item {

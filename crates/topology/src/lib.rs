@@ -69,6 +69,7 @@ pub fn parse(file: &Arc<SourceFile>) -> Result<RawTopology, Errors> {
         }
         d.at(loc.as_ref()).into()
     })
+    .and_then(raw::fold_compose_spellings)
 }
 
 /// serde-saphyr's plain message, without its own location suffix (we print ours).

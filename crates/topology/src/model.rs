@@ -11,6 +11,9 @@ use crate::diag::{Diagnostic, Loc};
 use crate::interp;
 use crate::units::{ByteSize, Cpus, Dur};
 
+mod vocab;
+pub use vocab::*;
+
 /// A string as written, possibly with `${VAR}` interpolation, and whether it is secret.
 #[derive(Clone, Debug, Serialize)]
 pub struct Value {
@@ -34,6 +37,14 @@ impl Value {
             .map_err(|e| Diagnostic::new(e.to_string()).at(self.loc.as_ref()).field(self.field.clone()).help(e.help()))
     }
 }
+
+/// Equal when written the same and equally secret (the place it was written aside).
+impl PartialEq for Value {
+    fn eq(&self, o: &Self) -> bool {
+        self.raw == o.raw && self.secret == o.secret
+    }
+}
+impl Eq for Value {}
 
 /// The variables interpolation reads: the process environment, or a fixed map in tests.
 #[derive(Clone, Debug, Default)]
@@ -70,6 +81,10 @@ pub struct Topology {
     pub services: IndexMap<String, Service>,
     pub networks: IndexMap<String, Network>,
     pub volumes: IndexMap<String, Volume>,
+    /// Top-level secrets (those some service mounts, and the others).
+    pub secrets: IndexMap<String, FileObject>,
+    /// Top-level configs.
+    pub configs: IndexMap<String, FileObject>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -92,6 +107,47 @@ pub struct Service {
     pub mounts: Vec<Mount>,
     pub networks: Vec<String>,
     pub healthcheck: Option<Healthcheck>,
+    /// The image's own healthcheck turned off (then `healthcheck` is `None`).
+    pub healthcheck_disabled: Option<HealthcheckOff>,
+    /// How the service joins each of its `networks` (an entry for each, empty when nothing is set).
+    pub network_settings: IndexMap<String, ServiceNetwork>,
+    /// Environment names written without a value (`- FOO`, `FOO:`): the container gets the
+    /// variable of that name from the environment deploy runs in, and none when it is unset.
+    pub environment_from_shell: Vec<String>,
+    /// `env_file`s, in order; `environment` wins over them (see [`Service::environment_with_files`]).
+    pub env_files: Vec<EnvFile>,
+    pub user: Option<Value>,
+    pub working_dir: Option<Value>,
+    pub hostname: Option<Value>,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub read_only: bool,
+    pub privileged: bool,
+    /// `Some(false)` when written `init: false`.
+    pub init: Option<bool>,
+    pub sysctls: IndexMap<String, Value>,
+    pub shm_size: Option<ByteSize>,
+    pub tmpfs: Vec<Tmpfs>,
+    pub ulimits: IndexMap<String, Ulimit>,
+    pub stop_signal: Option<String>,
+    pub stop_grace_period: Option<Dur>,
+    /// Container labels (`com.docker.compose.*` and deploy's own are reserved).
+    pub labels: IndexMap<String, Value>,
+    pub extra_hosts: Vec<ExtraHost>,
+    pub dns: Vec<String>,
+    pub dns_search: Vec<String>,
+    pub dns_opt: Vec<String>,
+    pub platform: Option<Value>,
+    pub pull_policy: Option<PullPolicy>,
+    pub logging: Option<Logging>,
+    pub devices: Vec<Device>,
+    /// `bridge`, `host`, `none`, `service:NAME`, `container:NAME`; then `networks` is empty.
+    pub network_mode: Option<String>,
+    pub runtime: Option<String>,
+    /// Top-level secrets the service mounts.
+    pub secrets: Vec<FileRef>,
+    /// Top-level configs the service mounts.
+    pub configs: Vec<FileRef>,
     pub resources: Resources,
     pub restart: Option<Restart>,
     pub depends_on: IndexMap<String, Condition>,
@@ -116,7 +172,7 @@ impl Service {
     pub fn named_volumes(&self) -> impl Iterator<Item = (&str, &Mount)> {
         self.mounts.iter().filter_map(|m| match &m.source {
             MountSource::Volume(v) => Some((v.as_str(), m)),
-            MountSource::Bind(_) => None,
+            MountSource::Bind(_) | MountSource::Anonymous | MountSource::Tmpfs => None,
         })
     }
 }
@@ -151,11 +207,49 @@ pub struct Port {
     pub host: Option<u16>,
     pub container: u16,
     pub protocol: Protocol,
+    /// Long form only: `name`, `mode` (`ingress` or `host`) and `app_protocol`, as written.
+    pub name: Option<String>,
+    pub mode: Option<String>,
+    pub app_protocol: Option<String>,
+    /// The port as written when it uses `${VAR}`; the numbers above are then those of its
+    /// defaults (a host port without one: `None`). Backends take [`Port::resolve`].
+    pub template: Option<PortTemplate>,
+}
+
+/// A port written with variables.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum PortTemplate {
+    /// The short form's text (`"${WEB_PORT:-8080}:80"`).
+    Short(Value),
+    /// The long form's `published`.
+    Published(Value),
 }
 
 impl Port {
-    /// Compose short syntax, `[IP:][HOST:]CONTAINER[/udp]`.
+    /// The port with its variables resolved (itself when it has none).
+    pub fn resolve(&self, env: &Env) -> Result<Port, Diagnostic> {
+        let resolved = match &self.template {
+            None => return Ok(self.clone()),
+            Some(PortTemplate::Short(t)) => resolve_template(t, env, crate::validate::parse::port_text)?,
+            Some(PortTemplate::Published(t)) => {
+                let host = resolve_template(t, env, crate::validate::parse::published)?;
+                Port { host, ..self.clone() }
+            }
+        };
+        Ok(Port {
+            name: self.name.clone(),
+            mode: self.mode.clone(),
+            app_protocol: self.app_protocol.clone(),
+            template: None,
+            ..resolved
+        })
+    }
+
+    /// Compose short syntax, `[IP:][HOST:]CONTAINER[/udp]` (as written when it uses variables).
     pub fn short(&self) -> String {
+        if let Some(PortTemplate::Short(t)) = &self.template {
+            return t.raw.clone();
+        }
         let mut s = String::new();
         if let Some(ip) = &self.host_ip {
             s.push_str(ip);
@@ -181,6 +275,10 @@ pub enum MountSource {
     Volume(String),
     /// Host path as written (relative to the project directory when it starts with `.`).
     Bind(String),
+    /// A volume of the container's own (`- /path`, or `type: volume` without a source).
+    Anonymous,
+    /// A memory-backed directory (`type: tmpfs`).
+    Tmpfs,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -190,14 +288,36 @@ pub struct Mount {
     pub read_only: bool,
     /// Other short-syntax options as written (`cached`, `z`, ...).
     pub options: Vec<String>,
+    /// Written in the long form (a map): the options below are as written there.
+    pub long_form: bool,
+    /// Bind options; for a short-form bind `create_host_path` is true, as in Compose.
+    pub bind: Option<BindOptions>,
+    pub volume: Option<VolumeOptions>,
+    pub tmpfs: Option<TmpfsOptions>,
+    /// `consistency` (long form).
+    pub consistency: Option<String>,
+    /// The source as written when it uses `${VAR}`; `source` is then what its defaults give.
+    /// Backends take [`Mount::resolve`].
+    pub source_template: Option<Value>,
 }
 
 impl Mount {
-    /// Compose short syntax.
+    /// The mount with its source's variables resolved (itself when it has none).
+    pub fn resolve(&self, env: &Env) -> Result<Mount, Diagnostic> {
+        let Some(t) = &self.source_template else { return Ok(self.clone()) };
+        let source = resolve_template(t, env, crate::validate::parse::mount_source)?;
+        Ok(Mount { source, source_template: None, ..self.clone() })
+    }
+
+    /// Compose short syntax (the source as written when it uses variables).
     pub fn short(&self) -> String {
-        let src = match &self.source {
-            MountSource::Volume(v) => v,
-            MountSource::Bind(b) => b,
+        let src = match (&self.source_template, &self.source) {
+            (Some(t), _) => &t.raw,
+            (None, MountSource::Volume(v)) => v,
+            (None, MountSource::Bind(b)) => b,
+            (None, MountSource::Anonymous | MountSource::Tmpfs) => {
+                return self.target.clone();
+            }
         };
         let mut opts: Vec<&str> = Vec::new();
         if self.read_only {
@@ -227,6 +347,8 @@ pub struct Healthcheck {
     pub timeout: Option<Dur>,
     pub retries: Option<u32>,
     pub start_period: Option<Dur>,
+    /// Interval between probes during the start period.
+    pub start_interval: Option<Dur>,
 }
 
 impl Healthcheck {
@@ -320,6 +442,18 @@ pub struct Network {
     /// Name on Docker.
     pub name: String,
     pub driver: String,
+    /// Whether the topology gave an explicit `name:` (Compose files then carry it).
+    pub explicit_name: bool,
+    /// Whether the topology gave an explicit `driver:` (Compose files then carry it).
+    pub explicit_driver: bool,
+    /// Created outside the project: used, never created or removed (`name` is then the key unless given).
+    pub external: bool,
+    pub internal: bool,
+    pub attachable: bool,
+    pub enable_ipv6: Option<bool>,
+    pub driver_opts: IndexMap<String, String>,
+    pub labels: IndexMap<String, String>,
+    pub ipam: Option<Ipam>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -332,6 +466,12 @@ pub struct Volume {
     /// PVC request on Kubernetes.
     pub size: ByteSize,
     pub storage_class: Option<String>,
+    /// Created outside the project: used, never created or removed (`name` is then the key unless given).
+    pub external: bool,
+    /// Docker volume driver (`None`: `local`).
+    pub driver: Option<String>,
+    pub driver_opts: IndexMap<String, String>,
+    pub labels: IndexMap<String, String>,
 }
 
 /// Default PVC size when a volume does not give one.
@@ -426,6 +566,7 @@ impl Service {
         out.extend(self.command.iter().flatten());
         out.extend(self.entrypoint.iter().flatten());
         out.extend(self.environment.values());
+        out.extend(self.vocabulary_values());
         if let Some(h) = &self.healthcheck {
             match &h.test {
                 ProbeTest::Exec(v) => out.extend(v),

@@ -112,6 +112,14 @@ pub struct RawTopology {
     pub networks: IndexMap<L<String>, Option<RawNetwork>>,
     #[serde(default)]
     pub volumes: IndexMap<L<String>, Option<RawVolume>>,
+    /// Secrets services mount (at `/run/secrets/KEY` unless they say otherwise): `{file}` or `{environment}`.
+    #[serde(default)]
+    pub secrets: IndexMap<L<String>, RawFileObject>,
+    /// Configuration files services mount (at `/KEY` unless they say otherwise): `{file}`, `{environment}` or `{content}`.
+    #[serde(default)]
+    pub configs: IndexMap<L<String>, RawFileObject>,
+    /// Ignored, as Compose ignores its obsolete `version:` key.
+    pub version: Option<L<Scalar>>,
 }
 
 #[derive(Deserialize, JsonSchema, Default, Debug, Clone)]
@@ -144,11 +152,70 @@ pub struct RawService {
     pub expose: Option<Vec<L<u16>>>,
     /// Mounts: `volume:/path[:ro]` for a named volume, `./dir:/path[:opts]` for a bind mount.
     pub volumes: Option<Vec<L<RawMount>>>,
-    pub networks: Option<Vec<L<String>>>,
+    /// Networks to join: a list of keys, or a map of key to `{aliases, ipv4_address, ipv6_address, priority}`.
+    pub networks: Option<RawServiceNetworks>,
     pub healthcheck: Option<RawHealth>,
     pub resources: Option<RawResources>,
     /// `no`, `always`, `on-failure[:N]` or `unless-stopped`.
     pub restart: Option<L<String>>,
+    /// Compose's `deploy.resources` and `deploy.replicas`: the same as `resources` and `replicas`.
+    pub deploy: Option<RawDeploy>,
+    /// User (and group) the process runs as: `NAME`, `UID`, `UID:GID`.
+    pub user: Option<L<String>>,
+    /// Working directory of the process.
+    pub working_dir: Option<L<String>>,
+    /// Host name inside the container.
+    pub hostname: Option<L<String>>,
+    /// Linux capabilities added (`NET_ADMIN`, `ALL`...).
+    pub cap_add: Option<Vec<L<String>>>,
+    /// Linux capabilities dropped.
+    pub cap_drop: Option<Vec<L<String>>>,
+    /// Mount the container's root filesystem read-only.
+    pub read_only: Option<L<bool>>,
+    /// Run with every privilege of the host.
+    pub privileged: Option<L<bool>>,
+    /// Run an init process (tini) as PID 1 that forwards signals and reaps zombies.
+    pub init: Option<L<bool>>,
+    /// Kernel parameters: a map, or a list of `NAME=VALUE`.
+    pub sysctls: Option<RawStringMap>,
+    /// Size of `/dev/shm` (`64m`, `1g`...).
+    pub shm_size: Option<L<ByteSize>>,
+    /// Memory-backed directories: a path, or a list of `PATH[:OPTIONS]` (`/run:size=64m,mode=1777`).
+    pub tmpfs: Option<L<StringOrList>>,
+    /// Resource limits of the process: `NAME: N`, or `NAME: {soft, hard}`.
+    pub ulimits: Option<IndexMap<L<String>, L<RawUlimit>>>,
+    /// Signal that stops the container (default `SIGTERM`).
+    pub stop_signal: Option<L<String>>,
+    /// How long to wait after the stop signal before killing (default `10s`).
+    pub stop_grace_period: Option<L<Dur>>,
+    /// Container labels: a map, or a list of `NAME=VALUE`.
+    pub labels: Option<RawStringMap>,
+    /// Extra `/etc/hosts` entries: a list of `HOST:IP` or `HOST=IP`, or a map of host to IP.
+    pub extra_hosts: Option<RawExtraHosts>,
+    /// DNS servers: one address or a list.
+    pub dns: Option<L<StringOrList>>,
+    /// DNS search domains: one domain or a list.
+    pub dns_search: Option<L<StringOrList>>,
+    /// Resolver options (`ndots:2`...).
+    pub dns_opt: Option<Vec<L<String>>>,
+    /// Target platform of the image (`linux/amd64`).
+    pub platform: Option<L<String>>,
+    /// When to pull the image: `always`, `never`, `missing` (or `if_not_present`), `build`, `daily`, `weekly`, `every_<duration>`.
+    pub pull_policy: Option<L<String>>,
+    /// Log driver and options.
+    pub logging: Option<RawLogging>,
+    /// Host devices: `HOST[:CONTAINER[:PERMISSIONS]]`, or `{source, target, permissions}`.
+    pub devices: Option<Vec<L<RawDevice>>>,
+    /// `bridge`, `host`, `none`, `service:NAME` or `container:NAME` (instead of `networks`).
+    pub network_mode: Option<L<String>>,
+    /// OCI runtime (`runc`, `io.containerd.wasmedge.v1`...).
+    pub runtime: Option<L<String>>,
+    /// Files of `NAME=VALUE` lines (read like `.env`) that add to the environment: a path, or a list of paths or `{path, required}`.
+    pub env_file: Option<L<RawEnvFiles>>,
+    /// Top-level secrets to mount: a key, or `{source, target, uid, gid, mode}`.
+    pub secrets: Option<Vec<L<RawFileRef>>>,
+    /// Top-level configs to mount: a key, or `{source, target, uid, gid, mode}`.
+    pub configs: Option<Vec<L<RawFileRef>>>,
     /// A list of services, or a map of service to `{condition}`.
     pub depends_on: Option<RawDepends>,
     /// Number of replicas on Kubernetes (Compose runs one container per service).
@@ -171,13 +238,14 @@ pub struct RawBuild {
 #[serde(untagged)]
 pub enum StringOrList {
     String(String),
-    List(Vec<String>),
+    /// Numbers and booleans in the list are read as their text (`[CMD, redis-cli, -p, 6379, ping]`), as in Compose.
+    List(#[serde(deserialize_with = "vocab::scalar_strings")] Vec<String>),
 }
 
 #[derive(JsonSchema, Debug, Clone)]
 #[serde(untagged)]
 pub enum RawEnv {
-    Map(IndexMap<L<String>, L<RawEnvValue>>),
+    Map(IndexMap<L<String>, L<Option<RawEnvValue>>>),
     List(Vec<L<String>>),
 }
 
@@ -225,29 +293,10 @@ pub enum RawPort {
 }
 
 #[derive(Deserialize, JsonSchema, Debug, Clone)]
-#[serde(deny_unknown_fields)]
-pub struct RawPortLong {
-    pub target: u16,
-    pub published: Option<u16>,
-    pub host_ip: Option<String>,
-    pub protocol: Option<String>,
-}
-
-#[derive(Deserialize, JsonSchema, Debug, Clone)]
 #[serde(untagged)]
 pub enum RawMount {
     Short(String),
-    Long(RawMountLong),
-}
-
-#[derive(Deserialize, JsonSchema, Debug, Clone)]
-#[serde(deny_unknown_fields)]
-pub struct RawMountLong {
-    /// A named volume, or a host path starting with `.`, `/` or `~` for a bind mount.
-    pub source: String,
-    pub target: String,
-    #[serde(default)]
-    pub read_only: bool,
+    Long(Box<RawMountLong>),
 }
 
 #[derive(Deserialize, JsonSchema, Default, Debug, Clone)]
@@ -257,6 +306,13 @@ pub struct RawHealth {
     pub command: Option<L<Vec<String>>>,
     /// Shell form: a command line run with `sh -c`.
     pub shell: Option<L<String>>,
+    /// Compose's form: `[CMD, prog, args...]` (as `command`), `[CMD-SHELL, "line"]` or a string (as `shell`),
+    /// or `[NONE]` (the image's own healthcheck turned off).
+    pub test: Option<L<StringOrList>>,
+    /// `true`: the image's own healthcheck turned off.
+    pub disable: Option<L<bool>>,
+    /// Interval between probes during the start period.
+    pub start_interval: Option<L<Dur>>,
     pub interval: Option<L<Dur>>,
     pub timeout: Option<L<Dur>>,
     pub retries: Option<L<u32>>,
@@ -300,6 +356,19 @@ pub struct RawNetwork {
     pub name: Option<L<String>>,
     /// Docker network driver (default `bridge`).
     pub driver: Option<L<String>>,
+    /// Created outside the project: deploy uses it and never creates or removes it (its name is `name`, else the key).
+    pub external: Option<L<bool>>,
+    /// No access to the outside world.
+    pub internal: Option<L<bool>>,
+    /// Standalone containers may join it too.
+    pub attachable: Option<L<bool>>,
+    pub enable_ipv6: Option<L<bool>>,
+    /// Options of the driver.
+    pub driver_opts: Option<IndexMap<L<String>, L<Scalar>>>,
+    /// Labels of the Docker network.
+    pub labels: Option<RawStringMap>,
+    /// IP address management: `{driver, config: [{subnet, ip_range, gateway, aux_addresses}], options}`.
+    pub ipam: Option<L<RawIpam>>,
 }
 
 #[derive(Deserialize, JsonSchema, Default, Debug, Clone)]
@@ -311,6 +380,14 @@ pub struct RawVolume {
     pub size: Option<L<ByteSize>>,
     /// Kubernetes storage class (default: the cluster's default class).
     pub storage_class: Option<L<String>>,
+    /// Created outside the project: deploy uses it and never creates or removes it (its name is `name`, else the key).
+    pub external: Option<L<bool>>,
+    /// Docker volume driver (default `local`).
+    pub driver: Option<L<String>>,
+    /// Options of the driver.
+    pub driver_opts: Option<IndexMap<L<String>, L<Scalar>>>,
+    /// Labels of the Docker volume.
+    pub labels: Option<RawStringMap>,
 }
 
 // ---- overlay ---------------------------------------------------------------
@@ -333,6 +410,9 @@ macro_rules! nested {
         } )*
     };
 }
+
+mod vocab;
+pub use vocab::*;
 
 fn overlay_map<K: Hash + Eq, V: Overlay>(base: &mut IndexMap<K, V>, over: IndexMap<K, V>) {
     for (k, v) in over {
@@ -362,6 +442,9 @@ impl Overlay for RawTopology {
         overlay_map(&mut self.services, o.services);
         overlay_map(&mut self.networks, o.networks);
         overlay_map(&mut self.volumes, o.volumes);
+        overlay_map(&mut self.secrets, o.secrets);
+        overlay_map(&mut self.configs, o.configs);
+        replace!(self, o; version);
     }
 }
 
@@ -373,6 +456,7 @@ impl Overlay for RawVariable {
 
 impl Overlay for RawService {
     fn overlay(&mut self, o: Self) {
+        vocab::overlay_service(self, &o);
         replace!(self, o; image, container_name, command, entrypoint, ports, expose, volumes, networks, restart, replicas, kind);
         nested!(self, o; build, healthcheck, resources);
         crate::checks::overlay(&mut self.checks, o.checks);
@@ -398,16 +482,20 @@ impl Overlay for RawService {
 }
 
 impl RawEnv {
-    /// The list form `KEY=VALUE` as a map; `KEY` alone takes an empty value.
-    pub fn into_map(self) -> IndexMap<L<String>, L<RawEnvValue>> {
+    /// The list form `KEY=VALUE` as a map.
+    /// `KEY` alone (as `KEY:` or `KEY: null` in a map) has no value: the container gets the
+    /// shell's `KEY`, as in Compose.
+    pub fn into_map(self) -> IndexMap<L<String>, L<Option<RawEnvValue>>> {
         match self {
             RawEnv::Map(m) => m,
             RawEnv::List(l) => l
                 .into_iter()
                 .map(|item| {
-                    let (k, v) = item.value.split_once('=').map_or((item.value.as_str(), ""), |(k, v)| (k, v));
-                    let value = RawEnvValue::Scalar(Scalar::String(v.to_string()));
-                    (Located { value: k.to_string(), loc: item.loc.clone() }, Located { value, loc: item.loc })
+                    let (k, v) = match item.value.split_once('=') {
+                        Some((k, v)) => (k, Some(RawEnvValue::Scalar(Scalar::String(v.to_string())))),
+                        None => (item.value.as_str(), None),
+                    };
+                    (Located { value: k.to_string(), loc: item.loc.clone() }, Located { value: v, loc: item.loc })
                 })
                 .collect(),
         }
@@ -430,12 +518,11 @@ impl Overlay for RawBuild {
 }
 impl Overlay for RawHealth {
     fn overlay(&mut self, o: Self) {
-        // Exec and shell forms are alternatives: setting one clears the other.
-        if o.command.is_some() || o.shell.is_some() {
-            self.command = o.command;
-            self.shell = o.shell;
+        // The test forms are alternatives: setting one clears the others.
+        if o.command.is_some() || o.shell.is_some() || o.test.is_some() || o.disable.is_some() {
+            (self.command, self.shell, self.test, self.disable) = (o.command, o.shell, o.test, o.disable);
         }
-        replace!(self, o; interval, timeout, retries, start_period);
+        replace!(self, o; interval, timeout, retries, start_period, start_interval);
     }
 }
 impl Overlay for RawResources {
@@ -450,12 +537,14 @@ impl Overlay for RawAmount {
 }
 impl Overlay for RawNetwork {
     fn overlay(&mut self, o: Self) {
-        replace!(self, o; name, driver);
+        replace!(self, o; name, driver, external, internal, attachable, enable_ipv6, driver_opts, ipam);
+        nested!(self, o; labels);
     }
 }
 impl Overlay for RawVolume {
     fn overlay(&mut self, o: Self) {
-        replace!(self, o; name, size, storage_class);
+        replace!(self, o; name, size, storage_class, external, driver, driver_opts);
+        nested!(self, o; labels);
     }
 }
 
@@ -494,7 +583,7 @@ macro_rules! seq_or_map {
     };
 }
 
-seq_or_map!(RawEnv, L<String>, L<RawEnvValue>, "a map of NAME: value, or a list of NAME=value");
+seq_or_map!(RawEnv, L<String>, L<Option<RawEnvValue>>, "a map of NAME: value, or a list of NAME=value");
 seq_or_map!(
     RawDepends,
     L<String>,

@@ -323,12 +323,18 @@ fn mounts(t: &Topology, s: &Service) -> Mounts {
                 (MountType::VOLUME, name)
             }
             MountSource::Bind(raw) => (MountType::BIND, bind_source(t, raw)),
+            MountSource::Anonymous => (MountType::VOLUME, String::new()),
+            MountSource::Tmpfs => (MountType::TMPFS, String::new()),
         };
-        let kind = if typ == MountType::VOLUME { "volume" } else { "bind" };
+        let kind = match typ {
+            MountType::VOLUME => "volume",
+            MountType::TMPFS => "tmpfs",
+            _ => "bind",
+        };
         spec.push(format!("{kind} {source} -> {}{}", m.target, if m.read_only { ":ro" } else { "" }));
         docker.push(Mount {
             target: Some(m.target.clone()),
-            source: Some(source),
+            source: (!source.is_empty()).then_some(source),
             typ: Some(typ),
             read_only: m.read_only.then_some(true),
             ..Default::default()

@@ -27,6 +27,11 @@ impl<'a> Scope<'a> {
         Scope { raw, service_names, published: HashMap::new() }
     }
 
+    /// The topology as written (for the checks of other passes against its sections).
+    pub(super) fn raw(&self) -> &'a RawTopology {
+        self.raw
+    }
+
     /// A host port may be published once per protocol and host IP (`0.0.0.0` overlaps every IP).
     pub(super) fn check_host_port(&mut self, cx: &mut Ctx, sname: &str, port: &Port, loc: Option<&Loc>) {
         let Some(h) = port.host else { return };
@@ -110,7 +115,7 @@ impl<'a> Scope<'a> {
     /// Waiting for `service_healthy` needs a healthcheck on the service waited for.
     pub(super) fn check_healthy_target(&self, cx: &mut Ctx, sname: &str, dep: &Located<String>, spec: &RawDependency) {
         if let Some((_, target)) = self.raw.services.get_key_value(dep.value.as_str())
-            && target.healthcheck.is_none()
+            && target.healthcheck.as_ref().is_none_or(super::container::is_off)
         {
             cx.err(
                 Diagnostic::new(format!(

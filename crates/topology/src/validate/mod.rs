@@ -19,10 +19,13 @@
 //! Unlike compose-go, no pass stops at the first error: every problem is
 //! collected, each with file:line:col, field and help.
 
-mod cross;
-mod normalise;
-mod parse;
 mod checks;
+mod container;
+mod cross;
+mod files;
+mod forms;
+mod normalise;
+pub(crate) mod parse;
 mod project;
 mod service;
 
@@ -103,9 +106,14 @@ pub(crate) fn build(
     // 2. top-level sections
     project::check(&mut cx, &raw);
     // 3. services, field group by field group (with the checks across services)
-    let services = service::all(&mut cx, &raw);
+    let mut services = service::all(&mut cx, &raw);
+    // 3b. what services read from files: env files; secrets and configs
+    files::env_files(&mut cx, &raw, &project_dir, &mut services);
+    let (secrets, configs) = files::top_level(&mut cx, &raw);
     // 4. the dependency graph as a whole
     cross::check_cycles(&mut cx, &raw, &services);
 
-    cx.errors.into_result(Topology { name, namespace, profile, project_dir, variables, services, networks, volumes })
+    let t =
+        Topology { name, namespace, profile, project_dir, variables, services, networks, volumes, secrets, configs };
+    cx.errors.into_result(t)
 }

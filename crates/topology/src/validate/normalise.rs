@@ -76,8 +76,10 @@ fn collect_vars(s: &raw::RawService, out: &mut Vec<String>) {
     match &s.environment {
         Some(raw::RawEnv::Map(m)) => {
             for v in m.values() {
-                if let raw::RawEnvValue::Scalar(raw::Scalar::String(t))
-                | raw::RawEnvValue::Detailed(raw::RawEnvDetailed { value: raw::Scalar::String(t), .. }) = &v.value
+                if let Some(
+                    raw::RawEnvValue::Scalar(raw::Scalar::String(t))
+                    | raw::RawEnvValue::Detailed(raw::RawEnvDetailed { value: raw::Scalar::String(t), .. }),
+                ) = &v.value
                 {
                     add(t);
                 }
@@ -93,6 +95,12 @@ fn collect_vars(s: &raw::RawService, out: &mut Vec<String>) {
             StringOrList::List(l) => l.iter().for_each(|t| add(t)),
         }
     }
+    for t in [&s.user, &s.working_dir, &s.hostname, &s.platform].into_iter().flatten() {
+        add(&t.value);
+    }
+    for m in [&s.labels, &s.sysctls].into_iter().flatten() {
+        m.clone().into_map().values().filter_map(|v| v.value.clone()).for_each(|v| add(&v.into_string()));
+    }
 }
 
 /// Volumes with their Docker names (`PROJECT_KEY` unless `name:` is given) and default size.
@@ -101,7 +109,9 @@ pub(super) fn volumes(raw: &RawTopology, project: &str) -> IndexMap<String, Volu
     for (k, v) in &raw.volumes {
         let v = v.clone().unwrap_or_default();
         let explicit_name = v.name.is_some();
-        let docker_name = v.name.map_or_else(|| format!("{project}_{}", k.value), |n| n.value);
+        let external = v.external.as_ref().is_some_and(|e| e.value);
+        let default_name = if external { k.value.clone() } else { format!("{project}_{}", k.value) };
+        let docker_name = v.name.map_or(default_name, |n| n.value);
         volumes.insert(
             k.value.clone(),
             Volume {
@@ -110,6 +120,10 @@ pub(super) fn volumes(raw: &RawTopology, project: &str) -> IndexMap<String, Volu
                 explicit_name,
                 size: v.size.map_or(DEFAULT_VOLUME_SIZE, |s| s.value),
                 storage_class: v.storage_class.map(|s| s.value),
+                external,
+                driver: v.driver.map(|d| d.value),
+                driver_opts: text_map(v.driver_opts),
+                labels: label_map(v.labels),
             },
         );
     }
@@ -122,21 +136,59 @@ pub(super) fn networks(raw: &RawTopology, project: &str) -> IndexMap<String, Net
     let mut networks = IndexMap::new();
     for (k, n) in &raw.networks {
         let n = n.clone().unwrap_or_default();
-        networks.insert(
-            k.value.clone(),
-            Network {
-                key: k.value.clone(),
-                name: n.name.map_or_else(|| format!("{project}_{}", k.value), |x| x.value),
-                driver: n.driver.map_or_else(|| "bridge".to_string(), |d| d.value),
-            },
-        );
+        networks.insert(k.value.clone(), network(&k.value, n, project));
     }
-    let needs_default = raw.services.values().any(|s| s.networks.iter().flatten().next().is_none());
-    if needs_default && !networks.contains_key("default") {
-        networks.insert(
-            "default".to_string(),
-            Network { key: "default".into(), name: format!("{project}_default"), driver: "bridge".into() },
-        );
+    let joins_none = |s: &raw::RawService| {
+        s.network_mode.is_none()
+            && s.networks.clone().map(raw::RawServiceNetworks::into_map).is_none_or(|m| m.is_empty())
+    };
+    if raw.services.values().any(joins_none) && !networks.contains_key("default") {
+        networks.insert("default".to_string(), network("default", raw::RawNetwork::default(), project));
     }
     networks
+}
+
+/// A network with its Docker name: `name`, else the key when external, else `PROJECT_KEY`.
+fn network(key: &str, n: raw::RawNetwork, project: &str) -> Network {
+    let flag = |b: &Option<Located<bool>>| b.as_ref().is_some_and(|x| x.value);
+    let external = flag(&n.external);
+    let default_name = if external { key.to_string() } else { format!("{project}_{key}") };
+    Network {
+        key: key.to_string(),
+        explicit_name: n.name.is_some(),
+        name: n.name.map_or(default_name, |x| x.value),
+        explicit_driver: n.driver.is_some(),
+        driver: n.driver.map_or_else(|| "bridge".to_string(), |d| d.value),
+        external,
+        internal: flag(&n.internal),
+        attachable: flag(&n.attachable),
+        enable_ipv6: n.enable_ipv6.map(|x| x.value),
+        driver_opts: text_map(n.driver_opts),
+        labels: label_map(n.labels),
+        ipam: n.ipam.map(|i| Ipam {
+            driver: i.value.driver,
+            config: i
+                .value
+                .config
+                .unwrap_or_default()
+                .into_iter()
+                .map(|p| IpamPool {
+                    subnet: p.subnet,
+                    ip_range: p.ip_range,
+                    gateway: p.gateway,
+                    aux_addresses: p.aux_addresses.unwrap_or_default(),
+                })
+                .collect(),
+            options: i.value.options.unwrap_or_default(),
+        }),
+    }
+}
+
+fn text_map(m: Option<IndexMap<Located<String>, Located<raw::Scalar>>>) -> IndexMap<String, String> {
+    m.unwrap_or_default().into_iter().map(|(k, v)| (k.value, v.value.into_string())).collect()
+}
+
+fn label_map(m: Option<raw::RawStringMap>) -> IndexMap<String, String> {
+    let m = m.map(raw::RawStringMap::into_map).unwrap_or_default();
+    m.into_iter().map(|(k, v)| (k.value, v.value.map(raw::Scalar::into_string).unwrap_or_default())).collect()
 }

@@ -3,10 +3,10 @@
 use indexmap::IndexMap;
 
 use super::cross::Scope;
-use super::parse::{parse_mount, parse_port, parse_restart};
-use super::{Ctx, DNS1035_HELP, is_dns1035, is_docker_name, is_env_name, service_field};
+use super::forms::{environment, mounts, networks, ports};
+use super::parse::parse_restart;
+use super::{Ctx, DNS1035_HELP, is_dns1035, is_docker_name, service_field};
 use crate::diag::Diagnostic;
-use crate::is_secret_name;
 use crate::model::*;
 use crate::raw::{self, Located, RawService, RawTopology, StringOrList};
 
@@ -24,11 +24,14 @@ fn service(cx: &mut Ctx, scope: &mut Scope<'_>, key: &Located<String>, s: &RawSe
     check_container_name(cx, sname, s);
     let command = s.command.as_ref().map(|c| args(cx, c, &f("command")));
     let entrypoint = s.entrypoint.as_ref().map(|c| args(cx, c, &f("entrypoint")));
-    let environment = environment(cx, sname, s);
+    let (environment, environment_from_shell) = environment(cx, sname, s);
     let ports = ports(cx, scope, sname, s);
     let mounts = mounts(cx, scope, sname, s);
-    let networks = networks(cx, scope, sname, s);
+    let (networks, network_settings) = networks(cx, scope, sname, s);
     let healthcheck = s.healthcheck.as_ref().and_then(|h| healthcheck(cx, key, h));
+    let healthcheck_disabled = super::container::healthcheck_off(cx, sname, s);
+    let c = super::container::read(cx, scope, key, s);
+    let files = super::files::service_files(cx, scope, key, s);
     let resources = resources(cx, sname, s);
     let restart = restart(cx, sname, s);
     let depends_on = depends_on(cx, scope, sname, s);
@@ -52,6 +55,37 @@ fn service(cx: &mut Ctx, scope: &mut Scope<'_>, key: &Located<String>, s: &RawSe
         mounts,
         networks,
         healthcheck,
+        healthcheck_disabled,
+        network_settings,
+        environment_from_shell,
+        env_files: Vec::new(),
+        user: c.user,
+        working_dir: c.working_dir,
+        hostname: c.hostname,
+        cap_add: c.cap_add,
+        cap_drop: c.cap_drop,
+        read_only: c.read_only,
+        privileged: c.privileged,
+        init: c.init,
+        sysctls: c.sysctls,
+        shm_size: c.shm_size,
+        tmpfs: c.tmpfs,
+        ulimits: c.ulimits,
+        stop_signal: c.stop_signal,
+        stop_grace_period: c.stop_grace_period,
+        labels: c.labels,
+        extra_hosts: c.extra_hosts,
+        dns: c.dns,
+        dns_search: c.dns_search,
+        dns_opt: c.dns_opt,
+        platform: c.platform,
+        pull_policy: c.pull_policy,
+        logging: c.logging,
+        devices: c.devices,
+        network_mode: c.network_mode,
+        runtime: c.runtime,
+        secrets: files.secrets,
+        configs: files.configs,
         resources,
         restart,
         depends_on,
@@ -121,79 +155,11 @@ fn args(cx: &mut Ctx, c: &Located<StringOrList>, field: &str) -> Vec<Value> {
     list.into_iter().map(|a| cx.value(a, c.loc(), field.to_string(), false)).collect()
 }
 
-/// Environment values, secret when marked, when the name looks secret, or when they use a secret variable.
-fn environment(cx: &mut Ctx, sname: &str, s: &RawService) -> IndexMap<String, Value> {
-    let mut environment = IndexMap::new();
-    for (k, v) in s.environment.clone().map(raw::RawEnv::into_map).unwrap_or_default() {
-        let field = service_field(sname, &format!("environment.{}", k.value));
-        if !is_env_name(&k.value) {
-            cx.err(
-                Diagnostic::new(format!("`{}` is not a valid environment variable name", k.value))
-                    .at(k.loc())
-                    .field(field.clone())
-                    .help("use letters, digits, `_`, `-` and `.`, not starting with a digit"),
-            );
-        }
-        let (text, marked) = match v.value {
-            raw::RawEnvValue::Scalar(x) => (x.into_string(), false),
-            raw::RawEnvValue::Detailed(d) => (d.value.into_string(), d.secret),
-        };
-        let val = cx.value(text, v.loc.as_ref().or(k.loc()), field, marked || is_secret_name(&k.value));
-        environment.insert(k.value.clone(), val);
-    }
-    environment
-}
-
-fn ports(cx: &mut Ctx, scope: &mut Scope<'_>, sname: &str, s: &RawService) -> Vec<Port> {
-    let mut ports = Vec::new();
-    for p in s.ports.iter().flatten() {
-        match parse_port(&p.value) {
-            Ok(port) => {
-                scope.check_host_port(cx, sname, &port, p.loc());
-                ports.push(port);
-            }
-            Err(m) => cx.err(Diagnostic::new(m).at(p.loc()).field(service_field(sname, "ports")).help(
-                "write `HOST:CONTAINER`, `IP:HOST:CONTAINER` or `CONTAINER`, optionally with `/tcp` or `/udp`, or a map with `target`, `published`, `host_ip`, `protocol`",
-            )),
-        }
-    }
-    ports
-}
-
-fn mounts(cx: &mut Ctx, scope: &Scope<'_>, sname: &str, s: &RawService) -> Vec<Mount> {
-    let mut mounts = Vec::new();
-    for m in s.volumes.iter().flatten() {
-        match parse_mount(&m.value) {
-            Ok(mount) => {
-                scope.check_volume(cx, sname, &mount, m.loc());
-                mounts.push(mount);
-            }
-            Err(msg) => cx.err(
-                Diagnostic::new(msg)
-                    .at(m.loc())
-                    .field(service_field(sname, "volumes"))
-                    .help("write `VOLUME:/container/path[:ro]` or `./host/path:/container/path[:ro]`"),
-            ),
-        }
-    }
-    mounts
-}
-
-/// The networks a service joins; `default` when it names none.
-fn networks(cx: &mut Ctx, scope: &Scope<'_>, sname: &str, s: &RawService) -> Vec<String> {
-    let mut nets = Vec::new();
-    for n in s.networks.iter().flatten() {
-        scope.check_network(cx, sname, n);
-        nets.push(n.value.clone());
-    }
-    if nets.is_empty() {
-        nets.push("default".to_string());
-    }
-    nets
-}
-
 /// The probe, when its test is valid; its timings are checked only then.
 fn healthcheck(cx: &mut Ctx, key: &Located<String>, h: &raw::RawHealth) -> Option<Healthcheck> {
+    if super::container::is_off(h) {
+        return None;
+    }
     let test = probe_test(cx, key, h)?;
     check_probe_timing(cx, &key.value, h);
     Some(Healthcheck {
@@ -202,6 +168,7 @@ fn healthcheck(cx: &mut Ctx, key: &Located<String>, h: &raw::RawHealth) -> Optio
         timeout: h.timeout.as_ref().map(|x| x.value),
         retries: h.retries.as_ref().map(|x| x.value),
         start_period: h.start_period.as_ref().map(|x| x.value),
+        start_interval: h.start_interval.as_ref().map(|x| x.value),
     })
 }
 
