@@ -226,6 +226,12 @@ impl Backend for Cluster<'_> {
     async fn diff(&self, sel: &Selection) -> Result<DiffReport, String> {
         ops::diff(&self.client, &self.t, self.env, sel).await.map_err(|e| self.error(e))
     }
+    async fn exec(&self, service: &str, command: &[String]) -> Result<deploy_orchestrator::Exec, String> {
+        crate::verify::exec(self, service, command).await
+    }
+    async fn restart(&self, service: &str, step: &Step<'_>) -> Result<Vec<String>, Failure> {
+        crate::verify::restart(self, service, step).await
+    }
 }
 
 /// Whether claim `pvc` of `service` holds one of the topology `volumes`: a

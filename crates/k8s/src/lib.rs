@@ -17,6 +17,7 @@ pub mod ops;
 pub mod render;
 pub mod replace;
 mod units;
+mod verify;
 pub mod wait;
 
 pub use cluster::{Cluster, ClusterOptions, Endpoint, client};

@@ -18,6 +18,7 @@ use tokio::sync::broadcast;
 use tokio::task::AbortHandle;
 
 mod job;
+mod pods;
 
 /// How the simulated cluster treats a workload's pods.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,6 +121,13 @@ pub async fn run(inner: Arc<Inner>, mut rx: broadcast::Receiver<Change>) {
                 if changed {
                     let name = c.object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
                     schedule(&inner, (c.rt, c.namespace.clone().unwrap_or_default(), name.to_owned()));
+                }
+            }
+            Ok(c) if c.rt == res::PODS && c.kind == ChangeKind::Deleted => {
+                // A pod deleted by a client: its StatefulSet or Deployment makes a new one.
+                let owner = pods::owner_short_of_pod(&lock(&inner.store), &c);
+                if let Some(key) = owner {
+                    schedule(&inner, key);
                 }
             }
             Ok(_) => {}

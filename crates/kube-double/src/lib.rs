@@ -10,6 +10,7 @@
 mod controller;
 mod defaults;
 mod discovery;
+mod exec;
 mod logs;
 mod openapi;
 mod resources;
@@ -20,6 +21,7 @@ mod table;
 mod util;
 
 pub use controller::Behaviour;
+pub use exec::{ExecReply, ExecRequest, Responder};
 pub use resources::ApiError;
 
 use resources::Rt;
@@ -61,6 +63,8 @@ pub(crate) struct Inner {
     pub(crate) store: Mutex<Store>,
     pub(crate) requests: Mutex<Vec<RecordedRequest>>,
     pub(crate) controller: controller::Controller,
+    /// What `pods/{name}/exec` answers, and the commands run.
+    pub(crate) execs: exec::Execs,
     pub(crate) runtime: tokio::runtime::Handle,
 }
 
@@ -90,6 +94,7 @@ impl KubeDouble {
             store: Mutex::new(store),
             requests: Mutex::new(Vec::new()),
             controller: controller::Controller::default(),
+            execs: Default::default(),
             runtime: tokio::runtime::Handle::current(),
         });
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;

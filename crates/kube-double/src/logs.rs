@@ -46,7 +46,7 @@ fn workload_of(pod: &Value, name: &str) -> String {
 }
 
 /// The container asked for, or the only one (the apiserver's `validateContainer`).
-fn pick_container(pod: &Value, name: &str, asked: Option<&str>) -> Result<String, ApiError> {
+pub(crate) fn pick_container(pod: &Value, name: &str, asked: Option<&str>) -> Result<String, ApiError> {
     let names: Vec<&str> = pod
         .pointer("/spec/containers")
         .and_then(Value::as_array)

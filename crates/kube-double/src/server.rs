@@ -119,6 +119,9 @@ async fn handle(State(inner): State<Arc<Inner>>, req: Request) -> Response {
         content_type: content_type.clone(),
         accept: parts.headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).map(str::to_owned),
     });
+    if crate::exec::is_exec(&path) {
+        return crate::exec::serve(&inner, Request::from_parts(parts, body)).await;
+    }
     let body = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
         Err(e) => return error_response(&ApiError::bad_request(format!("reading the request body: {e}"))),

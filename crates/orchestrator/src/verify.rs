@@ -225,12 +225,12 @@ pub(crate) fn unmet(e: &Expect, env: &Env, x: &Exec) -> Vec<String> {
     if let Some(want) = text(&e.equals)
         && got != want.trim()
     {
-        out.push(format!("stdout is not `{}`", want.trim()));
+        out.push(format!("stdout is not {}", quote(want.trim())));
     }
     if let Some(want) = text(&e.contains)
         && !got.contains(want.as_str())
     {
-        out.push(format!("stdout does not contain `{want}`"));
+        out.push(format!("stdout does not contain {}", quote(&want)));
     }
     if let Some(m) = &e.matches {
         match regex::Regex::new(m) {
@@ -240,6 +240,11 @@ pub(crate) fn unmet(e: &Expect, env: &Env, x: &Exec) -> Vec<String> {
         }
     }
     out
+}
+
+/// A text in a sentence: `PONG`, or quoted with escapes when it spans lines.
+fn quote(s: &str) -> String {
+    if s.contains(['\n', '\r', '`']) { format!("{s:?}") } else { format!("`{s}`") }
 }
 
 /// A value no earlier run can have left behind.
@@ -355,7 +360,7 @@ mod tests {
             bad,
             [
                 "exited with code 1, expected 0",
-                "stdout is not `maxmemory\n134217728`",
+                "stdout is not \"maxmemory\\n134217728\"",
                 "stdout does not contain `134217728`",
                 "stdout does not match `(?m)^134217728$`"
             ]

@@ -83,7 +83,11 @@ impl VerifyReport {
         for c in &self.checks {
             let result = if c.passed { "passed" } else { "FAILED" };
             let _ = writeln!(s, "{:<16} {:<36} {:<7} {:>8}", c.service, c.name, result, format!("{}ms", c.elapsed_ms));
-            if !c.passed {
+            if c.passed {
+                for d in &c.detail {
+                    let _ = writeln!(s, "    {d}");
+                }
+            } else {
                 failure_text(&mut s, c);
             }
         }
