@@ -10,9 +10,20 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 PROFILE="${PROFILE:-dev}"
 
 tests/support/ensure-docker.sh
-# No registry is reachable here: build a local stand-in for redis:7-alpine
-# from Debian's redis-server/redis-cli binaries (see tests/support/redis-image).
-tests/support/redis-image/build.sh
+# The seed's image is redis:7-alpine: used as it is when present, pulled when
+# a registry answers. Only when neither works is a local stand-in built from
+# Debian's redis-server/redis-cli (tests/support/redis-image), under a tag of
+# its own (deploy-test/redis:7, through REDIS_IMAGE): a redis:7-alpine of yours
+# is never replaced or shadowed.
+if docker image inspect redis:7-alpine >/dev/null 2>&1; then
+    echo "==> using the local redis:7-alpine"
+elif docker pull -q redis:7-alpine >/dev/null 2>&1; then
+    echo "==> pulled redis:7-alpine"
+else
+    echo "==> redis:7-alpine is not here and cannot be pulled: building a stand-in as deploy-test/redis:7"
+    REDIS_STANDIN_OWN_TAG_ONLY=1 tests/support/redis-image/build.sh
+    export REDIS_IMAGE=deploy-test/redis:7
+fi
 cargo build --release --locked -q -p deploy
 deploy=target/release/deploy
 

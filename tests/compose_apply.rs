@@ -37,13 +37,14 @@ fn published_port_change_recreates_and_keeps_the_volume() {
     p.rewrite(&h::redis_topology("deploy-t-redisport", port, " --maxmemory-samples 7"));
     let d = p.run("diff", &[]);
     assert_eq!(d.status.code(), Some(2), "{}", show(&d));
-    assert!(stdout(&d).contains("~ container deploy-t-redisport-redis-1 will be updated"), "{}", show(&d));
+    // A changed spec recreates the container: a replacement, marked apart from an in-place update.
+    assert!(stdout(&d).contains("-/+ container deploy-t-redisport-redis-1 will be replaced"), "{}", show(&d));
     assert!(stdout(&d).contains("command:"), "{}", show(&d));
     assert!(stdout(&d).contains("--maxmemory-samples 7"), "{}", show(&d));
     let dj = h::json(&p.run("diff", &["--output", "json"]));
     let obj =
         dj["objects"].as_array().and_then(|a| a.iter().find(|o| o["kind"] == "container")).cloned().unwrap_or_default();
-    assert_eq!(obj["change"], "update", "{dj}");
+    assert_eq!(obj["change"], "replace", "{dj}");
     assert!(obj["fields"].to_string().contains("\"command\""), "{dj}");
 
     let rep = p.apply_ok(&[]);

@@ -118,7 +118,8 @@ fn seed_redis_prod_profile() {
     let d = common::deploy(&["diff", "-f", &file, "-p", &pc, "redis"]);
     assert_eq!(d.status.code(), Some(2), "diff after a change:\n{}", show(&d));
     assert!(stdout(&d).contains("resources.limits.memory"), "{}", show(&d));
-    assert!(stdout(&d).contains("268435456 -> 335544320"), "{}", show(&d));
+    // In the topology's units, not the Engine's bytes.
+    assert!(stdout(&d).contains("resources.limits.memory: 256M -> 320M"), "{}", show(&d));
     let o = common::deploy(&["apply", "-f", &file, "-p", &pc, "--output", "json", "redis"]);
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     let j = h::json(&o);

@@ -9,19 +9,27 @@ pub enum CliError {
     Usage(String),
     /// The command failed: exit 1.
     Failed(String),
+    /// The topology, a profile or an env file is wrong: exit 1, every problem located.
+    Topology(Errors),
 }
 
 impl CliError {
     pub fn status(&self) -> ExitStatus {
         match self {
             CliError::Usage(_) => ExitStatus::Usage,
-            CliError::Failed(_) => ExitStatus::Error,
+            CliError::Failed(_) | CliError::Topology(_) => ExitStatus::Error,
         }
     }
     /// Prints the error on standard error, once.
     pub fn print(&self) {
-        let (CliError::Usage(msg) | CliError::Failed(msg)) = self;
-        let msg = msg.trim_end();
+        let rendered;
+        let msg = match self {
+            CliError::Usage(msg) | CliError::Failed(msg) => msg.trim_end(),
+            CliError::Topology(e) => {
+                rendered = e.render();
+                rendered.trim_end()
+            }
+        };
         if msg.starts_with("error") || msg.contains('×') {
             eprintln!("{msg}");
         } else {
@@ -32,7 +40,7 @@ impl CliError {
 
 impl From<Errors> for CliError {
     fn from(e: Errors) -> Self {
-        CliError::Failed(e.render())
+        CliError::Topology(e)
     }
 }
 

@@ -1,5 +1,6 @@
 //! Live progress: one line per service with its state and elapsed time.
-//! Progress bars on a terminal, plain lines otherwise, nothing for JSON
+//! Progress bars on a terminal, plain lines otherwise or with `--progress
+//! plain`, nothing with `--progress quiet` or for JSON
 //! (the JSON report carries the same information at the end).
 
 use std::collections::HashMap;
@@ -10,13 +11,16 @@ use std::time::Duration;
 use deploy_report::{Phase, Progress};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-pub fn for_terminal(json: bool) -> Arc<dyn Progress> {
-    if json {
-        Arc::new(deploy_report::NoProgress)
-    } else if std::io::stderr().is_terminal() {
-        Arc::new(Bars::default())
-    } else {
-        Arc::new(Lines)
+use crate::args::ProgressMode;
+
+/// The progress display for `--progress` (none for `--output json`, whose
+/// report carries the same information at the end).
+pub fn for_mode(mode: ProgressMode, json: bool) -> Arc<dyn Progress> {
+    match mode {
+        _ if json => Arc::new(deploy_report::NoProgress),
+        ProgressMode::Quiet => Arc::new(deploy_report::NoProgress),
+        ProgressMode::Auto if std::io::stderr().is_terminal() => Arc::new(Bars::default()),
+        ProgressMode::Auto | ProgressMode::Plain => Arc::new(Lines),
     }
 }
 

@@ -77,6 +77,22 @@ pub fn nano_cpus(c: Cpus) -> i64 {
     (c.millis() as i64) * 1_000_000
 }
 
+/// The Engine's `NanoCpus` as Compose writes CPUs (`0.25`), exact to the nanoCPU.
+pub fn cpus_from_nano(n: i64) -> String {
+    let (whole, frac) = (n / 1_000_000_000, n % 1_000_000_000);
+    if frac == 0 { whole.to_string() } else { format!("{whole}.{}", format!("{frac:09}").trim_end_matches('0')) }
+}
+
+/// The Engine's bytes as Compose writes sizes (`256M`).
+pub fn size_from_bytes(n: i64) -> String {
+    u64::try_from(n).map_or_else(|_| n.to_string(), |b| ByteSize(b).to_compose())
+}
+
+/// The Engine's nanoseconds as Compose writes durations (`1m30s`).
+pub fn duration_from_nanos(n: i64) -> String {
+    u64::try_from(n).map_or_else(|_| format!("{n}ns"), |ns| Dur(std::time::Duration::from_nanos(ns)).to_compose())
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -99,6 +115,19 @@ mod tests {
         assert_eq!(Cpus(1500).to_compose(), "1.5");
         assert_eq!(Cpus(2000).to_compose(), "2");
         assert_eq!(nano_cpus(Cpus(250)), 250_000_000);
+        assert_eq!(cpus_from_nano(250_000_000), "0.25");
+        assert_eq!(cpus_from_nano(1_500_000_000), "1.5");
+        assert_eq!(cpus_from_nano(2_000_000_000), "2");
+        assert_eq!(cpus_from_nano(1), "0.000000001");
+    }
+
+    #[test]
+    fn engine_values_back_in_compose_units() {
+        assert_eq!(size_from_bytes(268_435_456), "256M");
+        assert_eq!(size_from_bytes(335_544_320), "320M");
+        assert_eq!(size_from_bytes(1000), "1000");
+        assert_eq!(duration_from_nanos(90_000_000_000), "1m30s");
+        assert_eq!(duration_from_nanos(500_000_000), "500ms");
     }
 
     #[test]

@@ -24,4 +24,4 @@ pub use cluster::{Cluster, ClusterOptions, Endpoint, client};
 pub use error::Error;
 pub use object::{Object, labels};
 pub use ops::FIELD_MANAGER;
-pub use render::{Rendered, SecretMode, render, render_for_apply, render_with};
+pub use render::{PlaceholderSecrets, Rendered, SecretMode, render, render_for_apply, render_with};

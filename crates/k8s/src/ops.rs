@@ -251,6 +251,26 @@ pub async fn diff(client: &Client, t: &Topology, env: &Env, sel: &Selection) -> 
     let selected = sel.services();
     let plan = render_for_apply(t, env, selected)?;
     let ns = t.namespace.as_str();
+    diff_with(client, t, env, sel, false).await
+}
+
+/// What `apply` would do, changing nothing (`apply --dry-run`): [`diff`], and
+/// every object to be created is sent too as a server-side dry run
+/// (`dryRun=All`), so that the server's validation and admission answer
+/// before anything is applied. Objects of a namespace that does not exist yet
+/// cannot be dry-run (the namespace would not exist for them); the namespace
+/// itself is.
+pub async fn dry_run(client: &Client, t: &Topology, env: &Env, sel: &Selection) -> Result<DiffReport, Error> {
+    diff_with(client, t, env, sel, true).await
+}
+
+async fn diff_with(
+    client: &Client,
+    t: &Topology,
+    env: &Env,
+    sel: &Selection,
+    check_creates: bool,
+) -> Result<DiffReport, Error> {
     let live_ns = Api::<Namespace>::all(client.clone()).get_opt(ns).await?;
     let live: Vec<Object> =
         if live_ns.is_some() { list_managed(client, ns, &t.name, None, MANAGED_KINDS).await? } else { Vec::new() };
@@ -266,6 +286,12 @@ pub async fn diff(client: &Client, t: &Topology, env: &Env, sel: &Selection) -> 
             None => (Change::Create, Vec::new()),
             // An existing namespace is never changed (apply leaves it as it is).
             Some(_) if matches!(o, Object::Namespace(_)) => (Change::Unchanged, Vec::new()),
+            None if check_creates && (live_ns.is_some() || o.namespace().is_none()) => {
+                patch_object(client, o, &pp)
+                    .await
+                    .map_err(|e| Error::Other(format!("{}: dry-run apply: {}", o.id(), describe(&e))))?;
+                (Change::Create, Vec::new())
+            }
             Some(cur) => object_changes(client, o, &cur, &pp).await?,
         };
         report.objects.push(ObjectDiff {
@@ -305,7 +331,8 @@ async fn object_changes(
     if let Object::Job(planned) = o {
         let live: Option<Job> = serde_json::from_value(cur.clone()).ok();
         let fields = live.map(|l| job_changes(&l, planned)).unwrap_or_default();
-        return Ok((if fields.is_empty() { Change::Unchanged } else { Change::Update }, fields));
+        // A Job is never changed in place: re-created or run again.
+        return Ok((if fields.is_empty() { Change::Unchanged } else { Change::Replace }, fields));
     }
     if let Object::StatefulSet(_) = o {
         return statefulset_changes(client, o, cur, pp).await;
@@ -350,7 +377,13 @@ async fn statefulset_changes(
         }
         Err(e) => return Err(Error::Other(format!("{}: dry-run apply: {}", o.id(), describe(&e)))),
     }
-    Ok((if fields.is_empty() { Change::Unchanged } else { Change::Update }, fields))
+    let replaced = fields.iter().any(|f| f.path.ends_with(replace::IMMUTABLE_SUFFIX));
+    let change = match (fields.is_empty(), replaced) {
+        (true, _) => Change::Unchanged,
+        (false, true) => Change::Replace,
+        (false, false) => Change::Update,
+    };
+    Ok((change, fields))
 }
 
 /// What apply does to a live Job: nothing, re-create it (template changed), or re-run it (it failed).

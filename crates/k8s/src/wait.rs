@@ -167,6 +167,9 @@ pub fn pod_summary(p: &Pod) -> String {
     let ready = cs.iter().filter(|c| c.ready).count();
     let restarts: i32 = cs.iter().map(|c| c.restart_count).sum();
     let mut s = format!("{name}: {phase}, {ready}/{} ready, {restarts} restarts", cs.len().max(1));
+    if let Some(up) = st.and_then(|s| s.start_time.as_ref()).and_then(|t| deploy_report::up_since(&t.0.to_string())) {
+        s.push_str(&format!(", {up}"));
+    }
     if let Some(r) = pod_reason(p) {
         s.push_str(&format!(" ({})", r.trim_start_matches(&format!("pod {name}: "))));
     }

@@ -133,15 +133,21 @@ impl KubeDouble {
 
     /// The kubeconfig YAML that points at the double (context `kube-double`, given namespace).
     pub fn kubeconfig_yaml(&self, namespace: &str) -> String {
+        self.kubeconfig_text(Some(namespace))
+    }
+
+    fn kubeconfig_text(&self, namespace: Option<&str>) -> String {
+        let namespace = namespace.map(|n| format!("    namespace: {n}\n")).unwrap_or_default();
         format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: kube-double\n  cluster:\n    server: {url}\ncontexts:\n- name: kube-double\n  context:\n    cluster: kube-double\n    user: kube-double\n    namespace: {namespace}\ncurrent-context: kube-double\nusers:\n- name: kube-double\n  user: {{}}\npreferences: {{}}\n",
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: kube-double\n  cluster:\n    server: {url}\ncontexts:\n- name: kube-double\n  context:\n    cluster: kube-double\n    user: kube-double\n{namespace}current-context: kube-double\nusers:\n- name: kube-double\n  user: {{}}\npreferences: {{}}\n",
             url = self.url()
         )
     }
 
-    /// Writes a kubeconfig (namespace `default`) so a binary can be pointed at the double via `KUBECONFIG`.
+    /// Writes a kubeconfig whose context names no namespace (as kind and
+    /// minikube write theirs), so a binary can be pointed at the double via `KUBECONFIG`.
     pub fn write_kubeconfig(&self, path: impl AsRef<Path>) -> std::io::Result<()> {
-        self.write_kubeconfig_in(path, "default")
+        std::fs::write(path, self.kubeconfig_text(None))
     }
 
     /// Writes a kubeconfig whose context has the given namespace.
@@ -210,6 +216,14 @@ impl KubeDouble {
     pub fn set_behaviour(&self, workload: &str, behaviour: Behaviour) {
         self.inner.controller.set_behaviour(Some(workload), behaviour);
         controller::resync(&self.inner, Some(workload));
+    }
+
+    /// Sets how the simulated controller treats the pods of any workload whose pod template
+    /// uses `image` (in any container), over the workload's own behaviour: e.g. an image the
+    /// cluster never pulls (`ImagePullBackOff`), while the workload's previous image still runs.
+    /// Takes effect at each workload's next reconcile (a new generation, as an image change is).
+    pub fn set_image_behaviour(&self, image: &str, behaviour: Behaviour) {
+        self.inner.controller.set_image_behaviour(image, behaviour);
     }
 
     /// Sets the behaviour for workloads without their own (initially `ReadyAfter(5 ms)`).

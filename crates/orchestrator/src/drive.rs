@@ -473,3 +473,13 @@ async fn bounded<B: Backend, T>(
         Err(_) => Err(Error::Timeout { after: timeout, waiting_for: format!("{} ({what})", b.endpoint()) }),
     }
 }
+/// What apply would do for the selection, changing nothing (`apply
+/// --dry-run`): the backend's dry run, bounded by `timeout`; secret values masked.
+pub async fn dry_run<B: Backend>(b: &B, sel: &Selection, timeout: Duration) -> Result<DiffReport, Error> {
+    let r = bounded(b, timeout, "a dry run of the apply", b.dry_run(sel)).await;
+    let mask = Masker::new(b.secret_values());
+    let mut report = r?;
+    mask.diff_report(&mut report);
+    Ok(report)
+}
+

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use deploy_report::{Action, DiffReport, Phase, Progress, ServiceStatus};
 
-pub use drive::{ApplyOptions, DestroyOptions, apply, destroy, diff, status};
+pub use drive::{ApplyOptions, DestroyOptions, apply, destroy, diff, dry_run, status};
 pub use lock::{Holder, Lock};
 pub use secrets::topology_secrets;
 pub use selection::Selection;
@@ -259,3 +259,31 @@ mod tests {
         assert_eq!(human(Duration::from_millis(1500)), "1.5s");
     }
 }
+    /// `apply --atomic`, once prepared and before any service is converged:
+    /// records how `service` is now (as the live state read before `prepare`
+    /// changed anything), and from here on keeps what [`Backend::restore`]
+    /// needs to put it back (Compose: a replaced container is kept, stopped,
+    /// until `release` or `restore`). `Err`: the apply stops before any
+    /// service is converged.
+    async fn checkpoint(&self, service: &str) -> Result<Self::Checkpoint, String>;
+    /// After a failed `apply --atomic`: puts `service` back as `checkpoint`
+    /// recorded it (what had nothing before is removed, data kept) and waits,
+    /// until `step.deadline`, for it to be ready again. `Ok(None)`: it is as
+    /// it was, nothing to do. The orchestrator calls it for every
+    /// checkpointed service, dependencies first.
+    async fn restore(
+        &self,
+        service: &str,
+        checkpoint: Self::Checkpoint,
+        step: &Step<'_>,
+    ) -> Result<Option<Restoration>, Failure>;
+    /// After a successful `apply --atomic`: lets go of what was kept for a
+    /// restore (Compose: removes the previous container). Best effort.
+    async fn release(&self, service: &str, checkpoint: Self::Checkpoint) -> Result<(), String>;
+    /// What apply would do, changing nothing (`apply --dry-run`): by default
+    /// the diff (which reads, never writes); a platform that can have its
+    /// server check the changes without making them (a server-side dry run)
+    /// does so here.
+    async fn dry_run(&self, sel: &Selection) -> Result<DiffReport, String> {
+        self.diff(sel).await
+    }

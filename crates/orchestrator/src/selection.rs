@@ -82,6 +82,5 @@ impl Selection {
 }
 
 fn unknown(t: &Topology, name: &str) -> Diagnostic {
-    Diagnostic::new(format!("no service named `{name}` in this topology"))
-        .help(format!("services are: {}", t.services.keys().cloned().collect::<Vec<_>>().join(", ")))
+    Diagnostic::new(format!("no service named `{name}` in this topology")).help(t.unknown_service_help(name))
 }

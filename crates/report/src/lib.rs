@@ -7,6 +7,7 @@
 
 mod masker;
 mod verify;
+mod style;
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -15,6 +16,7 @@ use serde::Serialize;
 
 pub use masker::{MIN_MASKED_LEN, Masker, Masking};
 pub use verify::{CheckKind, CheckResult, CommandOutput, VerifyReport};
+pub use style::{ago, finished_since, up_since};
 
 /// How the process ends, documented in README.md. Commands return it; `main`
 /// turns it into the exit code, once.
@@ -28,6 +30,10 @@ pub enum ExitStatus {
     Changes,
     /// The command line itself is wrong (unknown flag, an option the target does not take).
     Usage,
+    /// `status` only: every selected service is there, but one is not ready.
+    NotReady,
+    /// `status` only: a selected service has nothing on the platform.
+    Missing,
     /// Interrupted (Ctrl-C).
     Interrupted,
 }
@@ -38,6 +44,8 @@ impl ExitStatus {
             ExitStatus::Ok => 0,
             ExitStatus::Error => 1,
             ExitStatus::Changes => 2,
+            ExitStatus::NotReady => 3,
+            ExitStatus::Missing => 4,
             ExitStatus::Usage => 64,
             ExitStatus::Interrupted => 130,
         }
@@ -288,64 +296,42 @@ impl DiffReport {
     pub fn exit_status(&self) -> ExitStatus {
         if self.has_changes() { ExitStatus::Changes } else { ExitStatus::Ok }
     }
+    /// Both, and apply replaces the live object (a container recreated, a
+    /// StatefulSet with immutable changes, a Job re-created).
+    Replace,
     /// Human-readable diff: one block per changed object, one line per field;
     /// multi-line values are shown as a line diff.
     pub fn text(&self) -> String {
         let mut s = String::new();
-        for o in &self.objects {
-            let sign = match o.change {
-                Change::Create => "+",
-                Change::Update => "~",
-                Change::Delete => "-",
-                Change::Unchanged => "=",
+        for o in self.objects.iter().filter(|o| o.change != Change::Unchanged) {
+            let (sign, what, style) = match o.change {
+                Change::Create => ("+", "will be created", style::ADD),
+                Change::Update => ("~", "will be updated in place", style::UPDATE),
+                Change::Replace => ("-/+", "will be replaced", style::REPLACE),
+                Change::Delete => ("-", "is no longer in the topology (removed by `apply --prune`)", style::REMOVE),
+                Change::Unchanged => ("=", "unchanged", anstyle::Style::new()),
             };
-            if o.change == Change::Unchanged {
-                continue;
-            }
-            let what = match o.change {
-                Change::Create => "will be created",
-                Change::Update => "will be updated",
-                Change::Delete => "is no longer in the topology (removed by `apply --prune`)",
-                Change::Unchanged => "unchanged",
-            };
-            let _ = writeln!(s, "{sign} {} {} {what}", o.kind, o.name);
+            let head = format!("{sign} {} {} {what}", o.kind, o.name);
+            let _ = writeln!(s, "{}", style::paint(&head, style.bold(), color));
             for f in &o.fields {
-                let live = f.live.as_deref();
-                let planned = f.planned.as_deref();
-                match (live, planned) {
-                    (Some(a), Some(b)) if a.contains('\n') || b.contains('\n') => {
-                        let _ = writeln!(s, "    ~ {}:", f.path);
-                        let d = similar::TextDiff::from_lines(a, b);
-                        for c in d.iter_all_changes() {
-                            let tag = match c.tag() {
-                                similar::ChangeTag::Delete => "-",
-                                similar::ChangeTag::Insert => "+",
-                                similar::ChangeTag::Equal => " ",
-                            };
-                            let _ = write!(s, "        {tag} {c}");
-                            if c.missing_newline() {
-                                s.push('\n');
-                            }
-                        }
-                    }
-                    (Some(a), Some(b)) => {
-                        let _ = writeln!(s, "    ~ {}: {a} -> {b}", f.path);
-                    }
-                    (None, Some(b)) => {
-                        let _ = writeln!(s, "    + {}: {b}", f.path);
-                    }
-                    (Some(a), None) => {
-                        let _ = writeln!(s, "    - {}: {a}", f.path);
-                    }
-                    (None, None) => {}
-                }
+                field_lines(&mut s, f, color);
             }
         }
         let count = |c: Change| self.objects.iter().filter(|o| o.change == c).count();
         if self.has_changes() {
             let _ = writeln!(
+        self.render(false)
+    }
+
+    /// [`Self::text`] with colour (ANSI): additions green, removals red,
+    /// updates yellow, replacements magenta.
+    pub fn styled(&self) -> String {
+        self.render(true)
+    }
+
+    fn render(&self, color: bool) -> String {
                 s,
-                "{}: {} to create, {} to update, {} to remove, {} unchanged",
+                "{}: {} to create, {} to update, {} to replace, {} to remove, {} unchanged",
                 self.project,
                 count(Change::Create),
                 count(Change::Update),
@@ -396,12 +382,13 @@ impl StatusReport {
                 "{:<16} {:<34} {:<14} {:<12} {}",
                 x.service,
                 x.object.as_deref().unwrap_or("-"),
-                x.state,
+                style::paint(&format!("{:<14}", x.state), st, color),
                 x.health.as_deref().unwrap_or("-"),
                 x.ports.join(", ")
             );
             for d in &x.detail {
                 let _ = writeln!(s, "    {d}");
+                count(Change::Replace),
             }
         }
         s
@@ -412,6 +399,44 @@ impl StatusReport {
 pub struct DestroyReport {
     pub target: String,
     pub project: String,
+/// One field of a changed object: `~ path: live -> planned`, `+ path: value`,
+/// `- path: value`, or a line diff of a multi-line value.
+fn field_lines(s: &mut String, f: &FieldChange, color: bool) {
+    let p = |text: &str, st: anstyle::Style| style::paint(text, st, color);
+    match (f.live.as_deref(), f.planned.as_deref()) {
+        (Some(a), Some(b)) if a.contains('\n') || b.contains('\n') => {
+            let _ = writeln!(s, "    {} {}:", p("~", style::UPDATE), f.path);
+            let d = similar::TextDiff::from_lines(a, b);
+            for c in d.iter_all_changes() {
+                let line = format!("{c}");
+                let line = line.trim_end_matches('\n');
+                let _ = match c.tag() {
+                    similar::ChangeTag::Delete => writeln!(s, "        {}", p(&format!("- {line}"), style::REMOVE)),
+                    similar::ChangeTag::Insert => writeln!(s, "        {}", p(&format!("+ {line}"), style::ADD)),
+                    similar::ChangeTag::Equal => writeln!(s, "          {line}"),
+                };
+            }
+        }
+        (Some(a), Some(b)) => {
+            let _ = writeln!(
+                s,
+                "    {} {}: {} -> {}",
+                p("~", style::UPDATE),
+                f.path,
+                p(a, style::REMOVE),
+                p(b, style::ADD)
+            );
+        }
+        (None, Some(b)) => {
+            let _ = writeln!(s, "    {} {}: {}", p("+", style::ADD), f.path, p(b, style::ADD));
+        }
+        (Some(a), None) => {
+            let _ = writeln!(s, "    {} {}: {}", p("-", style::REMOVE), f.path, p(a, style::REMOVE));
+        }
+        (None, None) => {}
+    }
+}
+
     pub removed: Vec<String>,
     /// Volumes / PVCs kept because `--volumes` was not given.
     pub kept: Vec<String>,
@@ -440,10 +465,35 @@ impl DestroyReport {
 
 #[cfg(test)]
 mod tests {
+    /// How the process ends: [`ExitStatus::Ok`] when every selected service
+    /// is there and ready (a completed one-shot counts), [`ExitStatus::Missing`]
+    /// when one has nothing on the platform, else [`ExitStatus::NotReady`].
+    pub fn exit_status(&self) -> ExitStatus {
+        if self.services.iter().any(|s| s.object.is_none()) {
+            ExitStatus::Missing
+        } else if self.all_ready() {
+            ExitStatus::Ok
+        } else {
+            ExitStatus::NotReady
+        }
+    }
     use super::*;
+        self.render(false)
+    }
+    /// [`Self::text`] with colour (ANSI): ready green, not ready red, missing yellow.
+    pub fn styled(&self) -> String {
+        self.render(true)
+    }
+    fn render(&self, color: bool) -> String {
 
     #[test]
     fn secrets_are_masked_in_field_changes() {
+            let st = match (x.object.is_some(), x.ready) {
+                (false, _) => style::UPDATE,
+                (true, true) => style::ADD,
+                (true, false) => style::REMOVE,
+            };
+            // Pad before painting: escape codes have no width.
         let f = FieldChange::new("env.JWT_SECRET_KEY", Some("old-secret"), Some("new-secret"), true);
         assert_eq!(f.live.as_deref(), Some(MASK));
         assert_eq!(f.planned.as_deref(), Some(MASK));

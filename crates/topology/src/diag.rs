@@ -43,7 +43,7 @@ impl Loc {
                 let col_off: usize = line.chars().take(self.col.saturating_sub(1) as usize).map(char::len_utf8).sum();
                 let start = offset + col_off;
                 let rest = &text[start.min(text.len())..];
-                let len = token_len(rest);
+                let len = token_len(&line[..col_off.min(line.len())], rest);
                 return (start.min(text.len()), len);
             }
             offset += line.len();
@@ -52,8 +52,19 @@ impl Loc {
     }
 }
 
-fn token_len(rest: &str) -> usize {
+/// The length of the token at the start of `rest`; `before` is what precedes
+/// it on its line (inside an open `{` or `[` the token ends at `,`, `}` or `]`).
+fn token_len(before: &str, rest: &str) -> usize {
     let line = rest.split('\n').next().unwrap_or("");
+    let depth = before.chars().fold(0i32, |d, c| match c {
+        '{' | '[' => d + 1,
+        '}' | ']' => d - 1,
+        _ => d,
+    });
+    let line = match line.find([',', '}', ']']) {
+        Some(end) if depth > 0 && !line.starts_with(['"', '\'']) => &line[..end],
+        _ => line,
+    };
     let trimmed = line.trim_end();
     // A key: underline up to the colon; otherwise the scalar up to a comment.
     if let Some(i) = trimmed.find(": ") {
@@ -101,7 +112,7 @@ impl Diagnostic {
     /// The full report: message, `--> file:line:col`, field, a source snippet and help.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let report = Report(self);
+        let report = Report(self, self.loc.as_ref().map(|l| Named(&l.file)));
         let handler = miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
             .with_context_lines(1)
             .with_width(100);
@@ -130,7 +141,30 @@ impl fmt::Display for Diagnostic {
 
 impl std::error::Error for Diagnostic {}
 
-struct Report<'a>(&'a Diagnostic);
+struct Report<'a>(&'a Diagnostic, Option<Named<'a>>);
+
+/// A source file's text under its file name, so that every snippet's header
+/// names the file (`╭─[deploy.yaml:4:5]`).
+struct Named<'a>(&'a SourceFile);
+
+impl miette::SourceCode for Named<'_> {
+    fn read_span<'b>(
+        &'b self,
+        span: &miette::SourceSpan,
+        before: usize,
+        after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'b> + 'b>, miette::MietteError> {
+        let c = self.0.text.read_span(span, before, after)?;
+        Ok(Box::new(miette::MietteSpanContents::new_named(
+            self.0.path.display().to_string(),
+            c.data(),
+            *c.span(),
+            c.line(),
+            c.column(),
+            c.line_count(),
+        )))
+    }
+}
 
 impl fmt::Debug for Report<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -157,7 +191,7 @@ impl miette::Diagnostic for Report<'_> {
         self.0.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
-        self.0.loc.as_ref().map(|l| &l.file.text as &dyn miette::SourceCode)
+        self.1.as_ref().map(|n| n as &dyn miette::SourceCode)
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
         let loc = self.0.loc.as_ref()?;
@@ -212,9 +246,96 @@ impl fmt::Display for Errors {
 
 impl std::error::Error for Errors {}
 
+/// The candidate closest to `name`, when one is close enough to be a likely
+/// typo (`imagee` → `image`, `reddis` → `redis`).
+pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(name, c), c))
+        .filter(|(score, c)| *score >= 0.8 || strsim::damerau_levenshtein(name, c) <= 1)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+/// Help for a name that is not one of `valid`: the likely one first, then all of them.
+pub fn unknown_name_help<'a>(what: &str, name: &str, valid: impl IntoIterator<Item = &'a str> + Clone) -> String {
+    let all = valid.clone().into_iter().collect::<Vec<_>>().join(", ");
+    match did_you_mean(name, valid) {
+        Some(m) => format!("did you mean `{m}`? {what} are: {all}"),
+        None => format!("{what} are: {all}"),
+    }
+}
+
+/// The dotted path of the YAML node at `line`:`col` (both 1-based), block or
+/// flow style (`services.web.resources.limits.memory` in
+/// `services: {web: {resources: {limits: {memory: 1.5x}}}}`): the keys of the
+/// mappings that hold the last node starting at or before that position, read
+/// from the parser's event stream. Sequences add nothing (`services.web.ports`).
+/// A document the parser stops on falls back to indentation.
+pub(crate) fn yaml_path_at(text: &str, line: u32, col: u32) -> Option<String> {
+    use granit_parser::{Event, Parser};
+    enum Frame {
+        Map { key: Option<String>, want_key: bool },
+        Seq,
+    }
+    let keys = |stack: &[Frame], extra: Option<&str>| {
+        let mut parts: Vec<&str> = stack
+            .iter()
+            .filter_map(|f| match f {
+                Frame::Map { key: Some(k), want_key: false } => Some(k.as_str()),
+                _ => None,
+            })
+            .collect();
+        parts.extend(extra);
+        (!parts.is_empty()).then(|| parts.join("."))
+    };
+    // A value is done: the mapping holding it waits for its next key.
+    let value_done = |stack: &mut Vec<Frame>| {
+        if let Some(Frame::Map { want_key, .. }) = stack.last_mut() {
+            *want_key = true;
+        }
+    };
+    let target = (line as usize, col as usize);
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut best: Option<Option<String>> = None;
+    for ev in Parser::new_from_str(text) {
+        let Ok((ev, span)) = ev else { break };
+        if (span.start.line(), span.start.col() + 1) > target {
+            break;
+        }
+        let in_key = matches!(stack.last(), Some(Frame::Map { want_key: true, .. }));
+        match ev {
+            Event::Scalar(v, ..) if in_key => {
+                best = Some(keys(&stack, Some(&v)));
+                if let Some(Frame::Map { key, want_key }) = stack.last_mut() {
+                    (*key, *want_key) = (Some(v.into_owned()), false);
+                }
+            }
+            Event::Scalar(..) | Event::Alias(_) => {
+                best = Some(keys(&stack, None));
+                value_done(&mut stack);
+            }
+            Event::MappingStart(..) | Event::SequenceStart(..) => {
+                best = Some(keys(&stack, None));
+                let is_map = matches!(ev, Event::MappingStart(..));
+                stack.push(if is_map { Frame::Map { key: None, want_key: true } } else { Frame::Seq });
+            }
+            Event::MappingEnd | Event::SequenceEnd => {
+                stack.pop();
+                value_done(&mut stack);
+            }
+            _ => {}
+        }
+    }
+    match best {
+        Some(path) => path,
+        None => indent_path_at(text, line),
+    }
+}
+
 /// The dotted path of the YAML key at `line` (1-based) of a block-style document,
 /// found from indentation: the key on that line and every less-indented key above it.
-pub(crate) fn yaml_path_at(text: &str, line: u32) -> Option<String> {
+fn indent_path_at(text: &str, line: u32) -> Option<String> {
     let lines: Vec<&str> = text.lines().collect();
     let idx = (line as usize).checked_sub(1)?;
     let mut parts: Vec<String> = Vec::new();
@@ -267,9 +388,38 @@ mod tests {
     #[test]
     fn path_from_indentation() {
         let t = "services:\n  redis:\n    resources:\n      limits:\n        cpus: abc\n    ports:\n      - \"1:2\"\n";
-        assert_eq!(yaml_path_at(t, 5).as_deref(), Some("services.redis.resources.limits.cpus"));
-        assert_eq!(yaml_path_at(t, 7).as_deref(), Some("services.redis.ports"));
-        assert_eq!(yaml_path_at(t, 1).as_deref(), Some("services"));
+        assert_eq!(indent_path_at(t, 5).as_deref(), Some("services.redis.resources.limits.cpus"));
+        assert_eq!(indent_path_at(t, 7).as_deref(), Some("services.redis.ports"));
+        assert_eq!(indent_path_at(t, 1).as_deref(), Some("services"));
+        assert_eq!(yaml_path_at(t, 5, 15).as_deref(), Some("services.redis.resources.limits.cpus"));
+        assert_eq!(yaml_path_at(t, 5, 9).as_deref(), Some("services.redis.resources.limits.cpus"));
+        assert_eq!(yaml_path_at(t, 7, 9).as_deref(), Some("services.redis.ports"));
+        assert_eq!(yaml_path_at(t, 1, 1).as_deref(), Some("services"));
+    }
+
+    #[test]
+    fn path_in_flow_style() {
+        let t = "services: {web: {image: x, resources: {limits: {memory: 1.5x}}}}\n";
+        assert_eq!(yaml_path_at(t, 1, 57).as_deref(), Some("services.web.resources.limits.memory"));
+        assert_eq!(yaml_path_at(t, 1, 18).as_deref(), Some("services.web.image"));
+        let t = "services:\n  web:\n    ports: [\"80:80\", {target: 1, bad: 2}]\n";
+        assert_eq!(yaml_path_at(t, 3, 36).as_deref(), Some("services.web.ports.bad"));
+        // A document the parser stops on falls back to indentation.
+        assert_eq!(yaml_path_at("a:\n  b: [unclosed\n", 2, 6).as_deref(), Some("a.b"));
+    }
+
+    #[test]
+    fn typos_get_a_suggestion() {
+        assert_eq!(did_you_mean("imagee", ["image", "build", "command"]), Some("image"));
+        assert_eq!(did_you_mean("reddis", ["web", "redis"]), Some("redis"));
+        assert_eq!(did_you_mean("zzz", ["image", "build"]), None);
+    }
+
+    #[test]
+    fn snippet_header_names_the_file() {
+        let file = Arc::new(SourceFile { path: "dir/x.yaml".into(), text: "a:\n  cpus: abc\n".into() });
+        let r = Diagnostic::new("bad").at(Some(&Loc { file, line: 2, col: 9 })).render();
+        assert!(r.contains("[dir/x.yaml:2:9]"), "{r}");
     }
 
     #[test]

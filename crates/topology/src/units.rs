@@ -204,7 +204,7 @@ impl std::str::FromStr for Dur {
 
 /// Read from a string or a number; written as the topology spelling ([`fmt::Display`]).
 macro_rules! serde_via_str {
-    ($t:ty, $expect:expr) => {
+    ($t:ty, $expect:expr, $pattern:expr) => {
         impl<'de> Deserialize<'de> for $t {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 struct V;
@@ -241,21 +241,58 @@ macro_rules! serde_via_str {
             fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
                 schemars::json_schema!({
                     "description": $expect,
-                    "type": ["string", "number"]
+                    "type": ["string", "number"],
+                    "pattern": $pattern
                 })
             }
         }
     };
 }
 
-serde_via_str!(ByteSize, SIZE_HELP);
-serde_via_str!(Cpus, CPU_HELP);
-serde_via_str!(Dur, DURATION_HELP);
+/// What the schema says a size written as a string looks like (editors check it as you type).
+pub const SIZE_PATTERN: &str = r"^\s*([0-9]+\.?[0-9]*|\.[0-9]+)([bB]|[kKmMgGtT][bB]?|[KMGT]i)?\s*$";
+/// A CPU amount written as a string: cores or millicores.
+pub const CPU_PATTERN: &str = r"^\s*([0-9]+m|[0-9]+\.?[0-9]*|\.[0-9]+)\s*$";
+/// A duration written as a string: `0`, or numbers each with a unit.
+pub const DURATION_PATTERN: &str = r"^\s*(0|(([0-9]+\.?[0-9]*|\.[0-9]+)(ns|us|µs|ms|s|m|h))+)\s*$";
+
+serde_via_str!(ByteSize, SIZE_HELP, SIZE_PATTERN);
+serde_via_str!(Cpus, CPU_HELP, CPU_PATTERN);
+serde_via_str!(Dur, DURATION_HELP, DURATION_PATTERN);
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    /// The schema's patterns accept what the parsers accept (and the usual typos neither does).
+    #[test]
+    fn schema_patterns_agree_with_the_parsers() {
+        let check = |pattern: &str, ok: &[&str], bad: &[&str], parses: &dyn Fn(&str) -> bool| {
+            let re = regex::Regex::new(pattern).unwrap();
+            for v in ok {
+                assert!(re.is_match(v) && parses(v), "{v:?} should be accepted by {pattern} and the parser");
+            }
+            for v in bad {
+                assert!(!re.is_match(v) && !parses(v), "{v:?} should be rejected by {pattern} and the parser");
+            }
+        };
+        check(
+            SIZE_PATTERN,
+            &["256M", "64m", "128mb", "1G", "256Mi", "1.5G", "100", " 2Ki ", "1TB", "10b"],
+            &["256 M", "1.5x", "M", "1e3", "256MiB", "-1M"],
+            &|v| v.parse::<ByteSize>().is_ok(),
+        );
+        check(CPU_PATTERN, &["0.25", "2", "250m", ".5", "1.5"], &["abc", "0.25 cores", "-1", "250 m"], &|v| {
+            v.parse::<Cpus>().is_ok()
+        });
+        check(
+            DURATION_PATTERN,
+            &["10s", "1m30s", "500ms", "1h", "0", "2us", "1.5s", "100ns"],
+            &["soon", "10", "1 m", "s", "-1s", "1d"],
+            &|v| v.parse::<Dur>().is_ok(),
+        );
+    }
 
     #[test]
     fn sizes_are_binary_like_docker() {

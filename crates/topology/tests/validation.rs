@@ -27,8 +27,22 @@ fn assert_at(d: &deploy_topology::Diagnostic, line: u32, col: u32, field: &str, 
 #[test]
 fn unknown_field_names_the_valid_ones() {
     let d = one("name: demo\nservices:\n  redis:\n    imagee: redis:7\n");
-    assert_at(&d, 4, 5, "services.redis.imagee", "unknown field `imagee`", "spelling");
+    assert_at(&d, 4, 5, "services.redis.imagee", "unknown field `imagee`", "did you mean `image`?");
     assert!(d.message.contains("image"), "{}", d.message);
+    // flow style: the exact path of the field, and a suggestion there too
+    let d = one("services: {web: {image: x, resources: {limits: {memroy: 1G}}}}\n");
+    assert_at(&d, 1, 49, "services.web.resources.limits.memroy", "unknown field `memroy`", "did you mean `memory`?");
+    let d = one("services: {web: {image: x, resources: {limits: {memory: 1.5x}}}}\n");
+    assert_at(&d, 1, 57, "services.web.resources.limits.memory", "unknown size unit", "");
+}
+
+#[test]
+fn unknown_services_get_a_suggestion() {
+    let d = one("services:\n  api:\n    image: a\n    depends_on: [reddis]\n  redis:\n    image: r\n");
+    assert!(d.help.as_deref().unwrap_or("").starts_with("did you mean `redis`? services are: api, redis"), "{d}");
+    let t = from_str("t.yaml", "services:\n  web:\n    image: w\n", None).unwrap_or_else(|e| panic!("{}", e.render()));
+    let e = t.select(&["wbe".to_string()]).expect_err("unknown service");
+    assert_eq!(e.help.as_deref(), Some("did you mean `web`? services are: web"));
 }
 
 #[test]
@@ -343,7 +357,7 @@ const EVERY_ERROR: &[&str] = &[
     "t.yaml:6:3: volumes.Data.Store: volumes key `Data.Store` cannot be used on Kubernetes (as `data.store`) (help: use at most 63 lowercase letters, digits and `-`, starting and ending with a letter or digit (the name becomes a Kubernetes object name); `_` is turned into `-`)",
     "t.yaml:9:3: networks.Front.Net: networks key `Front.Net` cannot be used on Kubernetes (as `front.net`) (help: use at most 63 lowercase letters, digits and `-`, starting and ending with a letter or digit (the name becomes a Kubernetes object name); `_` is turned into `-`)",
     "t.yaml:12:3: services.Web_1: service name `Web_1` cannot be used on Kubernetes (help: use at most 63 lowercase letters, digits and `-`, starting with a letter and ending with a letter or digit (the name becomes a Kubernetes object and DNS name))",
-    "t.yaml:14:3: services.noimage.image: service `noimage` has no image (help: add `image: NAME[:TAG]` (a `build:` section alone is not enough: Kubernetes needs an image))",
+    "t.yaml:14:3: services.noimage.image: service `noimage` has no image (help: add `image: NAME[:TAG]`, or a `build:` section to build it from a Dockerfile)",
     "t.yaml:15:21: services.noimage.container_name: container name `-bad` is not valid on Docker (help: use letters, digits, `_`, `.` and `-`, starting with a letter or digit)",
     "t.yaml:16:14: services.noimage.command: cannot split the command line: missing closing quote (help: close the quotes, or write the command as a list)",
     "t.yaml:17:17: services.noimage.entrypoint: invalid interpolation in `${BROKEN`: unclosed `${` (help: write `$$` for a literal `$`)",

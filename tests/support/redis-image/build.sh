@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Build the local test images without any registry (everything is FROM scratch):
 #
-#   redis:7-alpine, deploy-test/redis:7
+#   deploy-test/redis:7 (and redis:7-alpine, see below)
 #       Debian's redis-server + redis-cli with every shared library `ldd` lists
 #       and the dynamic loader, plus a static C entrypoint (entrypoint.c) that
 #       mimics the official image's docker-entrypoint.sh (adds
 #       `--protected-mode no`), and a static busybox as /bin/sh (when
-#       available) for shell-form healthchecks. Stand-in for redis:7-alpine.
+#       available) for shell-form healthchecks. Stand-in for redis:7-alpine,
+#       the seed's image: tagged as it too only when that tag is absent or is
+#       already this stand-in, so a real redis:7-alpine is never replaced
+#       (and never with REDIS_STANDIN_OWN_TAG_ONLY=1).
 #   deploy-test/busybox:1, deploy-test/tools:1
 #       Debian's static busybox with applet links (sh, sleep, nc, true, false,
 #       ...) for test services; built only if busybox-static is available.
@@ -21,7 +24,8 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REDIS_TAGS=(redis:7-alpine deploy-test/redis:7)
+REDIS_OWN_TAG=deploy-test/redis:7
+REDIS_SEED_TAG=${REDIS_SEED_TAG:-redis:7-alpine} # overridable for the test of this rule
 TOOLS_TAGS=(deploy-test/busybox:1 deploy-test/tools:1)
 HASH_LABEL=org.deploy-test.content-hash
 REDIS_DESCRIPTION='local stand-in for redis:7-alpine built from Debian binaries (tests only)'
@@ -34,6 +38,18 @@ LOG_PREFIX=redis-image
 
 docker version --format '{{.Server.Version}}' >/dev/null 2>&1 ||
     die "the Docker engine does not answer; run tests/support/ensure-docker.sh first"
+
+# The stand-in's tags: its own, and the seed's when that would replace nothing real.
+REDIS_TAGS=("$REDIS_OWN_TAG")
+if [ -z "${REDIS_STANDIN_OWN_TAG_ONLY:-}" ]; then
+    seed_label=$(docker image inspect --format "{{ index .Config.Labels \"$HASH_LABEL\" }}" "$REDIS_SEED_TAG" 2>/dev/null) ||
+        seed_label=absent
+    case "$seed_label" in
+    absent) REDIS_TAGS+=("$REDIS_SEED_TAG") ;;
+    "" | "<no value>") log "$REDIS_SEED_TAG here is a real image: left alone (the stand-in is $REDIS_OWN_TAG only)" ;;
+    *) REDIS_TAGS+=("$REDIS_SEED_TAG") ;;
+    esac
+fi
 
 # --------------------------------------------------------------------------
 # Host prerequisites

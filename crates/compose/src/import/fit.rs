@@ -72,7 +72,7 @@ fn unfit(d: &Diagnostic) -> ImportError {
 
 /// The key or list item a diagnostic points at: by line and column, else by its field path.
 fn locate(d: &Diagnostic, index: &[Entry]) -> Option<Path> {
-    if let Some(loc) = &d.loc {
+    let by_place = d.loc.as_ref().and_then(|loc| {
         let on_line: Vec<&Entry> = index.iter().filter(|e| e.line == loc.line && e.col <= loc.col.max(1)).collect();
         let col = on_line.iter().map(|e| e.col).max()?;
         let at = on_line.into_iter().filter(|e| e.col == col);
@@ -82,10 +82,12 @@ fn locate(d: &Diagnostic, index: &[Entry]) -> Option<Path> {
         } else {
             at.min_by_key(|e| e.path.0.len())
         };
-        return pick.map(|e| e.path.clone());
-    }
-    let field = d.field.as_deref()?;
-    index.iter().find(|e| e.path.to_string() == field).map(|e| e.path.clone())
+        pick.map(|e| e.path.clone())
+    });
+    by_place.or_else(|| {
+        let field = d.field.as_deref()?;
+        index.iter().find(|e| e.path.to_string() == field).map(|e| e.path.clone())
+    })
 }
 
 /// The loader's words, shortened where they list every valid field.

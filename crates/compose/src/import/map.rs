@@ -286,7 +286,7 @@ fn mounts(v: &Node, rebase: &Rebase) -> Node {
                 && is_relative_path(src)
             {
                 let mut p = rebase.path(src);
-                if !p.starts_with('.') {
+                if !p.starts_with(['.', '/']) {
                     p = format!("./{p}");
                 }
                 m.insert("source".to_string(), Node::Str(p));

@@ -94,6 +94,17 @@ pub fn run(opts: &ImportOptions) -> Result<ImportReport, ImportError> {
     {
         return Err(ImportError::Exists(p.clone()));
     }
+    let same = |a: &FsPath, b: &FsPath| {
+        std::fs::canonicalize(a).ok().is_some_and(|a| Some(a) == std::fs::canonicalize(b).ok())
+    };
+    if let Some(i) =
+        opts.inputs.iter().find(|i| std::iter::once(&topology_file).chain(&profile_files).any(|o| same(&i.file, o)))
+    {
+        return Err(ImportError::Usage(format!(
+            "`{}` would be overwritten by the import: choose another folder with -o",
+            i.file.display()
+        )));
+    }
     let mut files = Vec::new();
     let mut trees = Vec::new();
     let mut secrets = Vec::new();

@@ -34,6 +34,11 @@ impl Rebase {
             return p.to_string();
         }
         let target = normalise(&self.from.join(p));
+        // Folders that share nothing below the root: `../../../x` would say no more than `/x`.
+        let shared = target.components().zip(self.to.components()).take_while(|(a, b)| a == b).count();
+        if shared <= 1 {
+            return target.to_string_lossy().replace('\\', "/");
+        }
         let rel = relative(&target, &self.to);
         let mut out = rel.to_string_lossy().replace('\\', "/");
         if out.is_empty() {
@@ -107,6 +112,8 @@ mod tests {
         let up = Rebase::new(Path::new("/a/app"), Path::new("/a"));
         assert_eq!(up.path("./src"), "./app/src");
         assert_eq!(up.path("."), "./app");
+        let apart = Rebase::new(Path::new("/a/app"), Path::new("/b/out"));
+        assert_eq!(apart.path("./src"), "/a/app/src");
         let same = Rebase::new(Path::new("/a/app"), Path::new("/a/app/."));
         assert!(same.is_identity());
         assert_eq!(same.path("backend"), "backend");

@@ -96,7 +96,11 @@ impl<'a> Scope<'a> {
                 ))
                 .at(dep.loc())
                 .field(service_field(sname, &format!("depends_on.{}", dep.value)))
-                .help(format!("services are: {}", self.service_names.join(", "))),
+                .help(crate::diag::unknown_name_help(
+                    "services",
+                    &dep.value,
+                    self.service_names.iter().map(String::as_str),
+                )),
             );
             return false;
         }
