@@ -29,6 +29,11 @@ impl Rendered {
     }
 }
 
+
+    /// The same Compose file as JSON (Compose reads JSON too: `docker compose -f file.json`).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(&self.file).unwrap_or_default() + "\n"
+    }
 fn raw(v: &Value) -> String {
     v.raw.clone()
 }

@@ -3,6 +3,7 @@
 //! applied as field manager `deploy`; readiness is watched ([`crate::wait`]).
 
 use std::collections::{HashMap, HashSet};
+use std::path::Path;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
@@ -15,7 +16,7 @@ use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Patch, PatchParams};
-use kube::config::KubeConfigOptions;
+use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
 
 use crate::error::{Error, conflict_message, describe};
@@ -40,35 +41,52 @@ pub struct ClusterOptions {
     pub adopt: bool,
 }
 
-/// Where the client connects, for messages.
+/// Where the client connects, for messages, and the namespace its context names.
 #[derive(Clone, Debug, Default)]
 pub struct Endpoint {
     pub server: String,
     pub context: Option<String>,
+    /// The context's `namespace`, when it sets one: used when neither `-n`
+    /// nor the topology names one (as kubectl and Helm do).
+    pub namespace: Option<String>,
 }
 
-/// A client from the user's kubeconfig (`KUBECONFIG`, `~/.kube/config`;
-/// `context` picks a context), falling back to the in-cluster service account.
-/// Connecting and sending are bounded by `timeout`.
-pub async fn client(context: Option<&str>, timeout: Duration) -> Result<(Client, Endpoint), Error> {
-    let mut config = match context {
-        Some(c) => Config::from_kubeconfig(&KubeConfigOptions { context: Some(c.to_string()), ..Default::default() })
-            .await
-            .map_err(|e| Error::Config(format!("context `{c}`: {e}")))?,
-        None => Config::infer().await.map_err(|e| Error::Config(e.to_string()))?,
+/// A client from the user's kubeconfig (`kubeconfig` when given, else
+/// `KUBECONFIG` or `~/.kube/config`; `context` picks a context, else the
+/// current one), falling back to the in-cluster service account. Connecting
+/// and sending are bounded by `timeout`.
+pub async fn client(
+    context: Option<&str>,
+    kubeconfig: Option<&Path>,
+    timeout: Duration,
+) -> Result<(Client, Endpoint), Error> {
+    let named = |e: &dyn std::fmt::Display| match (kubeconfig, context) {
+        (Some(p), _) => Error::Config(format!("kubeconfig `{}`: {e}", p.display())),
+        (None, Some(c)) => Error::Config(format!("context `{c}`: {e}")),
+        (None, None) => Error::Config(e.to_string()),
+    };
+    let kc = match kubeconfig {
+        Some(p) => Some(Kubeconfig::read_from(p).map_err(|e| named(&e))?),
+        None => Kubeconfig::read().ok(),
+    };
+    let opts = KubeConfigOptions { context: context.map(String::from), ..Default::default() };
+    let mut config = match (&kc, context, kubeconfig) {
+        (Some(kc), _, Some(_)) => Config::from_custom_kubeconfig(kc.clone(), &opts).await.map_err(|e| named(&e))?,
+        (_, Some(_), None) => Config::from_kubeconfig(&opts).await.map_err(|e| named(&e))?,
+        _ => Config::infer().await.map_err(|e| named(&e))?,
     };
     let bound = timeout.clamp(Duration::from_millis(100), Duration::from_secs(30));
     config.connect_timeout = Some(bound);
     config.write_timeout = Some(bound);
-    let current = context.map(String::from).or_else(current_context);
-    let endpoint = Endpoint { server: config.cluster_url.to_string(), context: current };
+    let current = context.map(String::from).or_else(|| kc.as_ref().and_then(|k| k.current_context.clone()));
+    let namespace = kc.as_ref().zip(current.as_deref()).and_then(|(k, c)| context_namespace(k, c));
+    let endpoint = Endpoint { server: config.cluster_url.to_string(), context: current, namespace };
     Ok((Client::try_from(config).map_err(|e| Error::Config(e.to_string()))?, endpoint))
 }
 
-/// The kubeconfig's current context, for messages.
-fn current_context() -> Option<String> {
-    let kc = kube::config::Kubeconfig::read().ok()?;
-    kc.current_context
+/// The namespace the kubeconfig's context `name` sets, if any.
+fn context_namespace(kc: &Kubeconfig, name: &str) -> Option<String> {
+    kc.contexts.iter().find(|c| c.name == name)?.context.as_ref()?.namespace.clone().filter(|n| !n.is_empty())
 }
 
 /// `Kind/name` → (kind, name, resourceVersion) of what existed before the apply.
@@ -93,7 +111,9 @@ pub struct Cluster<'a> {
 }
 
 impl<'a> Cluster<'a> {
-    /// `t` with `namespace` (when given) instead of its own.
+    /// `t` in `namespace` when given, else in the topology's own `namespace`,
+    /// else in the namespace of the kubeconfig context (`endpoint`), else in
+    /// the namespace named after the project.
     pub fn new(
         client: Client,
         endpoint: Endpoint,
@@ -103,8 +123,10 @@ impl<'a> Cluster<'a> {
         opts: ClusterOptions,
     ) -> Self {
         let mut t = t.clone();
-        if let Some(ns) = namespace {
-            t.namespace = ns.to_string();
+        match (namespace, &endpoint.namespace) {
+            (Some(ns), _) => t.namespace = ns.to_string(),
+            (None, Some(ns)) if !t.namespace_set => t.namespace = ns.clone(),
+            _ => {}
         }
         let (plan, before, changed) = (OnceLock::new(), OnceLock::new(), Mutex::new(HashSet::new()));
         let replacements = OnceLock::new();
@@ -225,6 +247,9 @@ impl Backend for Cluster<'_> {
     }
     async fn diff(&self, sel: &Selection) -> Result<DiffReport, String> {
         ops::diff(&self.client, &self.t, self.env, sel).await.map_err(|e| self.error(e))
+    }
+    async fn dry_run(&self, sel: &Selection) -> Result<DiffReport, String> {
+        ops::dry_run(&self.client, &self.t, self.env, sel).await.map_err(|e| self.error(e))
     }
     async fn exec(&self, service: &str, command: &[String]) -> Result<deploy_orchestrator::Exec, String> {
         crate::verify::exec(self, service, command).await

@@ -68,6 +68,85 @@ impl Rendered {
     }
 }
 
+
+    /// The objects as one JSON `v1/List` (what `kubectl get -o json` prints
+    /// and `kubectl apply -f` takes).
+    pub fn to_json(&self) -> String {
+        let items: Vec<serde_json::Value> = self.objects.iter().map(Object::to_json).collect();
+        let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items});
+        serde_json::to_string_pretty(&list).unwrap_or_default() + "\n"
+    }
+
+    /// Secrets with an entry that still holds a `${VAR}` placeholder (as
+    /// written, [`SecretMode::AsWritten`]), each with all its keys: applied as
+    /// they are, they would store the placeholder text as the secret.
+    pub fn placeholder_secrets(&self) -> Vec<(String, Vec<String>)> {
+        self.objects
+            .iter()
+            .filter_map(|o| match o {
+                Object::Secret(s) => {
+                    let data = s.string_data.as_ref()?;
+                    data.values()
+                        .any(|v| v.contains("${"))
+                        .then(|| (o.name().to_string(), data.keys().cloned().collect()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Applies `policy` to the Secrets that would hold a `${VAR}` placeholder
+    /// (`deploy render` never writes a resolved secret): an error naming them
+    /// and the ways out, or them left out or kept, with a warning saying what
+    /// to do instead.
+    pub fn placeholder_policy(mut self, policy: PlaceholderSecrets) -> Result<Self, String> {
+        let found = self.placeholder_secrets();
+        if found.is_empty() {
+            return Ok(self);
+        }
+        let ns = self.objects.iter().find_map(Object::namespace).unwrap_or("default").to_string();
+        let create = |(name, keys): &(String, Vec<String>)| {
+            let literals: String = keys.iter().map(|k| format!(" --from-literal={k}=...")).collect();
+            format!("kubectl create secret generic {name} -n {ns}{literals}")
+        };
+        let names: Vec<String> = found.iter().map(|(n, _)| format!("Secret/{n}")).collect();
+        match policy {
+            PlaceholderSecrets::Refuse => Err(format!(
+                "{} would hold `${{VAR}}` placeholders, not secret values (render never writes a resolved secret), \
+                 and `kubectl apply` would store the placeholder text\n  help: use `deploy apply --target k8s`, which \
+                 resolves secrets into the Secrets itself; or render with `--secrets omit` and create them yourself \
+                 ({}); or `--secrets placeholders` to review the manifests (not to apply them)",
+                names.join(", "),
+                found.iter().map(create).collect::<Vec<_>>().join("; ")
+            )),
+            PlaceholderSecrets::Omit => {
+                let omitted: Vec<String> = found.iter().map(|(n, _)| n.clone()).collect();
+                self.objects.retain(|o| !(matches!(o, Object::Secret(_)) && omitted.iter().any(|n| n == o.name())));
+                self.warnings.extend(found.iter().map(|f| {
+                    format!("Secret/{} left out (it would hold placeholders): create it first: {}", f.0, create(f))
+                }));
+                Ok(self)
+            }
+            PlaceholderSecrets::Keep => {
+                self.warnings.push(format!(
+                    "{} hold `${{VAR}}` placeholders as written: for review only, `kubectl apply` would store them as the values",
+                    names.join(", ")
+                ));
+                Ok(self)
+            }
+        }
+    }
+}
+
+/// What [`Rendered::placeholder_policy`] does with Secrets that would hold a placeholder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlaceholderSecrets {
+    /// An error (the default of `deploy render`).
+    Refuse,
+    /// Left out: the user creates them.
+    Omit,
+    /// Written as they are, for review.
+    Keep,
 /// `objects` as YAML documents separated by `---`.
 fn documents(objects: &[Object]) -> String {
     let mut out = String::new();
@@ -1049,6 +1128,25 @@ mod tests {
                 _ => None,
             })
             .expect("backend deployment");
+    #[test]
+    fn secrets_holding_placeholders_are_refused_omitted_or_kept() {
+        let r = render(&prod(), &env()).unwrap_or_else(|e| panic!("{}", e.render()));
+        let found = r.placeholder_secrets();
+        assert!(found.iter().any(|(n, keys)| n == "backend-env" && keys.contains(&"JWT_SECRET_KEY".to_string())));
+        let err = r.clone().placeholder_policy(PlaceholderSecrets::Refuse).expect_err("refused");
+        assert!(err.contains("Secret/backend-env") && err.contains("--secrets omit"), "{err}");
+        assert!(err.contains("kubectl create secret generic backend-env -n learn-greek"), "{err}");
+        let omitted = r.clone().placeholder_policy(PlaceholderSecrets::Omit).unwrap_or_default();
+        assert!(omitted.placeholder_secrets().is_empty());
+        assert!(!omitted.to_yaml().contains("${JWT_SECRET_KEY"), "{}", omitted.to_yaml());
+        assert!(omitted.warnings.iter().any(|w| w.contains("Secret/backend-env left out")), "{:?}", omitted.warnings);
+        let kept = r.placeholder_policy(PlaceholderSecrets::Keep).unwrap_or_default();
+        assert!(kept.to_yaml().contains("${JWT_SECRET_KEY"));
+        // dev writes its key as a literal: nothing to refuse
+        let dev = render(&dev(), &env()).unwrap_or_else(|e| panic!("{}", e.render()));
+        assert!(dev.placeholder_secrets().is_empty(), "{:?}", dev.placeholder_secrets());
+    }
+
         let env = dep.env.expect("env");
         let jwt = env.iter().find(|e| e.name == "JWT_SECRET_KEY").expect("jwt");
         assert_eq!(jwt.value, None);

@@ -17,6 +17,7 @@ use deploy_topology::is_secret_name;
 
 use super::labels;
 use super::plan::{HealthSpec, PlannedService, Spec};
+use crate::units::{cpus_from_nano, duration_from_nanos, size_from_bytes};
 
 fn list(v: &Option<Vec<String>>) -> Option<String> {
     v.as_ref().map(|a| if a.is_empty() { "[]".to_string() } else { shell_join(a) })
@@ -211,9 +212,11 @@ pub fn compare(p: &PlannedService, live: &Live, image: Option<&ImageInspect>) ->
     compare_command(&mut ch, p, l, image.map(|_| &icfg));
     compare_env(&mut ch, p, live, &icfg);
     compare_ports_mounts_networks(&mut ch, p, live);
-    ch.push("resources.limits.nano_cpus", num(l.nano_cpus), num(plan.nano_cpus), false);
-    ch.push("resources.limits.memory", num(l.memory), num(plan.memory), false);
-    ch.push("resources.reservations.memory", num(l.memory_reservation), num(plan.memory_reservation), false);
+    // In the topology's units (`0.25`, `256M`), not the Engine's (NanoCpus, bytes).
+    let (cpus, size) = (|v: Option<i64>| v.map(cpus_from_nano), |v: Option<i64>| v.map(size_from_bytes));
+    ch.push("resources.limits.cpus", cpus(l.nano_cpus), cpus(plan.nano_cpus), false);
+    ch.push("resources.limits.memory", size(l.memory), size(plan.memory), false);
+    ch.push("resources.reservations.memory", size(l.memory_reservation), size(plan.memory_reservation), false);
     compare_healthcheck(&mut ch, plan, l, &icfg, p.secret_probe);
     ch.push("restart", Some(l.restart.clone()), Some(plan.restart.clone()), false);
     compare_labels(&mut ch, plan, l);
@@ -293,7 +296,7 @@ fn compare_healthcheck(ch: &mut Changes, plan: &Spec, l: &Spec, icfg: &ImageConf
         return;
     };
     ch.push("healthcheck.test", Some(shell_join(&a.test)), Some(shell_join(&b.test)), secret);
-    let d = |v: Option<i64>| v.map(|ns| format!("{}s", ns as f64 / 1e9));
+    let d = |v: Option<i64>| v.map(duration_from_nanos);
     if b.interval_ns.is_some() {
         ch.push("healthcheck.interval", d(a.interval_ns), d(b.interval_ns), false);
     }

@@ -12,6 +12,7 @@ use super::apply::remove_container;
 use super::docker::{self as d, describe};
 use super::plan::{self, PlannedService};
 use super::{Engine, EngineError, TARGET, compare, labels, probe};
+use crate::units;
 
 /// The live container of a planned service, if any (by labels, else by name).
 async fn live_container(
@@ -45,10 +46,10 @@ fn create_fields(p: &PlannedService) -> Vec<FieldChange> {
         f.push(FieldChange::new(name, None, Some(&list.join(", ")), false));
     }
     f.push(FieldChange::new("networks", None, Some(&p.spec.networks.join(", ")), false));
-    let numbers = [
-        ("resources.limits.nano_cpus", p.spec.nano_cpus),
-        ("resources.limits.memory", p.spec.memory),
-        ("resources.reservations.memory", p.spec.memory_reservation),
+    let amounts = [
+        ("resources.limits.cpus", p.spec.nano_cpus.map(units::cpus_from_nano)),
+        ("resources.limits.memory", p.spec.memory.map(units::size_from_bytes)),
+        ("resources.reservations.memory", p.spec.memory_reservation.map(units::size_from_bytes)),
     ];
     for (name, n) in numbers {
         if let Some(n) = n {
@@ -145,8 +146,7 @@ async fn container_diff(
             {
                 fields.push(FieldChange::new("state", Some(&state), Some("running"), false));
             }
-            let change = if fields.is_empty() { Change::Unchanged } else { Change::Update };
-            (change, fields, live.spec.name)
+            (replace_or_update(&fields), fields, live.spec.name)
         }
     };
     Ok(ObjectDiff { kind: "container".into(), name, service: Some(p.service.clone()), change, fields })
@@ -157,6 +157,19 @@ async fn container_diff(
 fn not_running(c: &ContainerInspectResponse, one_shot: bool) -> Option<String> {
     let st = c.state.as_ref()?;
     let code = st.exit_code.unwrap_or(0);
+/// What apply does with these differences: a container whose spec changed is
+/// recreated (a replacement); one only stopped is started, and an image only
+/// missing locally is pulled (updates in place); none is no change.
+fn replace_or_update(fields: &[FieldChange]) -> Change {
+    if fields.is_empty() {
+        Change::Unchanged
+    } else if fields.iter().all(|f| f.path == "state" || f.path == "image.present") {
+        Change::Update
+    } else {
+        Change::Replace
+    }
+}
+
     match st.status {
         Some(ContainerStateStatusEnum::RUNNING | ContainerStateStatusEnum::RESTARTING) => None,
         Some(ContainerStateStatusEnum::EXITED) if code == 0 && one_shot => None,
@@ -233,9 +246,11 @@ async fn service_status(e: &Engine<'_>, name: &str) -> Result<ServiceStatus, Eng
         Some(ContainerStateStatusEnum::EXITED) => (format!("exited ({code})"), false),
         other => (other.map(|s| s.to_string()).unwrap_or_else(|| "unknown".into()), false),
     };
-    if let Some(started) = st.started_at.as_deref().filter(|s| !s.starts_with("0001")) {
-        detail.push(format!("started {started}"));
-    }
+    let when = match st.status {
+        Some(ContainerStateStatusEnum::RUNNING) => st.started_at.as_deref().and_then(deploy_report::up_since),
+        _ => st.finished_at.as_deref().and_then(deploy_report::finished_since),
+    };
+    detail.extend(when);
     let mut ports = Vec::new();
     for (key, bindings) in c.network_settings.as_ref().and_then(|n| n.ports.clone()).unwrap_or_default() {
         for b in bindings.unwrap_or_default() {
