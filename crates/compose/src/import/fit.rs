@@ -146,3 +146,29 @@ impl Removed {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::import::read::parse_yaml;
+
+    #[test]
+    fn what_the_loader_rejects_is_left_out_by_input_path() {
+        let dir = std::env::temp_dir().join("deploy-import-fit-test");
+        let tree = parse_yaml(
+            "services:\n  a:\n    image: x\n    cgroup_parent: m\n    expose: [\"1-2\", 80, \"3-4\"]\n  b:\n    image: y\n    expose: [\"5-6\"]\n",
+        )
+        .unwrap_or(Node::Null);
+        let fitted = fit(tree, &dir.join("deploy.yaml"));
+        let Ok(fitted) = fitted else { panic!("fit failed") };
+        let mut paths: Vec<&str> = fitted.dropped.iter().map(|d| d.path.as_str()).collect();
+        paths.sort_unstable();
+        assert_eq!(
+            paths,
+            ["services.a.cgroup_parent", "services.a.expose[0]", "services.a.expose[2]", "services.b.expose[0]"]
+        );
+        let a = fitted.node.get(&Path::keys(&["services", "a"]).0).cloned();
+        assert_eq!(a, parse_yaml("image: x\nexpose: [80]\n").ok());
+        assert!(fitted.node.get(&Path::keys(&["services", "b", "expose"]).0).is_none(), "an emptied list goes");
+    }
+}
