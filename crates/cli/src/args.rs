@@ -13,9 +13,32 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Colour in diff and status: `auto` (when standard output is a terminal and NO_COLOR is unset), `always`, `never`.
+    #[arg(long, value_enum, default_value = "auto", global = true)]
+    pub color: ColorWhen,
 }
 
-const EXIT_CODES: &str = "Exit codes: 0 success (diff: no changes), 1 error, 2 diff found changes, \
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum ColorWhen {
+    Auto,
+    Always,
+    Never,
+}
+
+/// How apply and destroy show their progress on standard error.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum ProgressMode {
+    /// Live lines on a terminal, plain lines otherwise.
+    Auto,
+    /// One plain line per change of state (CI logs).
+    Plain,
+    /// None: only the final report.
+    Quiet,
+}
+
+
+const EXIT_CODES: &str = "Exit codes: 0 success (diff: no changes; status: all ready), 1 error, 2 diff found changes, \
+                          3 status: a service is not ready, 4 status: a service is missing, \
                           64 usage error (bad flags or arguments), 130 interrupted.";
 
 #[derive(Subcommand, Debug)]
@@ -33,17 +56,24 @@ pub enum Command {
     /// Remove what the project created, dependents first (volumes and PVCs stay unless --volumes).
     Destroy(DestroyCmd),
     /// Check the topology and profile without touching any platform.
-    Validate(Source),
+    Validate(ValidateCmd),
     /// Print the JSON Schema of topology and profile files.
     Schema,
+    /// Print a shell completion script (`source <(deploy completions bash)`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff; `deploy man | man -l -`).
+    Man,
     /// Turn Compose files into a topology (and profiles), checked by rendering it back.
     Import(crate::import::ImportCmd),
 }
 
 #[derive(Args, Debug)]
 pub struct Source {
-    /// Topology file.
-    #[arg(short = 'f', long = "file", default_value = "deploy.yaml", global = true)]
+    /// Topology file; `-` reads it from standard input.
+    #[arg(short = 'f', long = "file", env = "DEPLOY_FILE", default_value = "deploy.yaml", global = true)]
     pub file: PathBuf,
     /// Profile: a name (profiles/NAME.yaml next to the topology) or a path.
     #[arg(short = 'p', long, env = "DEPLOY_PROFILE", global = true)]
@@ -69,15 +99,43 @@ pub enum Output {
 pub struct RenderCmd {
     #[command(flatten)]
     pub source: Source,
-    #[arg(short = 't', long, value_enum, default_value = "compose")]
+    #[arg(short = 't', long, value_enum, env = "DEPLOY_TARGET", default_value = "compose")]
     pub target: Target,
+    /// `text`: the Compose file or the Kubernetes manifests (YAML); `json`: the same objects as JSON.
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
+    pub output: Output,
+    /// Kubernetes only: what to do with a Secret that would hold a `${VAR}` placeholder (render never
+    /// writes a resolved secret): `refuse` (default), `omit` them (create them yourself), or write the
+    /// `placeholders` (for review and schema checks, not for `kubectl apply`).
+    #[arg(long, value_enum)]
+    pub secrets: Option<SecretsMode>,
+}
+
+/// `render --target k8s --secrets`: Secrets that would hold a placeholder.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum SecretsMode {
+    Refuse,
+    Omit,
+    Placeholders,
+}
+
+#[derive(Args, Debug)]
+pub struct ValidateCmd {
+    #[command(flatten)]
+    pub source: Source,
+    /// Report format.
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
+    pub output: Output,
+    /// Do not check that required variables (`${VAR:?}`) are set (the report says they were not checked).
+    #[arg(long)]
+    pub no_variables: bool,
 }
 
 #[derive(Args, Debug)]
 pub struct TargetCmd {
     #[command(flatten)]
     pub source: Source,
-    #[arg(short = 't', long, value_enum, default_value = "compose")]
+    #[arg(short = 't', long, value_enum, env = "DEPLOY_TARGET", default_value = "compose")]
     pub target: Target,
     /// Report format.
     #[arg(short = 'o', long, value_enum, default_value = "text")]
@@ -88,9 +146,12 @@ pub struct TargetCmd {
     /// The context: on k8s a kubeconfig context; on compose a docker CLI context (`docker context ls`).
     #[arg(long)]
     pub context: Option<String>,
-    /// Kubernetes only: namespace (default: the topology's).
+    /// Kubernetes only: namespace (default: the topology's `namespace`, else the kubeconfig context's, else `name`).
     #[arg(short = 'n', long)]
     pub namespace: Option<String>,
+    /// Kubernetes only: the kubeconfig file (default: $KUBECONFIG, else ~/.kube/config).
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
     /// Only these services (apply and diff: and what they depend on; status and destroy: exactly these).
     pub services: Vec<String>,
 }
@@ -118,6 +179,12 @@ pub struct ApplyCmd {
     /// Compose only: on a recreate, fresh anonymous volumes instead of the old container's (as `docker compose up -V`).
     #[arg(short = 'V', long)]
     pub renew_anon_volumes: bool,
+    /// Show what apply would do and change nothing (Kubernetes: a server-side dry run).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Progress on standard error.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub progress: ProgressMode,
 }
 
 #[derive(Args, Debug)]
@@ -127,6 +194,9 @@ pub struct DestroyCmd {
     /// Also delete named volumes / PersistentVolumeClaims: their data is lost.
     #[arg(long)]
     pub volumes: bool,
+    /// Progress on standard error.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub progress: ProgressMode,
 }
 
 #[derive(Args, Debug)]
@@ -185,6 +255,7 @@ impl TargetCmd {
     pub fn misplaced(&self, k8s: K8sFlags, renew_anon_volumes: bool) -> Option<(&'static str, &'static str)> {
         let k8s_only = [
             (self.namespace.is_some(), "--namespace"),
+            (self.kubeconfig.is_some(), "--kubeconfig"),
             (k8s.force_conflicts, "--force-conflicts"),
             (k8s.replace, "--replace"),
             (k8s.adopt, "--adopt"),

@@ -63,7 +63,7 @@ pub async fn connect<'a>(
             Backend::Compose(Box::new(engine))
         }
         Target::K8s => {
-            let (client, endpoint) = deploy_k8s::client(cmd.context.as_deref(), timeout)
+            let (client, endpoint) = deploy_k8s::client(cmd.context.as_deref(), cmd.kubeconfig.as_deref(), timeout)
                 .await
                 .map_err(|e| CliError::Failed(e.to_string()))?;
             let opts = ClusterOptions {

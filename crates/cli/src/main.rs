@@ -10,6 +10,8 @@ mod backend;
 mod error;
 mod import;
 mod progress;
+mod summary;
+mod terminal;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -20,7 +22,9 @@ use deploy_orchestrator::{self as orchestrator, ApplyOptions, DestroyOptions, Se
 use deploy_report::{ApplyReport, DestroyReport, DiffReport, ExitStatus, Progress, StatusReport};
 use deploy_topology::{Env, Errors, Topology};
 
-use args::{ApplyCmd, Cli, Command, DestroyCmd, K8sFlags, Output, RenderCmd, Source, Target, TargetCmd};
+use args::{
+    ApplyCmd, Cli, Command, DestroyCmd, K8sFlags, Output, RenderCmd, SecretsMode, Source, Target, TargetCmd, ValidateCmd,
+};
 use args::{GraphCmd, GraphFormat};
 use backend::{Extra, connect, on_backend};
 use error::CliError;
@@ -48,12 +52,22 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<ExitStatus, CliError> {
+    terminal::set_color(cli.color);
     match cli.command {
         Command::Schema => {
             out(&format!("{}\n", deploy_topology::json_schema()))?;
             Ok(ExitStatus::Ok)
         }
-        Command::Validate(source) => validate(&source),
+        Command::Completions { shell } => {
+            out(&terminal::completions(shell))?;
+            Ok(ExitStatus::Ok)
+        }
+        Command::Man => {
+            let page = terminal::man_page().map_err(|e| CliError::Failed(format!("cannot write the man page: {e}")))?;
+            out(&page)?;
+            Ok(ExitStatus::Ok)
+        }
+        Command::Validate(cmd) => validate(&cmd),
         Command::Import(cmd) => {
             let (text, status) = import::run(&cmd)?;
             out(&text)?;
@@ -68,8 +82,19 @@ fn run(cli: Cli) -> Result<ExitStatus, CliError> {
     }
 }
 
+/// The topology and profile, validated; a topology without services is an
+/// error for every command (an empty file, or `-f` naming the wrong one).
 fn load(source: &Source) -> Result<Topology, CliError> {
-    Ok(deploy_topology::load(&source.file, source.profile.as_deref())?)
+    let t = deploy_topology::load(&source.file, source.profile.as_deref())?;
+    if t.services.is_empty() {
+        return Err(deploy_topology::Errors::from(
+            deploy_topology::Diagnostic::new(format!("{}: the topology has no services", source.file.display()))
+                .field("services")
+                .help("declare at least one under `services:` (see `deploy schema`), or check that -f names the topology"),
+        )
+        .into());
+    }
+    Ok(t)
 }
 
 /// The topology and the variables `${VAR}` reads: the environment, then the env file.
@@ -89,34 +114,58 @@ fn check(cmd: &TargetCmd, k8s: K8sFlags, renew_anon_volumes: bool) -> Result<(),
     }
 }
 
-fn validate(source: &Source) -> Result<ExitStatus, CliError> {
-    let t = load(source)?;
-    out(&format!(
-        "{}: valid ({} services, {} networks, {} volumes{})\n",
-        source.file.display(),
-        t.services.len(),
-        t.networks.len(),
-        t.volumes.len(),
-        t.profile.as_ref().map(|p| format!(", profile {p}")).unwrap_or_default()
-    ))?;
+fn validate(cmd: &ValidateCmd) -> Result<ExitStatus, CliError> {
+    let checked = load(&cmd.source).and_then(|t| {
+        if !cmd.no_variables {
+            let env = Env::load(&t.project_dir, cmd.source.env_file.as_deref())?;
+            t.check_resolvable(&env, &[])?;
+        }
+        Ok(t)
+    });
+    let t = match (checked, cmd.output) {
+        (Ok(t), _) => t,
+        (Err(e), Output::Json) => {
+            out(&(serde_json::to_string_pretty(&summary::invalid(&cmd.source, &e)).unwrap_or_default() + "\n"))?;
+            return Ok(ExitStatus::Error);
+        }
+        (Err(e), Output::Text) => return Err(e),
+    };
+    let r = summary::valid(&cmd.source, &t, !cmd.no_variables);
+    match cmd.output {
+        Output::Json => out(&(serde_json::to_string_pretty(&r).unwrap_or_default() + "\n"))?,
+        Output::Text => out(&r.text())?,
+    }
     Ok(ExitStatus::Ok)
 }
 
 fn render(cmd: &RenderCmd) -> Result<ExitStatus, CliError> {
+    if cmd.target == Target::Compose && cmd.secrets.is_some() {
+        return Err(CliError::Usage(
+            "--secrets is an option of the k8s target only (a Compose file keeps `${VAR}` for Compose to \
+             resolve); drop it, or use --target k8s"
+                .into(),
+        ));
+    }
     let t = load(&cmd.source)?;
     let source = match &cmd.source.profile {
         Some(p) => format!("{} (profile {p})", cmd.source.file.display()),
         None => cmd.source.file.display().to_string(),
     };
+    let json = cmd.output == Output::Json;
     let (text, warnings) = match cmd.target {
         Target::Compose => {
             let r = deploy_compose::render(&t);
-            (r.to_yaml(&source), r.warnings)
+            (if json { r.to_json() } else { r.to_yaml(&source) }, r.warnings)
         }
         Target::K8s => {
             let env = Env::load(&t.project_dir, cmd.source.env_file.as_deref())?;
-            let r = deploy_k8s::render(&t, &env)?;
-            (r.to_yaml(), r.warnings)
+            let policy = match cmd.secrets.unwrap_or(SecretsMode::Refuse) {
+                SecretsMode::Refuse => deploy_k8s::PlaceholderSecrets::Refuse,
+                SecretsMode::Omit => deploy_k8s::PlaceholderSecrets::Omit,
+                SecretsMode::Placeholders => deploy_k8s::PlaceholderSecrets::Keep,
+            };
+            let r = deploy_k8s::render(&t, &env)?.placeholder_policy(policy).map_err(CliError::Failed)?;
+            (if json { r.to_json() } else { r.to_yaml() }, r.warnings)
         }
     };
     warn_all(&warnings);
@@ -135,7 +184,10 @@ fn apply(cmd: &ApplyCmd) -> Result<ExitStatus, CliError> {
     // Unknown services and missing variables fail here, before any platform is touched.
     let sel = Selection::with_dependencies(&t, &env, &c.services)?;
     let timeout = c.timeout.unwrap_or(Duration::from_secs(120));
-    let tracker = progress::Tracker::new(progress::for_terminal(c.output == Output::Json));
+    if cmd.dry_run {
+        return dry_run(cmd, &t, &env, &sel, timeout);
+    }
+    let tracker = progress::Tracker::new(progress::for_mode(cmd.progress, c.output == Output::Json));
     let progress: Arc<dyn Progress> = tracker.clone();
     let extra = Extra {
         force_recreate: cmd.force_recreate,
@@ -155,6 +207,21 @@ fn apply(cmd: &ApplyCmd) -> Result<ExitStatus, CliError> {
     Ok(if report.ok { ExitStatus::Ok } else { ExitStatus::Error })
 }
 
+/// `apply --dry-run`: what apply would do, through the backend's dry run
+/// (Kubernetes: a server-side dry run); nothing is changed, no lock is taken.
+fn dry_run(cmd: &ApplyCmd, t: &Topology, env: &Env, sel: &Selection, timeout: Duration) -> Result<ExitStatus, CliError> {
+    let c = &cmd.common;
+    let extra = Extra { force_recreate: cmd.force_recreate, ..Extra::default() };
+    let result = block_on("apply --dry-run", None, async {
+        let backend = connect(c, t, env, extra, timeout).await?;
+        Ok(on_backend!(&backend, b => orchestrator::dry_run(b, sel, timeout).await)?)
+    });
+    let Some(report) = result? else { return Ok(ExitStatus::Interrupted) };
+    let note = "dry run: nothing was changed; `deploy apply` without --dry-run makes these changes\n";
+    emit_styled(c.output, &report, |r| format!("{}{note}", r.text()), |r| format!("{}{note}", r.styled()))?;
+    Ok(ExitStatus::Ok)
+}
+
 fn diff(c: &TargetCmd) -> Result<ExitStatus, CliError> {
     check(c, K8sFlags::default(), false)?;
     let (t, env) = load_with_env(&c.source)?;
@@ -165,7 +232,7 @@ fn diff(c: &TargetCmd) -> Result<ExitStatus, CliError> {
         Ok(on_backend!(&backend, b => orchestrator::diff(b, &sel, timeout).await)?)
     });
     let Some(report) = result? else { return Ok(ExitStatus::Interrupted) };
-    emit(c.output, &report, DiffReport::text)?;
+    emit_styled(c.output, &report, DiffReport::text, DiffReport::styled)?;
     Ok(report.exit_status())
 }
 
@@ -179,8 +246,8 @@ fn status(c: &TargetCmd) -> Result<ExitStatus, CliError> {
         Ok(on_backend!(&backend, b => orchestrator::status(b, &sel, timeout).await)?)
     });
     let Some(report) = result? else { return Ok(ExitStatus::Interrupted) };
-    emit(c.output, &report, StatusReport::text)?;
-    Ok(ExitStatus::Ok)
+    emit_styled(c.output, &report, StatusReport::text, StatusReport::styled)?;
+    Ok(report.exit_status())
 }
 
 /// `deploy graph`: the topology as a picture; with `--live`, each service
@@ -223,7 +290,7 @@ fn destroy(cmd: &DestroyCmd) -> Result<ExitStatus, CliError> {
     let (t, env) = load_with_env(&c.source)?;
     let sel = Selection::exactly(&t, &c.services)?;
     let timeout = c.timeout.unwrap_or(Duration::from_secs(60));
-    let tracker = progress::Tracker::new(progress::for_terminal(c.output == Output::Json));
+    let tracker = progress::Tracker::new(progress::for_mode(cmd.progress, c.output == Output::Json));
     let progress: Arc<dyn Progress> = tracker.clone();
     let result = block_on("destroy", Some(&tracker), async {
         let backend = connect(c, &t, &env, Extra::default(), timeout).await?;
@@ -275,6 +342,17 @@ fn emit<R: serde::Serialize>(output: Output, report: &R, text: impl FnOnce(&R) -
     } else {
         out(&text(report))
     }
+}
+
+/// Prints a report: pretty JSON, or its text form, coloured when standard
+/// output takes colour (`--color`, `NO_COLOR`, a terminal).
+fn emit_styled<R: serde::Serialize>(
+    output: Output,
+    report: &R,
+    plain: impl FnOnce(&R) -> String,
+    styled: impl FnOnce(&R) -> String,
+) -> Result<(), CliError> {
+    if output == Output::Text && terminal::stdout_color() { out(&styled(report)) } else { emit(output, report, plain) }
 }
 
 /// Writes `text` to standard output in one write. A reader that went away

@@ -56,7 +56,7 @@ pub fn parse(file: &Arc<SourceFile>) -> Result<RawTopology, Errors> {
         let message = limit.as_ref().map_or_else(|| clean_serde_message(&plain), |(m, _)| m.clone());
         let mut d = Diagnostic::new(message.clone());
         if let Some(l) = &loc
-            && let Some(path) = diag::yaml_path_at(&file.text, l.line)
+            && let Some(path) = diag::yaml_path_at(&file.text, l.line, l.col)
         {
             d = d.field(path);
         }
@@ -65,11 +65,25 @@ pub fn parse(file: &Arc<SourceFile>) -> Result<RawTopology, Errors> {
         } else if message.contains("did not match any variant") {
             d = d.help("check this field's form against `deploy schema` or docs/mapping.md");
         } else if message.contains("unknown field") {
-            d = d.help("fix the spelling; the valid fields are listed above");
+            d = d.help(match unknown_field_suggestion(&message) {
+                Some(m) => format!("did you mean `{m}`? fix the spelling; the valid fields are listed above"),
+                None => "fix the spelling; the valid fields are listed above".to_string(),
+            });
         }
         d.at(loc.as_ref()).into()
     })
     .and_then(raw::fold_compose_spellings)
+}
+
+/// The valid field closest to the unknown one in serde's "unknown field `x`,
+/// expected one of a, b, c" (or "expected `a`").
+fn unknown_field_suggestion(message: &str) -> Option<String> {
+    let rest = message.split("unknown field `").nth(1)?;
+    let (name, rest) = rest.split_once('`')?;
+    let expected = rest.split_once("expected ")?.1;
+    let expected = expected.strip_prefix("one of ").unwrap_or(expected);
+    let valid: Vec<&str> = expected.split(',').map(|f| f.trim().trim_matches('`')).filter(|f| !f.is_empty()).collect();
+    diag::did_you_mean(name, valid).map(String::from)
 }
 
 /// serde-saphyr's plain message, without its own location suffix (we print ours).
@@ -156,9 +170,27 @@ pub fn find_profile(topology_file: &Path, profile: &str) -> Result<PathBuf, Diag
     ))
 }
 
-/// Loads a topology file and overlays a profile (by name or path), then validates.
+/// The path that means "standard input" (`deploy -f -`), as with kubectl and Compose.
+pub const STDIN: &str = "-";
+
+/// Reads the topology from standard input (at most [`limits::MAX_FILE_BYTES`]),
+/// named `<stdin>` in errors.
+fn read_stdin() -> Result<Arc<SourceFile>, Diagnostic> {
+    use std::io::Read as _;
+    let mut text = String::new();
+    let read = std::io::stdin().lock().take(limits::MAX_FILE_BYTES + 1).read_to_string(&mut text);
+    match read {
+        Ok(n) if n as u64 > limits::MAX_FILE_BYTES => Err(limits::too_large(Path::new("<stdin>"), "topology file", None)),
+        Ok(_) => Ok(Arc::new(SourceFile { path: "<stdin>".into(), text })),
+        Err(e) => Err(Diagnostic::new(format!("cannot read the topology from standard input: {e}"))
+            .help("`-f -` reads UTF-8 YAML from standard input; pass a file with `-f FILE` instead")),
+    }
+}
+
+/// Loads a topology file (`-`: standard input; its project directory is then
+/// the current one) and overlays a profile (by name or path), then validates.
 pub fn load(file: &Path, profile: Option<&str>) -> Result<Topology, Errors> {
-    let base = read_source(file, "topology file")?;
+    let base = if file == Path::new(STDIN) { read_stdin()? } else { read_source(file, "topology file")? };
     let overlay = match profile {
         Some(p) => {
             let path = find_profile(file, p)?;
@@ -194,8 +226,15 @@ pub fn from_str(name: &str, text: &str, profile: Option<(&str, &str)>) -> Result
     load_sources(&base, overlay.as_ref(), profile.map(|(n, _)| n), ".".into())
 }
 
+/// The `$id` of [`json_schema`]: a URN, since the schema is shipped in the
+/// repository (docs/deploy.schema.json) rather than served from a host.
+pub const SCHEMA_ID: &str = "urn:deploy:schema:topology:v1";
+
 /// The JSON Schema of topology (and profile) files.
 pub fn json_schema() -> String {
-    let schema = schemars::schema_for!(RawTopology);
+    let mut schema = schemars::schema_for!(RawTopology);
+    // Names this schema for editors and tools that cache schemas by id; the
+    // file itself is docs/deploy.schema.json (kept equal to `deploy schema` by a test).
+    schema.insert("$id".to_string(), SCHEMA_ID.into());
     serde_json::to_string_pretty(&schema).unwrap_or_default()
 }

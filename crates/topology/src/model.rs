@@ -73,6 +73,10 @@ pub struct Topology {
     pub name: String,
     /// Kubernetes namespace.
     pub namespace: String,
+    /// Whether the topology sets `namespace` (else it is `name`, and a
+    /// kubeconfig context's namespace takes its place, as with kubectl).
+    #[serde(skip)]
+    pub namespace_set: bool,
     /// The profile overlaid, if any.
     pub profile: Option<String>,
     /// Directory relative bind-mount sources and build contexts are resolved against.
@@ -508,7 +512,7 @@ impl Topology {
         for c in chosen {
             if !self.services.contains_key(c) {
                 return Err(Diagnostic::new(format!("no service named `{c}` in this topology"))
-                    .help(format!("services are: {}", self.services.keys().cloned().collect::<Vec<_>>().join(", "))));
+                    .help(self.unknown_service_help(c)));
             }
         }
         let mut keep: Vec<&str> = Vec::new();
@@ -520,6 +524,11 @@ impl Topology {
             }
         }
         Ok(self.order().into_iter().filter(|n| keep.contains(n)).map(String::from).collect())
+    }
+
+    /// Help for a service name this topology does not have: the likely one, then all of them.
+    pub fn unknown_service_help(&self, name: &str) -> String {
+        crate::diag::unknown_name_help("services", name, self.services.keys().map(String::as_str))
     }
 
     /// Whether `name` is a one-shot: a service that runs to completion instead of

@@ -100,17 +100,23 @@ type L<T> = Located<T>;
 )]
 pub struct RawTopology {
     /// Project name: the Compose project and, unless `namespace` is set, the Kubernetes namespace.
+    #[schemars(regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"), length(max = 63))]
     pub name: Option<L<String>>,
     /// Kubernetes namespace (defaults to `name`).
+    #[schemars(regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"), length(max = 63))]
     pub namespace: Option<L<String>>,
     /// Variables used in `${VAR}` interpolation that need a declaration (for example to mark them secret).
     #[serde(default)]
     pub variables: IndexMap<L<String>, RawVariable>,
     #[serde(default, deserialize_with = "extensible_values")]
+    /// The services, by name (lowercase letters, digits and `-`, starting with a letter: the name becomes a DNS name).
+    #[schemars(extend("propertyNames" = {"pattern": "^[a-z]([-a-z0-9]*[a-z0-9])?$", "maxLength": 63}))]
     pub services: IndexMap<L<String>, RawService>,
     #[serde(default)]
+    /// Networks services join, by key (`{}` or empty for the defaults).
     pub networks: IndexMap<L<String>, Option<RawNetwork>>,
     #[serde(default)]
+    /// Named volumes (Docker volumes; PersistentVolumeClaims on Kubernetes), by key; their data survives `destroy` unless `--volumes`.
     pub volumes: IndexMap<L<String>, Option<RawVolume>>,
     /// Secrets services mount (at `/run/secrets/KEY` unless they say otherwise): `{file}` or `{environment}`.
     #[serde(default)]
@@ -127,6 +133,7 @@ pub struct RawTopology {
 pub struct RawVariable {
     /// Values that use this variable are secret: masked in plans, diffs and logs, kept out of rendered files.
     pub secret: Option<bool>,
+    /// What the variable is for (shown nowhere else: documentation for whoever sets it).
     pub description: Option<String>,
 }
 
@@ -143,6 +150,7 @@ pub struct RawService {
     pub container_name: Option<L<String>>,
     /// Command: a string split like a shell does, or a list of arguments.
     pub command: Option<L<StringOrList>>,
+    /// Entrypoint: replaces the image's; a string split like a shell does, or a list.
     pub entrypoint: Option<L<StringOrList>>,
     /// Environment: a map, or a list of `KEY=VALUE`. A map value may be `{value, secret}`.
     pub environment: Option<RawEnv>,
@@ -154,9 +162,12 @@ pub struct RawService {
     pub volumes: Option<Vec<L<RawMount>>>,
     /// Networks to join: a list of keys, or a map of key to `{aliases, ipv4_address, ipv6_address, priority}`.
     pub networks: Option<RawServiceNetworks>,
+    /// The readiness probe: Docker's health check on Compose, readiness and liveness probes on Kubernetes.
     pub healthcheck: Option<RawHealth>,
+    /// CPU and memory limits and reservations.
     pub resources: Option<RawResources>,
     /// `no`, `always`, `on-failure[:N]` or `unless-stopped`.
+    #[schemars(extend("anyOf" = [{"enum": ["no", "always", "on-failure", "unless-stopped"]}, {"type": "string", "pattern": "^on-failure:[0-9]+$"}]))]
     pub restart: Option<L<String>>,
     /// Compose's `deploy.resources` and `deploy.replicas`: the same as `resources` and `replicas`.
     pub deploy: Option<RawDeploy>,
@@ -221,6 +232,7 @@ pub struct RawService {
     /// Number of replicas on Kubernetes (Compose runs one container per service).
     pub replicas: Option<L<u32>>,
     /// `stateful` (StatefulSet) or `stateless` (Deployment); by default stateful when a named volume is mounted.
+    #[schemars(extend("enum" = ["stateful", "stateless", "job"]))]
     pub kind: Option<L<String>>,
     /// What must hold inside the running service once deployed (`deploy verify`); a profile adds or overrides checks by `name`.
     pub checks: Option<Vec<L<crate::checks::RawCheck>>>,
@@ -259,8 +271,10 @@ pub enum RawEnvValue {
 #[derive(Deserialize, JsonSchema, Debug, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct RawEnvDetailed {
+    /// The value (`${VAR}` interpolation allowed).
     pub value: Scalar,
     #[serde(default)]
+    /// Mask this value in plans, diffs and logs (and keep it in a Secret on Kubernetes).
     pub secret: bool,
 }
 
@@ -315,6 +329,7 @@ pub struct RawHealth {
     pub start_interval: Option<L<Dur>>,
     pub interval: Option<L<Dur>>,
     pub timeout: Option<L<Dur>>,
+    /// Consecutive failures before the service counts as unhealthy.
     pub retries: Option<L<u32>>,
     pub start_period: Option<L<Dur>>,
 }
@@ -346,6 +361,7 @@ pub enum RawDepends {
 #[serde(deny_unknown_fields)]
 pub struct RawDependency {
     /// `service_started` (default), `service_healthy` or `service_completed_successfully`.
+    #[schemars(extend("enum" = ["service_started", "service_healthy", "service_completed_successfully"]))]
     pub condition: Option<L<String>>,
 }
 
@@ -362,6 +378,7 @@ pub struct RawNetwork {
     pub internal: Option<L<bool>>,
     /// Standalone containers may join it too.
     pub attachable: Option<L<bool>>,
+    /// Give the network IPv6 addresses too.
     pub enable_ipv6: Option<L<bool>>,
     /// Options of the driver.
     pub driver_opts: Option<IndexMap<L<String>, L<Scalar>>>,

@@ -113,7 +113,19 @@ pub(crate) fn build(
     // 4. the dependency graph as a whole
     cross::check_cycles(&mut cx, &raw, &services);
 
-    let t =
-        Topology { name, namespace, profile, project_dir, variables, services, networks, volumes, secrets, configs };
+    let namespace_set = raw.namespace.is_some();
+    let t = Topology {
+        name,
+        namespace,
+        namespace_set,
+        profile,
+        project_dir,
+        variables,
+        services,
+        networks,
+        volumes,
+        secrets,
+        configs,
+    };
     cx.errors.into_result(t)
 }
