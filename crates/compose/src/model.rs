@@ -3,6 +3,9 @@
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
+mod vocab;
+pub use vocab::*;
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ComposeFile {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -12,6 +15,10 @@ pub struct ComposeFile {
     pub networks: IndexMap<String, ComposeNetwork>,
     #[serde(skip_serializing_if = "IndexMap::is_empty", default)]
     pub volumes: IndexMap<String, ComposeVolume>,
+    #[serde(skip_serializing_if = "IndexMap::is_empty", default)]
+    pub secrets: IndexMap<String, ComposeFileObject>,
+    #[serde(skip_serializing_if = "IndexMap::is_empty", default)]
+    pub configs: IndexMap<String, ComposeFileObject>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -25,14 +32,18 @@ pub struct ComposeService {
     pub entrypoint: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub command: Option<Vec<String>>,
+    /// `env_file`s, paths as written (their values stay out of the rendered file).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub env_file: Vec<ComposeEnvFile>,
+    /// A null value: the variable of that name from the shell, as Compose reads `- NAME`.
     #[serde(skip_serializing_if = "IndexMap::is_empty", default)]
-    pub environment: IndexMap<String, String>,
+    pub environment: IndexMap<String, Option<String>>,
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub ports: Vec<String>,
+    pub ports: Vec<ComposePort>,
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub volumes: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub networks: Vec<String>,
+    pub volumes: Vec<ComposeMount>,
+    #[serde(skip_serializing_if = "ComposeNetworks::is_empty", default)]
+    pub networks: ComposeNetworks,
     #[serde(skip_serializing_if = "IndexMap::is_empty", default)]
     pub depends_on: IndexMap<String, ComposeDependsOn>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -41,6 +52,8 @@ pub struct ComposeService {
     pub deploy: Option<ComposeDeploy>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub restart: Option<String>,
+    #[serde(flatten)]
+    pub container: ComposeContainer,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -60,7 +73,10 @@ pub struct ComposeDependsOn {
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ComposeHealthcheck {
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub test: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disable: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub interval: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -69,11 +85,22 @@ pub struct ComposeHealthcheck {
     pub retries: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub start_period: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_interval: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ComposeDeploy {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<u32>,
+    #[serde(skip_serializing_if = "ComposeResources::is_empty", default)]
     pub resources: ComposeResources,
+}
+
+impl ComposeResources {
+    pub fn is_empty(&self) -> bool {
+        self.limits.is_none() && self.reservations.is_none()
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -98,10 +125,32 @@ pub struct ComposeNetwork {
     pub driver: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub external: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub internal: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub attachable: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enable_ipv6: Option<bool>,
+    #[serde(skip_serializing_if = "IndexMap::is_empty", default)]
+    pub driver_opts: IndexMap<String, String>,
+    #[serde(skip_serializing_if = "IndexMap::is_empty", default)]
+    pub labels: IndexMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ipam: Option<ComposeIpam>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ComposeVolume {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub external: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub driver: Option<String>,
+    #[serde(skip_serializing_if = "IndexMap::is_empty", default)]
+    pub driver_opts: IndexMap<String, String>,
+    #[serde(skip_serializing_if = "IndexMap::is_empty", default)]
+    pub labels: IndexMap<String, String>,
 }

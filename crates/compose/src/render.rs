@@ -11,6 +11,8 @@ use deploy_topology::{Amount, Healthcheck, MountSource, ProbeTest, Resources, Se
 use crate::model::*;
 use crate::units::ComposeFormat as _;
 
+mod vocab;
+
 /// A rendered Compose file and the warnings rendering raised.
 #[derive(Clone, Debug)]
 pub struct Rendered {
@@ -40,29 +42,25 @@ fn raw(v: &Value) -> String {
 
 /// Renders the whole topology.
 pub fn render(t: &Topology) -> Rendered {
-    let mut warnings = Vec::new();
     let mut file = ComposeFile { name: Some(t.name.clone()), ..Default::default() };
     for s in t.services.values() {
-        if s.replicas > 1 {
-            warnings.push(format!(
-                "service `{}`: replicas: {} is used on Kubernetes only; Compose runs one container",
-                s.name, s.replicas
-            ));
-        }
         file.services.insert(s.name.clone(), service(s));
     }
+    // A network or volume carries `name:` only where the topology gives one: Compose names the
+    // others after the project it runs (`PROJECT_KEY`), so `-p other` gets networks of its own.
     for n in t.networks.values() {
-        file.networks
-            .insert(n.key.clone(), ComposeNetwork { driver: Some(n.driver.clone()), name: Some(n.name.clone()) });
+        file.networks.insert(n.key.clone(), vocab::network(n));
     }
     // Only volumes some service mounts: Compose creates what is declared.
     let used = used_volumes(t);
     for v in t.volumes.values() {
         if used.contains(v.key.as_str()) {
-            file.volumes.insert(v.key.clone(), ComposeVolume { name: Some(v.name.clone()) });
+            file.volumes.insert(v.key.clone(), vocab::volume(v));
         }
     }
-    Rendered { file, warnings }
+    file.secrets = t.secrets.iter().map(|(k, o)| (k.clone(), vocab::file_object(o))).collect();
+    file.configs = t.configs.iter().map(|(k, o)| (k.clone(), vocab::file_object(o))).collect();
+    Rendered { file, warnings: Vec::new() }
 }
 
 fn service(s: &Service) -> ComposeService {
@@ -76,18 +74,20 @@ fn service(s: &Service) -> ComposeService {
         container_name: s.container_name.clone(),
         entrypoint: s.entrypoint.as_ref().map(|a| a.iter().map(raw).collect()),
         command: s.command.as_ref().map(|a| a.iter().map(raw).collect()),
-        environment: s.environment.iter().map(|(k, v)| (k.clone(), raw(v))).collect(),
-        ports: s.ports.iter().map(|p| p.short()).collect(),
-        volumes: s.mounts.iter().map(|m| m.short()).collect(),
-        networks: s.networks.clone(),
+        env_file: vocab::env_files(s),
+        environment: vocab::environment(s),
+        ports: s.ports.iter().map(vocab::port).collect(),
+        volumes: s.mounts.iter().map(vocab::mount).collect(),
+        networks: vocab::networks(s),
         depends_on: s
             .depends_on
             .iter()
             .map(|(k, c)| (k.clone(), ComposeDependsOn { condition: c.as_str().to_string() }))
             .collect(),
-        healthcheck: s.healthcheck.as_ref().map(healthcheck),
-        deploy: deploy(&s.resources),
+        healthcheck: s.healthcheck.as_ref().map(healthcheck).or_else(|| vocab::healthcheck_off(s)),
+        deploy: deploy(&s.resources, s.replicas),
         restart: s.restart.map(|r| r.to_compose()),
+        container: vocab::container(s),
     }
 }
 
@@ -101,18 +101,20 @@ fn healthcheck(h: &Healthcheck) -> ComposeHealthcheck {
         timeout: h.timeout.map(|d| d.to_compose()),
         retries: h.retries,
         start_period: h.start_period.map(|d| d.to_compose()),
+        start_interval: h.start_interval.map(|d| d.to_compose()),
+        ..Default::default()
     }
 }
 
-/// `deploy.resources`, when there are limits or reservations.
-fn deploy(r: &Resources) -> Option<ComposeDeploy> {
+/// `deploy.resources`, when there are limits or reservations, and `deploy.replicas` beyond one.
+fn deploy(r: &Resources, replicas: u32) -> Option<ComposeDeploy> {
     let amount = |a: &Amount| {
         (!a.is_empty())
             .then(|| ComposeAmount { cpus: a.cpus.map(|c| c.to_compose()), memory: a.memory.map(|m| m.to_compose()) })
     };
-    (!r.limits.is_empty() || !r.reservations.is_empty()).then(|| ComposeDeploy {
-        resources: ComposeResources { limits: amount(&r.limits), reservations: amount(&r.reservations) },
-    })
+    let resources = ComposeResources { limits: amount(&r.limits), reservations: amount(&r.reservations) };
+    let replicas = (replicas != 1).then_some(replicas);
+    (!resources.is_empty() || replicas.is_some()).then_some(ComposeDeploy { replicas, resources })
 }
 
 /// The keys of the named volumes some service mounts.
@@ -227,7 +229,10 @@ services:
     volumes:
     - data_vol:/data:ro
     - ./conf:/etc/conf
-    - cache_vol:/cache:ro
+    - type: volume
+      source: cache_vol
+      target: /cache
+      read_only: true
     networks:
     - back_net
     - front
@@ -259,6 +264,7 @@ services:
       worker:
         condition: service_started
     deploy:
+      replicas: 2
       resources:
         limits:
           cpus: "2"
@@ -267,15 +273,10 @@ services:
 networks:
   back_net:
     driver: bridge
-    name: extra_back_net
-  front:
-    driver: bridge
-    name: extra_front
+  front: {}
 volumes:
-  data_vol:
-    name: extra_data_vol
-  cache_vol:
-    name: extra_cache_vol
+  data_vol: {}
+  cache_vol: {}
 "#;
 
     #[test]
@@ -283,6 +284,6 @@ volumes:
         let t = deploy_topology::from_str("extra.yaml", TOPOLOGY, None).expect("topology");
         let r = super::render(&t);
         assert_eq!(r.to_yaml("extra.yaml"), RENDERED);
-        assert_eq!(r.warnings, ["service `plain`: replicas: 2 is used on Kubernetes only; Compose runs one container"]);
+        assert!(r.warnings.is_empty(), "{:?}", r.warnings);
     }
 }
