@@ -53,7 +53,11 @@ fn the_topology_from_stdin_and_from_the_environment() {
     assert!(stdout(&o).contains("kind: Deployment") && stdout(&o).contains("namespace: cli-small"), "{}", show(&o));
     // a flag wins over its variable
     std::fs::write(d.join("other.yaml"), SMALL.replace("cli-small", "cli-other")).unwrap_or_else(|e| panic!("{e}"));
-    let o = deploy_in(d, &["render", "-f", "other.yaml", "-t", "compose"], &[("DEPLOY_FILE", "-"), ("DEPLOY_TARGET", "k8s")]);
+    let o = deploy_in(
+        d,
+        &["render", "-f", "other.yaml", "-t", "compose"],
+        &[("DEPLOY_FILE", "-"), ("DEPLOY_TARGET", "k8s")],
+    );
     assert!(stdout(&o).contains("name: cli-other") && stdout(&o).contains("services:"), "{}", show(&o));
     assert!(!stdout(&o).contains("kind:"), "{}", show(&o));
     let o = deploy_in(d, &["render"], &[("DEPLOY_TARGET", "nomad")]);
@@ -72,7 +76,10 @@ fn render_and_validate_print_json() {
     let kinds: Vec<&str> = k8s["items"].as_array().into_iter().flatten().filter_map(|o| o["kind"].as_str()).collect();
     assert!(kinds.contains(&"Namespace") && kinds.contains(&"Deployment"), "{kinds:?}");
     let v = json(&deploy_in(d, &["validate", "-o", "json"], &[]));
-    assert_eq!((v["valid"].as_bool(), v["services"].as_u64(), v["variables_checked"].as_bool()), (Some(true), Some(1), Some(true)));
+    assert_eq!(
+        (v["valid"].as_bool(), v["services"].as_u64(), v["variables_checked"].as_bool()),
+        (Some(true), Some(1), Some(true))
+    );
     std::fs::write(d.join("bad.yaml"), "services:\n  web:\n    image: x\n    restart: sometimes\n").unwrap_or_default();
     let o = deploy_in(d, &["validate", "-f", "bad.yaml", "-o", "json"], &[]);
     assert_eq!(o.status.code(), Some(1), "{}", show(&o));
@@ -90,7 +97,10 @@ fn an_option_the_target_does_not_take_is_a_usage_error() {
         (&["status", "--kubeconfig", "kc"][..], "--kubeconfig is an option of the k8s target only"),
         (&["apply", "-n", "x", "--dry-run"][..], "--namespace is an option of the k8s target only"),
         (&["render", "--secrets", "omit"][..], "--secrets is an option of the k8s target only"),
-        (&["apply", "-t", "k8s", "--renew-anon-volumes", "--dry-run"][..], "--renew-anon-volumes is an option of the compose"),
+        (
+            &["apply", "-t", "k8s", "--renew-anon-volumes", "--dry-run"][..],
+            "--renew-anon-volumes is an option of the compose",
+        ),
     ] {
         let o = deploy_in(d, args, &[]);
         assert_eq!(o.status.code(), Some(64), "{args:?}: {}", show(&o));
@@ -115,7 +125,11 @@ fn render_never_hands_kubectl_a_secret_placeholder() {
     }
     let o = deploy_in(&root(), &[&args[..], &["--secrets", "omit"]].concat(), &env);
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
-    assert!(!stdout(&o).contains("${JWT_SECRET_KEY") && !stdout(&o).contains("name: backend-env\n  namespace"), "{}", show(&o));
+    assert!(
+        !stdout(&o).contains("${JWT_SECRET_KEY") && !stdout(&o).contains("name: backend-env\n  namespace"),
+        "{}",
+        show(&o)
+    );
     assert!(stdout(&o).contains("name: backend-env"), "the workload still refers to it: {}", show(&o));
     assert!(stderr(&o).contains("Secret/backend-env left out"), "{}", show(&o));
     let o = deploy_in(&root(), &[&args[..], &["--secrets", "placeholders"]].concat(), &env);
@@ -176,7 +190,10 @@ fn completions_work_in_a_real_bash() {
          && COMP_WORDS=(deploy apply --dry) COMP_CWORD=2 && _deploy deploy --dry apply && echo \"opts: ${{COMPREPLY[*]}}\"",
         f = file.display()
     );
-    let o = Command::new("bash").args(["--norc", "--noprofile", "-c", &check]).output().unwrap_or_else(|e| panic!("bash: {e}"));
+    let o = Command::new("bash")
+        .args(["--norc", "--noprofile", "-c", &check])
+        .output()
+        .unwrap_or_else(|e| panic!("bash: {e}"));
     let out = stdout(&o);
     assert!(o.status.success(), "{}", show(&o));
     assert!(out.contains("complete -o bashdefault -o default -o nosort -F _deploy deploy"), "{out}");
@@ -194,7 +211,8 @@ fn the_manual_page_covers_every_command() {
     assert!(o.status.success(), "{}", show(&o));
     let page = stdout(&o);
     assert!(page.contains(".TH deploy 1"), "{page}");
-    for s in [".SH \"DEPLOY APPLY\"", ".SH \"DEPLOY STATUS\"", "\\-\\-dry\\-run", "\\-\\-kubeconfig", "\\-\\-progress"] {
+    for s in [".SH \"DEPLOY APPLY\"", ".SH \"DEPLOY STATUS\"", "\\-\\-dry\\-run", "\\-\\-kubeconfig", "\\-\\-progress"]
+    {
         assert!(page.contains(s), "man page lacks {s}");
     }
     // roff that man(1) formats, when man is installed
@@ -218,10 +236,7 @@ fn the_committed_schema_is_current_and_the_manifests_use_it() {
     let o = deploy_in(&root(), &["schema"], &[]);
     assert!(o.status.success(), "{}", show(&o));
     let committed = std::fs::read_to_string(root().join("docs/deploy.schema.json")).unwrap_or_default();
-    assert!(
-        committed == stdout(&o),
-        "docs/deploy.schema.json is stale: run `deploy schema > docs/deploy.schema.json`"
-    );
+    assert!(committed == stdout(&o), "docs/deploy.schema.json is stale: run `deploy schema > docs/deploy.schema.json`");
     let schema: serde_json::Value = serde_json::from_str(&committed).unwrap_or_default();
     assert!(schema["$id"].as_str().is_some_and(|id| !id.is_empty()), "the schema has an $id");
     for dir in ["manifests", "profiles"] {
@@ -229,8 +244,13 @@ fn the_committed_schema_is_current_and_the_manifests_use_it() {
             let text = std::fs::read_to_string(e.path()).unwrap_or_default();
             let first = text.lines().next().unwrap_or_default();
             let target = first.strip_prefix("# yaml-language-server: $schema=");
-            let target = target.unwrap_or_else(|| panic!("{}: first line is not the schema line: {first}", e.path().display()));
-            assert!(e.path().parent().unwrap_or(&root()).join(target).is_file(), "{}: {target} does not exist", e.path().display());
+            let target =
+                target.unwrap_or_else(|| panic!("{}: first line is not the schema line: {first}", e.path().display()));
+            assert!(
+                e.path().parent().unwrap_or(&root()).join(target).is_file(),
+                "{}: {target} does not exist",
+                e.path().display()
+            );
         }
     }
 }

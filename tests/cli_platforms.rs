@@ -33,11 +33,16 @@ fn compose_dry_run_status_codes_units_and_colour() {
     // the plan, and nothing on the engine
     let o = p.run("apply", &["--dry-run"]);
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
-    for s in [&format!("+ container {C} will be created"), "+ resources.limits.memory: 64M", "+ resources.limits.cpus: 0.25"] {
+    for s in
+        [&format!("+ container {C} will be created"), "+ resources.limits.memory: 64M", "+ resources.limits.cpus: 0.25"]
+    {
         assert!(stdout(&o).contains(s), "lacks {s}: {}", show(&o));
     }
     assert!(stdout(&o).contains("dry run: nothing was changed"), "{}", show(&o));
-    assert!(!h::exists("container", C) && !h::exists("network", "deploy-t-clidry_default"), "dry run created something");
+    assert!(
+        !h::exists("container", C) && !h::exists("network", "deploy-t-clidry_default"),
+        "dry run created something"
+    );
     // status: a missing service is exit 4
     let o = p.run("status", &[]);
     assert_eq!(o.status.code(), Some(4), "{}", show(&o));
@@ -50,7 +55,11 @@ fn compose_dry_run_status_codes_units_and_colour() {
     // status: ready is 0, with how long it has been up
     let o = p.run("status", &[]);
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
-    assert!(stdout(&o).contains("up ") && stdout(&o).contains(" (since ") && stdout(&o).contains(" UTC)"), "{}", show(&o));
+    assert!(
+        stdout(&o).contains("up ") && stdout(&o).contains(" (since ") && stdout(&o).contains(" UTC)"),
+        "{}",
+        show(&o)
+    );
     assert!(!stdout(&o).contains("T0") && !stdout(&o).contains("started 20"), "no raw RFC 3339: {}", show(&o));
     // killed: there but not ready, exit 3
     assert!(h::docker(&["kill", C]).status.success());
@@ -124,7 +133,8 @@ async fn k8s_dry_run_is_a_server_side_dry_run_that_changes_nothing() {
     // applied for real, then a change: an update, dry-run against the live objects
     let o = run(dir.path(), &["apply", "-t", "k8s", "--kubeconfig", &kc, "--timeout", "30s"], &[]).await;
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
-    std::fs::write(dir.path().join("deploy.yaml"), format!("name: cli-dry\n{WEB}    replicas: 2\n")).unwrap_or_default();
+    std::fs::write(dir.path().join("deploy.yaml"), format!("name: cli-dry\n{WEB}    replicas: 2\n"))
+        .unwrap_or_default();
     d.reset_requests();
     let o = run(dir.path(), &args, &[]).await;
     assert!(stdout(&o).contains("~ spec.replicas: 1 -> 2"), "{}", show(&o));

@@ -23,7 +23,8 @@ use deploy_report::{ApplyReport, DestroyReport, DiffReport, ExitStatus, Progress
 use deploy_topology::{Env, Errors, Topology};
 
 use args::{
-    ApplyCmd, Cli, Command, DestroyCmd, K8sFlags, Output, RenderCmd, SecretsMode, Source, Target, TargetCmd, ValidateCmd,
+    ApplyCmd, Cli, Command, DestroyCmd, K8sFlags, Output, RenderCmd, SecretsMode, Source, Target, TargetCmd,
+    ValidateCmd,
 };
 use args::{GraphCmd, GraphFormat};
 use backend::{Extra, connect, on_backend};
@@ -90,7 +91,9 @@ fn load(source: &Source) -> Result<Topology, CliError> {
         return Err(deploy_topology::Errors::from(
             deploy_topology::Diagnostic::new(format!("{}: the topology has no services", source.file.display()))
                 .field("services")
-                .help("declare at least one under `services:` (see `deploy schema`), or check that -f names the topology"),
+                .help(
+                    "declare at least one under `services:` (see `deploy schema`), or check that -f names the topology",
+                ),
         )
         .into());
     }
@@ -209,7 +212,13 @@ fn apply(cmd: &ApplyCmd) -> Result<ExitStatus, CliError> {
 
 /// `apply --dry-run`: what apply would do, through the backend's dry run
 /// (Kubernetes: a server-side dry run); nothing is changed, no lock is taken.
-fn dry_run(cmd: &ApplyCmd, t: &Topology, env: &Env, sel: &Selection, timeout: Duration) -> Result<ExitStatus, CliError> {
+fn dry_run(
+    cmd: &ApplyCmd,
+    t: &Topology,
+    env: &Env,
+    sel: &Selection,
+    timeout: Duration,
+) -> Result<ExitStatus, CliError> {
     let c = &cmd.common;
     let extra = Extra { force_recreate: cmd.force_recreate, ..Extra::default() };
     let result = block_on("apply --dry-run", None, async {

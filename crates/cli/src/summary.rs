@@ -54,14 +54,9 @@ pub fn valid(source: &Source, t: &Topology, variables_checked: bool) -> Validati
 pub fn invalid(source: &Source, e: &CliError) -> Validation {
     let errors = match e {
         CliError::Topology(errs) => errs.iter().map(problem).collect(),
-        CliError::Usage(m) | CliError::Failed(m) => vec![Problem {
-            message: m.clone(),
-            file: None,
-            line: None,
-            column: None,
-            field: None,
-            help: None,
-        }],
+        CliError::Usage(m) | CliError::Failed(m) => {
+            vec![Problem { message: m.clone(), file: None, line: None, column: None, field: None, help: None }]
+        }
     };
     Validation {
         file: shown(source),

@@ -34,7 +34,8 @@ fn the_schema_has_an_id_and_a_description_for_every_field() {
 
 /// The values an editor offers: each closed vocabulary is an `enum`.
 fn offered(v: &Value) -> Vec<String> {
-    let mut out: Vec<String> = v["enum"].as_array().into_iter().flatten().filter_map(|x| x.as_str().map(String::from)).collect();
+    let mut out: Vec<String> =
+        v["enum"].as_array().into_iter().flatten().filter_map(|x| x.as_str().map(String::from)).collect();
     for alt in v["anyOf"].as_array().into_iter().flatten() {
         out.extend(offered(alt));
     }
@@ -68,7 +69,9 @@ fn closed_vocabularies_are_enums() {
 #[test]
 fn names_and_units_have_patterns() {
     let s = schema();
-    let re = |p: &Value| regex::Regex::new(p.as_str().unwrap_or_else(|| panic!("no pattern: {p}"))).unwrap_or_else(|e| panic!("{e}"));
+    let re = |p: &Value| {
+        regex::Regex::new(p.as_str().unwrap_or_else(|| panic!("no pattern: {p}"))).unwrap_or_else(|e| panic!("{e}"))
+    };
     let name = re(&s["properties"]["name"]["pattern"]);
     assert!(name.is_match("learn-greek") && !name.is_match("Bad_Name"));
     let services = re(&s["properties"]["services"]["propertyNames"]["pattern"]);
