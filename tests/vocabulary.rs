@@ -121,3 +121,35 @@ fn networks_and_volumes_are_named_after_the_project_compose_runs() {
     let own = config(d, "named", "rendered.yml");
     assert_eq!(own["networks"]["front"]["name"], "named_front");
 }
+
+/// Real Compose files read as topologies (the topology takes Compose's spellings) render back to
+/// what Docker Compose reads the same: every file of ../shared/compose-corpus, when it is beside
+/// the checkout (20 files from docker/awesome-compose).
+#[test]
+fn corpus_files_read_as_topologies_render_back_the_same() {
+    let corpus = common::root().join("../shared/compose-corpus");
+    let Ok(entries) = std::fs::read_dir(&corpus) else {
+        eprintln!("notice: the Compose corpus is not beside the checkout; not checked");
+        return;
+    };
+    if !compose_available() {
+        return;
+    }
+    let mut checked = 0;
+    for entry in entries.flatten().filter(|e| e.path().join("compose.yaml").is_file()) {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        std::fs::copy(entry.path().join("compose.yaml"), dir.path().join("compose.yaml"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let out = common::deploy_in(dir.path(), &["render", "--target", "compose", "-f", "compose.yaml"], &[]);
+        let name = entry.file_name().to_string_lossy().to_string();
+        assert!(out.status.success(), "{name}: {}", common::stderr(&out));
+        std::fs::write(dir.path().join("rendered.yml"), common::stdout(&out)).unwrap_or_else(|e| panic!("{e}"));
+        let mut diffs = Vec::new();
+        let (input, rendered) = (config(dir.path(), "c", "compose.yaml"), config(dir.path(), "c", "rendered.yml"));
+        differences(&input, &rendered, "", &mut diffs);
+        assert!(diffs.is_empty(), "{name}: Compose reads them differently:\n{}", diffs.join("\n"));
+        checked += 1;
+    }
+    eprintln!("{checked} corpus files render back the same");
+    assert!(checked >= 20, "only {checked} corpus files found");
+}

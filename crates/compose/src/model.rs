@@ -40,6 +40,9 @@ pub struct ComposeService {
     pub environment: IndexMap<String, Option<String>>,
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub ports: Vec<ComposePort>,
+    /// Ports other services connect to (the Engine's `ExposedPorts`, as `deploy apply` sets them).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub expose: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub volumes: Vec<ComposeMount>,
     #[serde(skip_serializing_if = "ComposeNetworks::is_empty", default)]

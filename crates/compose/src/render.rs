@@ -77,6 +77,7 @@ fn service(s: &Service) -> ComposeService {
         env_file: vocab::env_files(s),
         environment: vocab::environment(s),
         ports: s.ports.iter().map(vocab::port).collect(),
+        expose: s.expose.iter().map(u16::to_string).collect(),
         volumes: s.mounts.iter().map(vocab::mount).collect(),
         networks: vocab::networks(s),
         depends_on: s
