@@ -58,6 +58,31 @@ fn common_checks(project: &str, container: &str, network: &str, volume: &str) {
     assert_eq!(redis_cli(container, &["GET", "persistence_test"]), "this_should_persist");
 }
 
+/// The seed's Validation checklist as the topology declares it: `deploy
+/// apply --verify` (an unchanged apply, then every check in the container),
+/// the `persists` check restarting the container in place.
+fn seed_checklist(p: &Project, container: &str) {
+    let (id, started) = (inspect(container, "{{.Id}}"), inspect(container, "{{.State.StartedAt}}"));
+    let o = p.run("apply", &["--verify", "--output", "json", "redis"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let j = h::json(&o);
+    assert_eq!(service(&j, "redis")["action"], "unchanged", "{j}");
+    let v = &j["verify"];
+    assert_eq!(v["ok"], true, "{v}");
+    let checks = v["checks"].as_array().cloned().unwrap_or_default();
+    let names: Vec<&str> = checks.iter().filter_map(|c| c["name"].as_str()).collect();
+    let want = ["ping", "maxmemory is 128mb", "eviction policy is allkeys-lru", "AOF persistence is on"];
+    assert_eq!(names, [&want[..], &["data persists across a restart"]].concat(), "{v}");
+    assert!(checks.iter().all(|c| c["passed"] == true && c["instance"] == container), "{v}");
+    assert_eq!(inspect(container, "{{.Id}}"), id, "restarted in place");
+    let now = inspect(container, "{{.State.StartedAt}}");
+    assert!(h::docker_time(&now) > h::docker_time(&started), "the persists check restarted it: {started} -> {now}");
+    // The text form, as demo.sh shows it.
+    let o = p.run("verify", &["redis"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert!(stdout(&o).contains("all 5 check(s) passed"), "{}", show(&o));
+}
+
 #[test]
 fn seed_redis_prod_profile() {
     if !h::docker_ready() {
@@ -134,6 +159,8 @@ fn seed_redis_prod_profile() {
     assert_eq!(service(&back, "redis")["action"], "recreated");
     assert_eq!(redis_cli(container, &["GET", "before_change"]), "kept");
 
+    seed_checklist(&p, container);
+
     // Secrets are masked in diffs: the whole prod stack, with the secret set.
     let secret = "s3cr3t-value-never-printed";
     for fmt in ["text", "json"] {
@@ -184,4 +211,6 @@ fn seed_redis_dev_profile() {
 
     let d = p.run("diff", &["redis"]);
     assert_eq!(d.status.code(), Some(0), "{}", show(&d));
+
+    seed_checklist(&p, container);
 }

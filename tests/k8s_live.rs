@@ -4,7 +4,8 @@
 //!
 //! Only the Redis service is deployed (the app images are not published): the seed's
 //! validation checks run through the exec API: `redis-cli ping` → PONG, `CONFIG GET maxmemory`
-//! → 134217728, and data persists across a pod deletion.
+//! → 134217728, and data persists across a pod deletion; then the same checklist as the
+//! topology declares it, with `deploy verify` and `deploy apply --verify`.
 
 mod common;
 
@@ -109,9 +110,22 @@ async fn redis_on_a_live_cluster() {
     let got = exec(&pods, "redis-0", &["redis-cli", "GET", "persistence_test"]).await;
     assert_eq!(got.trim(), "this_should_persist");
 
-    // re-apply: nothing to do; diff: no changes
-    let o = run(&kc, &ns, &["apply", "redis", "--timeout", "120s"]).await;
+    // the same checklist as the topology declares it, through deploy's own pods/exec
+    let uid = |p: Pod| p.metadata.uid.unwrap_or_default();
+    let before = uid(pods.get("redis-0").await.unwrap_or_else(|e| panic!("get pod: {e}")));
+    let o = run(&kc, &ns, &["verify", "redis", "--output", "json", "--timeout", "300s"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", all(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", all(&o)));
+    let checks = v["checks"].as_array().cloned().unwrap_or_default();
+    assert_eq!(checks.len(), 5, "{v}");
+    assert!(checks.iter().all(|c| c["passed"] == true), "{v}");
+    let after = uid(pods.get("redis-0").await.unwrap_or_else(|e| panic!("get pod: {e}")));
+    assert_ne!(before, after, "the persists check deleted redis-0 and it came back");
+
+    // re-apply with --verify: nothing to do, then the checklist; diff: no changes
+    let o = run(&kc, &ns, &["apply", "--verify", "redis", "--timeout", "300s"]).await;
     assert!(o.status.success() && stdout(&o).contains("nothing to do"), "{}", all(&o));
+    assert!(stdout(&o).contains("all 5 check(s) passed"), "{}", all(&o));
     let o = run(&kc, &ns, &["diff", "redis"]).await;
     assert_eq!(o.status.code(), Some(0), "{}", all(&o));
     let o = run(&kc, &ns, &["status", "redis"]).await;

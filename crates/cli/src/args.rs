@@ -51,6 +51,8 @@ pub enum Command {
     Diff(TargetCmd),
     /// Show each service's live state and readiness.
     Status(TargetCmd),
+    /// Run the checks the topology declares inside the running services (exit 1 when one fails).
+    Verify(TargetCmd),
     /// Draw the topology: services, depends_on, volumes and networks (Mermaid, DOT or SVG; --live colours by status).
     Graph(GraphCmd),
     /// Remove what the project created, dependents first (volumes and PVCs stay unless --volumes).
@@ -179,6 +181,9 @@ pub struct ApplyCmd {
     /// Compose only: on a recreate, fresh anonymous volumes instead of the old container's (as `docker compose up -V`).
     #[arg(short = 'V', long)]
     pub renew_anon_volumes: bool,
+    /// Once every service is ready, run the checks the topology declares (as `deploy verify`); exit 1 when one fails.
+    #[arg(long)]
+    pub verify: bool,
     /// Show what apply would do and change nothing (Kubernetes: a server-side dry run).
     #[arg(long)]
     pub dry_run: bool,

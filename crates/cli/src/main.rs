@@ -12,6 +12,7 @@ mod import;
 mod progress;
 mod summary;
 mod terminal;
+mod verify;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -78,6 +79,7 @@ fn run(cli: Cli) -> Result<ExitStatus, CliError> {
         Command::Apply(cmd) => apply(&cmd),
         Command::Diff(cmd) => diff(&cmd),
         Command::Status(cmd) => status(&cmd),
+        Command::Verify(cmd) => verify::verify(&cmd),
         Command::Graph(cmd) => graph(&cmd),
         Command::Destroy(cmd) => destroy(&cmd),
     }
@@ -199,15 +201,22 @@ fn apply(cmd: &ApplyCmd) -> Result<ExitStatus, CliError> {
         replace: cmd.replace,
         adopt: cmd.adopt,
     };
+    let started = std::time::Instant::now();
     let result = block_on("apply", Some(&tracker), async {
         let backend = connect(c, &t, &env, extra, timeout).await?;
         let opts = ApplyOptions { timeout, prune: cmd.prune, parallel: 32 };
-        Ok(on_backend!(&backend, b => orchestrator::apply(b, &sel, &opts, progress.clone()).await))
+        Ok(on_backend!(&backend, b => {
+            let mut r = orchestrator::apply(b, &sel, &opts, progress.clone()).await;
+            if cmd.verify {
+                verify::after_apply(b, (&t, &env, &sel), &mut r, (timeout, started), progress.clone()).await;
+            }
+            r
+        }))
     });
     progress::finish(&progress);
     let Some(report) = result? else { return Ok(ExitStatus::Interrupted) };
     emit(c.output, &report, ApplyReport::text)?;
-    Ok(if report.ok { ExitStatus::Ok } else { ExitStatus::Error })
+    Ok(verify::apply_status(&report))
 }
 
 /// `apply --dry-run`: what apply would do, through the backend's dry run
