@@ -281,7 +281,8 @@ impl Cluster<'_> {
     async fn prepare_objects(&self, sel: &Selection, progress: &dyn Progress) -> Result<Vec<String>, NotPrepared> {
         let fail = |message: String, services: Vec<(String, String)>| NotPrepared { message, services };
         let plan = render_for_apply(&self.t, self.env, sel.services()).map_err(|e| fail(e.render(), Vec::new()))?;
-        let kinds = ["Secret", "Service", "StatefulSet", "Deployment", "Job", "NetworkPolicy", "PersistentVolumeClaim"];
+        let kinds =
+            ["Secret", "ConfigMap", "Service", "StatefulSet", "Deployment", "Job", "NetworkPolicy", "PersistentVolumeClaim"];
         let before = ops::list_managed(&self.client, self.ns(), &self.t.name, None, &kinds)
             .await
             .map_err(|e| fail(self.describe(&e), Vec::new()))?;
@@ -470,7 +471,7 @@ fn replacements(plan: &Rendered, live: &[Object]) -> HashMap<String, Replacement
 fn rank(o: &Object) -> u8 {
     match o {
         Object::Namespace(_) => 0,
-        Object::Secret(_) => 1,
+        Object::Secret(_) | Object::ConfigMap(_) => 1,
         Object::NetworkPolicy(_) => 2,
         Object::Service(_) => 3,
         Object::PersistentVolumeClaim(_) => 4,
@@ -619,3 +620,4 @@ impl Cluster<'_> {
 fn ours_by_owner(m: &kube::api::ObjectMeta) -> bool {
     m.owner_references.as_ref().is_some_and(|o| !o.is_empty())
 }
+        scan!(k8s_openapi::api::core::v1::ConfigMap, "ConfigMap");

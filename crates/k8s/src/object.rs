@@ -2,7 +2,7 @@
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, PersistentVolumeClaim, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
@@ -33,6 +33,7 @@ pub mod labels {
 pub enum Object {
     Namespace(Namespace),
     Secret(Secret),
+    ConfigMap(ConfigMap),
     Service(Service),
     PersistentVolumeClaim(PersistentVolumeClaim),
     StatefulSet(StatefulSet),
@@ -47,6 +48,7 @@ macro_rules! with_object {
         match $obj {
             Object::Namespace($o) => $body,
             Object::Secret($o) => $body,
+            Object::ConfigMap($o) => $body,
             Object::Service($o) => $body,
             Object::PersistentVolumeClaim($o) => $body,
             Object::StatefulSet($o) => $body,
@@ -102,4 +104,4 @@ impl Object {
 
 /// Kinds this backend manages, in the order `destroy` deletes them.
 pub const MANAGED_KINDS: &[&str] =
-    &["Job", "Deployment", "StatefulSet", "Service", "NetworkPolicy", "Secret", "PersistentVolumeClaim"];
+    &["Job", "Deployment", "StatefulSet", "Service", "NetworkPolicy", "Secret", "ConfigMap", "PersistentVolumeClaim"];

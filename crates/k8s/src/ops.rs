@@ -8,7 +8,7 @@ use deploy_report::{Change, DiffReport, FieldChange, ObjectDiff, ServiceStatus};
 use deploy_topology::{Env, Topology};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Pod, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, PersistentVolumeClaim, Pod, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Api, Client};
@@ -41,6 +41,7 @@ pub async fn patch_object(client: &Client, obj: &Object, pp: &PatchParams) -> Re
             Object::Namespace(Api::<Namespace>::all(client.clone()).patch(name, pp, &Patch::Apply(o)).await?)
         }
         Object::Secret(o) => ns_patch!(Secret, Secret, o),
+        Object::ConfigMap(o) => ns_patch!(ConfigMap, ConfigMap, o),
         Object::Service(o) => ns_patch!(Service, Service, o),
         Object::PersistentVolumeClaim(o) => ns_patch!(PersistentVolumeClaim, PersistentVolumeClaim, o),
         Object::StatefulSet(o) => ns_patch!(StatefulSet, StatefulSet, o),
@@ -83,6 +84,7 @@ pub async fn list_selected(
         }
         match *kind {
             "Secret" => list!(Secret, Secret),
+            "ConfigMap" => list!(ConfigMap, ConfigMap),
             "Service" => list!(Service, Service),
             "PersistentVolumeClaim" => list!(PersistentVolumeClaim, PersistentVolumeClaim),
             "StatefulSet" => list!(StatefulSet, StatefulSet),
@@ -157,6 +159,7 @@ pub async fn delete_object(client: &Client, kind: &str, ns: &str, name: &str) ->
     let r = match kind {
         "Namespace" => Api::<Namespace>::all(client.clone()).delete(name, &dp).await.map(|_| ()),
         "Secret" => del!(Secret),
+        "ConfigMap" => del!(ConfigMap),
         "Service" => del!(Service),
         "PersistentVolumeClaim" => del!(PersistentVolumeClaim),
         "StatefulSet" => del!(StatefulSet),

@@ -27,6 +27,8 @@ use crate::names::k8s_name;
 use crate::object::{Object, labels};
 use crate::units::{K8sFormat as _, probe_seconds};
 
+mod vocab;
+
 /// The rendered objects, in apply order, and what could not be mapped.
 #[derive(Clone, Debug, Default)]
 pub struct Rendered {
@@ -66,8 +68,6 @@ impl Rendered {
     pub fn workload(&self, service: &str) -> Option<&Object> {
         self.objects.iter().find(|o| o.is_workload() && o.service() == Some(service))
     }
-}
-
 
     /// The objects as one JSON `v1/List` (what `kubectl get -o json` prints
     /// and `kubectl apply -f` takes).
@@ -147,6 +147,8 @@ pub enum PlaceholderSecrets {
     Omit,
     /// Written as they are, for review.
     Keep,
+}
+
 /// `objects` as YAML documents separated by `---`.
 fn documents(objects: &[Object]) -> String {
     let mut out = String::new();
@@ -548,6 +550,7 @@ impl Renderer<'_> {
             metadata: Some(ObjectMeta { labels: Some(pod_labels), ..Default::default() }),
             spec: Some(secure_pod(vec![container])),
         };
+        self.vocabulary(s, &mut template, &mut out);
         if self.t.is_one_shot(name) {
             self.mount_claims(s, claims, &mut template, &mut out);
             out.push(self.job(s, template));
@@ -568,8 +571,20 @@ impl Renderer<'_> {
         let mut string_data: BTreeMap<String, String> = BTreeMap::new();
         let mut data: BTreeMap<String, ByteString> = BTreeMap::new();
         let mut env: Vec<EnvVar> = Vec::new();
-        let carried = refs.vars.iter().map(|(k, v)| (k, v));
-        for (k, v) in s.environment.iter().chain(carried) {
+        let carried = refs.vars.iter().map(|(k, v)| (k.as_str(), v));
+        // Names written without a value pass the variable of the environment deploy runs in, when set (as Compose).
+        let shell: Vec<(&str, Value)> = s
+            .environment_from_shell
+            .iter()
+            .filter(|n| self.env.get(n).is_some())
+            .map(|n| (n.as_str(), Value { secret: topo::is_secret_name(n), ..Value::literal(format!("${{{n}}}")) }))
+            .collect();
+        let files = s.environment_with_files();
+        // A secret read from an env file is not in the topology: `deploy render` writes a placeholder for it.
+        let from_file =
+            |k: &str| !s.environment.contains_key(k) && s.env_files.iter().any(|f| f.values.contains_key(k));
+        for (k, v) in files.into_iter().chain(shell.iter().map(|(k, v)| (*k, v))).chain(carried) {
+            let k = &k.to_string();
             if !v.secret {
                 let value = self.value(name, v);
                 env.push(EnvVar { name: k.clone(), value: Some(value), value_from: None });
@@ -577,7 +592,8 @@ impl Renderer<'_> {
             }
             match self.mode {
                 SecretMode::AsWritten => {
-                    string_data.insert(k.clone(), v.raw.clone());
+                    let raw = if from_file(k) { format!("${{{k}}}") } else { v.raw.clone() };
+                    string_data.insert(k.clone(), raw);
                 }
                 SecretMode::Resolved => {
                     if let Some(x) = self.resolve(name, v) {
@@ -649,18 +665,14 @@ impl Renderer<'_> {
                     continue;
                 }
                 MountSource::Volume(key) => key,
-                MountSource::Anonymous | MountSource::Tmpfs => {
-                    self.warn(format!(
-                        "service `{name}`: the anonymous volume or tmpfs at `{}` is not mapped on Kubernetes yet",
-                        m.target
-                    ));
-                    continue;
-                }
+                // emptyDirs (render/vocab.rs).
+                MountSource::Anonymous | MountSource::Tmpfs => continue,
             };
             mounts.push(VolumeMount {
                 name: k8s_name(key),
                 mount_path: m.target.clone(),
                 read_only: m.read_only.then_some(true),
+                sub_path: m.volume.as_ref().and_then(|v| v.subpath.clone()),
                 ..Default::default()
             });
             if !claim_keys.contains(&key.as_str()) {
@@ -747,7 +759,7 @@ impl Renderer<'_> {
             out.push(Object::PersistentVolumeClaim(c));
         }
         if let Some(spec) = template.spec.as_mut() {
-            spec.volumes = Some(volumes);
+            spec.volumes.get_or_insert_with(Vec::new).extend(volumes);
         }
     }
 
@@ -1117,17 +1129,6 @@ mod tests {
                 Object::Secret(s) if s.metadata.name.as_deref() == Some("backend-env") => Some(s),
                 _ => None,
             })
-            .expect("backend secret");
-        let sd = secret.string_data.as_ref().expect("stringData");
-        assert_eq!(sd.get("JWT_SECRET_KEY").map(String::as_str), Some("${JWT_SECRET_KEY:?JWT_SECRET_KEY is required}"));
-        assert!(secret.data.is_none());
-        let dep = r
-            .workload("backend")
-            .and_then(|o| match o {
-                Object::Deployment(d) => d.spec.as_ref()?.template.spec.as_ref().map(|p| p.containers[0].clone()),
-                _ => None,
-            })
-            .expect("backend deployment");
     #[test]
     fn secrets_holding_placeholders_are_refused_omitted_or_kept() {
         let r = render(&prod(), &env()).unwrap_or_else(|e| panic!("{}", e.render()));
@@ -1147,6 +1148,17 @@ mod tests {
         assert!(dev.placeholder_secrets().is_empty(), "{:?}", dev.placeholder_secrets());
     }
 
+            .expect("backend secret");
+        let sd = secret.string_data.as_ref().expect("stringData");
+        assert_eq!(sd.get("JWT_SECRET_KEY").map(String::as_str), Some("${JWT_SECRET_KEY:?JWT_SECRET_KEY is required}"));
+        assert!(secret.data.is_none());
+        let dep = r
+            .workload("backend")
+            .and_then(|o| match o {
+                Object::Deployment(d) => d.spec.as_ref()?.template.spec.as_ref().map(|p| p.containers[0].clone()),
+                _ => None,
+            })
+            .expect("backend deployment");
         let env = dep.env.expect("env");
         let jwt = env.iter().find(|e| e.name == "JWT_SECRET_KEY").expect("jwt");
         assert_eq!(jwt.value, None);
