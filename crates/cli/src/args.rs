@@ -142,7 +142,7 @@ pub struct TargetCmd {
     /// Report format.
     #[arg(short = 'o', long, value_enum, default_value = "text")]
     pub output: Output,
-    /// Bound the whole command (like 120s, 2m). Default: 120s for apply, 60s for destroy, 30s for diff and status.
+    /// Bound the whole command (like 120s, 2m). Default: 120s for apply and verify, 60s for destroy, 30s for diff and status.
     #[arg(long, value_parser = parse_duration)]
     pub timeout: Option<Duration>,
     /// The context: on k8s a kubeconfig context; on compose a docker CLI context (`docker context ls`).
@@ -154,7 +154,7 @@ pub struct TargetCmd {
     /// Kubernetes only: the kubeconfig file (default: $KUBECONFIG, else ~/.kube/config).
     #[arg(long)]
     pub kubeconfig: Option<PathBuf>,
-    /// Only these services (apply and diff: and what they depend on; status and destroy: exactly these).
+    /// Only these services (apply and diff: and what they depend on; status, destroy and verify: exactly these).
     pub services: Vec<String>,
 }
 
