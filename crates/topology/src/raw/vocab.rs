@@ -304,7 +304,7 @@ pub struct RawVolumeOptions {
 pub struct RawTmpfsOptions {
     /// Size limit of the tmpfs.
     pub size: Option<ByteSize>,
-    /// File mode, octal like `1777`.
+    /// File mode, a number Compose hands on as written (`1777`).
     pub mode: Option<Scalar>,
 }
 

@@ -10,7 +10,13 @@
 //!    network keys).
 //! 3. [`service`]: each service, one field group at a time (image and command,
 //!    environment, ports, mounts, networks, healthcheck, resources, restart,
-//!    depends_on, replicas, kind).
+//!    depends_on, replicas, kind); [`forms`] reads the fields Compose writes in
+//!    several forms (environment, ports, mounts, networks), [`container`] what
+//!    the container runs as and with (user, capabilities, limits, labels, DNS,
+//!    logging...). Compose's spellings of fields the topology already has
+//!    (`deploy.resources`, `deploy.replicas`, `healthcheck.test`) were folded
+//!    into its own in each file before the overlay (`raw::fold_compose_spellings`).
+//!    Then [`files`]: env files read like `.env`, secrets and configs.
 //! 4. [`cross`]: what looks across services and sections (undeclared volumes
 //!    and networks, duplicate host ports, unknown dependencies, healthcheck
 //!    targets, dependency cycles). These run as each service entry is read, so
