@@ -1117,19 +1117,6 @@ mod tests {
     }
 
     #[test]
-    fn secrets_stay_as_written_in_render_and_are_referenced() {
-        let t = prod();
-        let r = render(&t, &env()).unwrap_or_else(|e| panic!("{}", e.render()));
-        let yaml = r.to_yaml();
-        assert!(!yaml.contains("super-secret-value-123"), "{yaml}");
-        let secret = r
-            .objects
-            .iter()
-            .find_map(|o| match o {
-                Object::Secret(s) if s.metadata.name.as_deref() == Some("backend-env") => Some(s),
-                _ => None,
-            })
-    #[test]
     fn secrets_holding_placeholders_are_refused_omitted_or_kept() {
         let r = render(&prod(), &env()).unwrap_or_else(|e| panic!("{}", e.render()));
         let found = r.placeholder_secrets();
@@ -1148,6 +1135,19 @@ mod tests {
         assert!(dev.placeholder_secrets().is_empty(), "{:?}", dev.placeholder_secrets());
     }
 
+    #[test]
+    fn secrets_stay_as_written_in_render_and_are_referenced() {
+        let t = prod();
+        let r = render(&t, &env()).unwrap_or_else(|e| panic!("{}", e.render()));
+        let yaml = r.to_yaml();
+        assert!(!yaml.contains("super-secret-value-123"), "{yaml}");
+        let secret = r
+            .objects
+            .iter()
+            .find_map(|o| match o {
+                Object::Secret(s) if s.metadata.name.as_deref() == Some("backend-env") => Some(s),
+                _ => None,
+            })
             .expect("backend secret");
         let sd = secret.string_data.as_ref().expect("stringData");
         assert_eq!(sd.get("JWT_SECRET_KEY").map(String::as_str), Some("${JWT_SECRET_KEY:?JWT_SECRET_KEY is required}"));
