@@ -25,7 +25,7 @@ fn topology() -> Topology {
 }
 
 fn opts() -> deploy_orchestrator::ApplyOptions {
-    deploy_orchestrator::ApplyOptions { timeout: Duration::from_secs(30), prune: false, parallel: 32 }
+    deploy_orchestrator::ApplyOptions { timeout: Duration::from_secs(30), prune: false, parallel: 32, atomic: false }
 }
 
 /// `deploy apply --target k8s` as the CLI runs it.

@@ -120,6 +120,11 @@ impl Rig {
         }
     }
 
+    /// The directory holding the topology (where `deploy` runs).
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
     /// The API double the Kubernetes target talks to (`None` on Compose).
     pub fn double(&self) -> Option<&KubeDouble> {
         self.double.as_ref()

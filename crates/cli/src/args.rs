@@ -187,6 +187,9 @@ pub struct ApplyCmd {
     /// Show what apply would do and change nothing (Kubernetes: a server-side dry run).
     #[arg(long)]
     pub dry_run: bool,
+    /// When a service fails to become ready, put every service this apply changed back as it was and wait for it.
+    #[arg(long)]
+    pub atomic: bool,
     /// Progress on standard error.
     #[arg(long, value_enum, default_value = "auto")]
     pub progress: ProgressMode,

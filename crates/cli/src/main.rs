@@ -204,7 +204,7 @@ fn apply(cmd: &ApplyCmd) -> Result<ExitStatus, CliError> {
     let started = std::time::Instant::now();
     let result = block_on("apply", Some(&tracker), async {
         let backend = connect(c, &t, &env, extra, timeout).await?;
-        let opts = ApplyOptions { timeout, prune: cmd.prune, parallel: 32 };
+        let opts = ApplyOptions { timeout, prune: cmd.prune, parallel: 32, atomic: cmd.atomic };
         Ok(on_backend!(&backend, b => {
             let mut r = orchestrator::apply(b, &sel, &opts, progress.clone()).await;
             if cmd.verify {

@@ -108,6 +108,8 @@ pub struct Cluster<'a> {
     changed: Mutex<HashSet<String>>,
     /// Services whose StatefulSet has immutable fields to change (found by `prepare`).
     replacements: OnceLock<HashMap<String, Replacement>>,
+    /// `apply --atomic`: what `prepare` listed before changing anything.
+    atomic: crate::atomic::State,
 }
 
 impl<'a> Cluster<'a> {
@@ -130,7 +132,8 @@ impl<'a> Cluster<'a> {
         }
         let (plan, before, changed) = (OnceLock::new(), OnceLock::new(), Mutex::new(HashSet::new()));
         let replacements = OnceLock::new();
-        Cluster { client, endpoint, t, env, opts, renewal: Mutex::new(None), plan, before, changed, replacements }
+        let (renewal, atomic) = (Mutex::new(None), Default::default());
+        Cluster { client, endpoint, t, env, opts, renewal, plan, before, changed, replacements, atomic }
     }
 
     pub(crate) fn ns(&self) -> &str {
@@ -174,6 +177,7 @@ impl<'a> Cluster<'a> {
 
 impl Backend for Cluster<'_> {
     type Handle = Workload;
+    type Checkpoint = crate::atomic::Checkpoint;
 
     fn target(&self) -> &'static str {
         "k8s"
@@ -248,6 +252,20 @@ impl Backend for Cluster<'_> {
     async fn diff(&self, sel: &Selection) -> Result<DiffReport, String> {
         ops::diff(&self.client, &self.t, self.env, sel).await.map_err(|e| self.error(e))
     }
+    async fn checkpoint(&self, service: &str) -> Result<crate::atomic::Checkpoint, String> {
+        Ok(crate::atomic::checkpoint(&self.atomic, service))
+    }
+    async fn restore(
+        &self,
+        service: &str,
+        cp: crate::atomic::Checkpoint,
+        step: &Step<'_>,
+    ) -> Result<Option<deploy_orchestrator::Restoration>, Failure> {
+        crate::atomic::restore(self, service, cp, step).await
+    }
+    async fn release(&self, _: &str, _: crate::atomic::Checkpoint) -> Result<(), String> {
+        Ok(())
+    }
     async fn dry_run(&self, sel: &Selection) -> Result<DiffReport, String> {
         ops::dry_run(&self.client, &self.t, self.env, sel).await.map_err(|e| self.error(e))
     }
@@ -287,6 +305,7 @@ impl Cluster<'_> {
             .await
             .map_err(|e| fail(self.describe(&e), Vec::new()))?;
         self.check_owners(&plan, sel, &before).await?;
+        self.atomic.remember(&before);
         let replacements = replacements(&plan, &before);
         // A service that cannot go ahead (a replacement not allowed) is left as it is, side objects included.
         let blocked = |s: Option<&str>| {

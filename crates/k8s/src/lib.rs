@@ -8,6 +8,7 @@
 //!
 //! Every mapping decision is documented in docs/kubernetes.md.
 
+mod atomic;
 pub mod cluster;
 pub mod error;
 mod lease;

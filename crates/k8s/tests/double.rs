@@ -57,7 +57,7 @@ async fn apply(
     let copts =
         ClusterOptions { force_conflicts: o.force_conflicts, replace: o.replace, adopt: o.adopt, ..Default::default() };
     let c = Cluster::new(client.clone(), Endpoint::default(), t, None, env, copts);
-    let opts = orchestrator::ApplyOptions { timeout: o.timeout, prune: o.prune, parallel: 32 };
+    let opts = orchestrator::ApplyOptions { timeout: o.timeout, prune: o.prune, parallel: 32, atomic: false };
     Ok(orchestrator::apply(&c, &sel, &opts, progress).await)
 }
 

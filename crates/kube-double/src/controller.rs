@@ -65,6 +65,8 @@ const WORKLOADS: [Rt; 3] = [res::STATEFULSETS, res::DEPLOYMENTS, res::JOBS];
 #[derive(Default)]
 pub struct Controller {
     behaviours: Mutex<HashMap<String, Behaviour>>,
+    /// By container image, over the workload's own (an image that never pulls).
+    images: Mutex<HashMap<String, Behaviour>>,
     default: Mutex<Behaviour>,
     /// Log text per workload name, from `KubeDouble::set_logs`.
     logs: Mutex<HashMap<String, String>>,
@@ -84,6 +86,16 @@ impl Controller {
 
     fn behaviour(&self, workload: &str) -> Behaviour {
         lock(&self.behaviours).get(workload).cloned().unwrap_or_else(|| lock(&self.default).clone())
+    }
+
+    pub fn set_image_behaviour(&self, image: &str, b: Behaviour) {
+        lock(&self.images).insert(image.to_owned(), b);
+    }
+
+    /// The behaviour of the first of `images` that has one, else the workload's.
+    fn behaviour_with(&self, workload: &str, images: &[String]) -> Behaviour {
+        let by_image = lock(&self.images);
+        images.iter().find_map(|i| by_image.get(i).cloned()).unwrap_or_else(|| self.behaviour(workload))
     }
 
     pub fn set_logs(&self, workload: &str, text: &str) {
@@ -158,7 +170,8 @@ pub fn resync(inner: &Arc<Inner>, only: Option<&str>) {
 }
 
 fn schedule(inner: &Arc<Inner>, key: WorkloadKey) {
-    let behaviour = inner.controller.behaviour(&key.2);
+    let images = template_images(&lock(&inner.store), &key);
+    let behaviour = inner.controller.behaviour_with(&key.2, &images);
     let epoch = {
         let mut epochs = lock(&inner.controller.epochs);
         let e = epochs.entry(key.clone()).or_insert((0, None));
@@ -188,6 +201,17 @@ fn schedule(inner: &Arc<Inner>, key: WorkloadKey) {
     {
         e.1 = Some(handle.abort_handle());
     }
+}
+
+/// The images of a workload's pod template (init containers first).
+fn template_images(store: &Store, key: &WorkloadKey) -> Vec<String> {
+    let Some(w) = store.get(key.0, Some(&key.1), &key.2) else { return Vec::new() };
+    ["initContainers", "containers"]
+        .iter()
+        .filter_map(|k| w.pointer(&format!("/spec/template/spec/{k}")).and_then(Value::as_array))
+        .flatten()
+        .filter_map(|c| c.get("image").and_then(Value::as_str).map(str::to_owned))
+        .collect()
 }
 
 /// The state a pod is put in.

@@ -209,6 +209,21 @@ async fn image_pull_backoff() {
 }
 
 #[tokio::test]
+async fn an_image_that_never_pulls_wins_over_the_workload_and_its_previous_image_runs() {
+    let s = server().await;
+    s.set_image_behaviour("registry.local/never:1", Behaviour::ImagePullBackOff);
+    apply_sts(&s, &sts("byimg", 1, "registry.local/never:1")).await;
+    settled_pod(&s, "byimg-0", |p| waiting_reason(p).as_deref() == Some("ImagePullBackOff")).await;
+    apply_sts(&s, &sts("byimg", 1, "app:1")).await;
+    let (pod, _) = settled_pod(&s, "byimg-0", |p| {
+        let image = p.spec.as_ref().and_then(|s| s.containers.first()).and_then(|c| c.image.clone());
+        image.as_deref() == Some("app:1") && ready_condition(p).as_deref() == Some("True")
+    })
+    .await;
+    assert_eq!(waiting_reason(&pod), None);
+}
+
+#[tokio::test]
 async fn crash_loop_backoff() {
     let s = server().await;
     s.set_behaviour("crash", Behaviour::CrashLoopBackOff);

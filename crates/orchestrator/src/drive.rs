@@ -30,11 +30,14 @@ pub struct ApplyOptions {
     pub prune: bool,
     /// At most this many services converge at once.
     pub parallel: usize,
+    /// When a service fails, put every service the apply changed back as it
+    /// was (see [`Backend::checkpoint`]).
+    pub atomic: bool,
 }
 
 impl Default for ApplyOptions {
     fn default() -> Self {
-        ApplyOptions { timeout: Duration::from_secs(120), prune: false, parallel: 32 }
+        ApplyOptions { timeout: Duration::from_secs(120), prune: false, parallel: 32, atomic: false }
     }
 }
 
@@ -91,9 +94,12 @@ async fn apply_unmasked<B: Backend>(
         warnings: Vec::new(),
         error: None,
         verify: None,
+        restored: Vec::new(),
     };
     let me = Holder::me("apply");
-    if let Err(np) = lock(b, &me, deadline, opts.timeout, progress.as_ref()).await {
+    // `--atomic` may restore for up to another `--timeout` after the deadline.
+    let hold = if opts.atomic { opts.timeout * 2 } else { opts.timeout };
+    if let Err(np) = lock(b, &me, deadline, (opts.timeout, hold), progress.as_ref()).await {
         return not_prepared(report, sel, np, progress.as_ref(), started);
     }
     let report = apply_locked(b, sel, opts, progress, report, (started, deadline), mask).await;
@@ -101,16 +107,16 @@ async fn apply_unmasked<B: Backend>(
     report
 }
 
-/// Takes the project's lock within the deadline.
+/// Takes the project's lock within the deadline, to be held at most `hold`.
 async fn lock<B: Backend>(
     b: &B,
     me: &Holder,
     deadline: Instant,
-    timeout: Duration,
+    (timeout, hold): (Duration, Duration),
     progress: &dyn Progress,
 ) -> Result<(), NotPrepared> {
     let hard = tokio::time::Instant::from_std(deadline);
-    let r = match timeout_at(hard, crate::lock::acquire(b, me, deadline, timeout, progress)).await {
+    let r = match timeout_at(hard, crate::lock::acquire_for(b, me, deadline, (timeout, hold), progress)).await {
         Ok(r) => r,
         Err(_) => Err(timeout_message(b, timeout, "taking the project's lock")),
     };
@@ -139,6 +145,13 @@ async fn apply_locked<B: Backend>(
         }
         Err(np) => return not_prepared(report, sel, np, progress.as_ref(), started),
     }
+    let mut kept = Vec::new();
+    if opts.atomic {
+        match crate::atomic::checkpoints(b, sel).await {
+            Ok(k) => kept = k,
+            Err(np) => return not_prepared(report, sel, np, progress.as_ref(), started),
+        }
+    }
     let board = Board::new(sel);
     let limit = Semaphore::new(opts.parallel.max(1));
     let run = sel.services().iter().map(|s| {
@@ -147,6 +160,9 @@ async fn apply_locked<B: Backend>(
     });
     report.services = join_all(run).await;
     report.ok = report.services.iter().all(|r| r.ready);
+    if opts.atomic {
+        crate::atomic::settle(b, kept, &mut report, progress.as_ref(), (deadline, opts.timeout)).await;
+    }
     prune(b, sel, opts, &mut report, tdeadline).await;
     report.error = failure_summary(&report);
     report.elapsed_ms = ms(started.elapsed());
@@ -312,6 +328,9 @@ fn failure_summary(report: &ApplyReport) -> Option<String> {
             Phase::Failed { reason } => format!("service `{}`: {reason}", r.service),
             other => format!("service `{}`: {}", r.service, other.describe()),
         })
+        .chain(report.restored.iter().filter_map(|r| {
+            r.error.as_ref().map(|e| format!("--atomic could not restore service `{}`: {e}", r.service))
+        }))
         .collect();
     (!failed.is_empty()).then(|| failed.join("; "))
 }
@@ -342,7 +361,7 @@ async fn destroy_unmasked<B: Backend>(
 ) -> DestroyReport {
     let (deadline, tdeadline) = deadline_of(opts.timeout);
     let me = Holder::me("destroy");
-    if let Err(np) = lock(b, &me, deadline, opts.timeout, progress.as_ref()).await {
+    if let Err(np) = lock(b, &me, deadline, (opts.timeout, opts.timeout), progress.as_ref()).await {
         let (target, project) = (b.target().into(), b.project().into());
         return DestroyReport { target, project, removed: Vec::new(), kept: Vec::new(), error: Some(np.message) };
     }
@@ -462,6 +481,16 @@ pub async fn diff<B: Backend>(b: &B, sel: &Selection, timeout: Duration) -> Resu
     Ok(report)
 }
 
+/// What apply would do for the selection, changing nothing (`apply
+/// --dry-run`): the backend's dry run, bounded by `timeout`; secret values masked.
+pub async fn dry_run<B: Backend>(b: &B, sel: &Selection, timeout: Duration) -> Result<DiffReport, Error> {
+    let r = bounded(b, timeout, "a dry run of the apply", b.dry_run(sel)).await;
+    let mask = Masker::new(b.secret_values());
+    let mut report = r?;
+    mask.diff_report(&mut report);
+    Ok(report)
+}
+
 async fn bounded<B: Backend, T>(
     b: &B,
     timeout: Duration,
@@ -473,13 +502,3 @@ async fn bounded<B: Backend, T>(
         Err(_) => Err(Error::Timeout { after: timeout, waiting_for: format!("{} ({what})", b.endpoint()) }),
     }
 }
-/// What apply would do for the selection, changing nothing (`apply
-/// --dry-run`): the backend's dry run, bounded by `timeout`; secret values masked.
-pub async fn dry_run<B: Backend>(b: &B, sel: &Selection, timeout: Duration) -> Result<DiffReport, Error> {
-    let r = bounded(b, timeout, "a dry run of the apply", b.dry_run(sel)).await;
-    let mask = Masker::new(b.secret_values());
-    let mut report = r?;
-    mask.diff_report(&mut report);
-    Ok(report)
-}
-

@@ -6,6 +6,7 @@
 //! assembly. A backend supplies the small hooks of [`Backend`]: converge one
 //! service, wait for it, remove it, read live state, diff.
 
+mod atomic;
 mod drive;
 pub mod lock;
 mod secrets;
@@ -16,7 +17,7 @@ pub mod walk;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use deploy_report::{Action, DiffReport, Phase, Progress, ServiceStatus};
+use deploy_report::{Action, DiffReport, Phase, Progress, RestoreOutcome, ServiceStatus};
 
 pub use drive::{ApplyOptions, DestroyOptions, apply, destroy, diff, dry_run, status};
 pub use lock::{Holder, Lock};
@@ -126,6 +127,18 @@ pub struct NotPrepared {
     pub services: Vec<(String, String)>,
 }
 
+/// What [`Backend::restore`] did to put one service back (`apply --atomic`).
+#[derive(Clone, Debug)]
+pub struct Restoration {
+    /// `Restored`: its previous state is back; `Removed`: it had none, and
+    /// what the apply created for it is gone (data kept).
+    pub outcome: RestoreOutcome,
+    /// Ready again; false only for what was not running before either.
+    pub ready: bool,
+    pub object: Option<String>,
+    pub detail: Vec<String>,
+}
+
 /// What a command run inside a service printed, and how it ended (`deploy verify`).
 #[derive(Clone, Debug, Default)]
 pub struct Exec {
@@ -180,6 +193,8 @@ impl<'a> Step<'a> {
 pub trait Backend {
     /// What `converge` hands to `wait`: the created container, the applied object.
     type Handle;
+    /// What [`Backend::checkpoint`] records of one service for `apply --atomic`.
+    type Checkpoint;
     /// `compose` or `k8s`, written into reports.
     fn target(&self) -> &'static str;
     fn project(&self) -> &str;
@@ -244,21 +259,6 @@ pub trait Backend {
     async fn restart(&self, service: &str, _step: &Step<'_>) -> Result<Vec<String>, Failure> {
         Err(Failure::new(format!("the {} target cannot restart `{service}`", self.target())))
     }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_read_as_written() {
-        assert_eq!(human(Duration::from_secs(3)), "3s");
-        assert_eq!(human(Duration::from_secs(120)), "2m");
-        assert_eq!(human(Duration::from_secs(90)), "1m30s");
-        assert_eq!(human(Duration::from_millis(500)), "500ms");
-        assert_eq!(human(Duration::from_millis(1500)), "1.5s");
-    }
-}
     /// `apply --atomic`, once prepared and before any service is converged:
     /// records how `service` is now (as the live state read before `prepare`
     /// changed anything), and from here on keeps what [`Backend::restore`]
@@ -287,3 +287,18 @@ mod tests {
     async fn dry_run(&self, sel: &Selection) -> Result<DiffReport, String> {
         self.diff(sel).await
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_written() {
+        assert_eq!(human(Duration::from_secs(3)), "3s");
+        assert_eq!(human(Duration::from_secs(120)), "2m");
+        assert_eq!(human(Duration::from_secs(90)), "1m30s");
+        assert_eq!(human(Duration::from_millis(500)), "500ms");
+        assert_eq!(human(Duration::from_millis(1500)), "1.5s");
+    }
+}

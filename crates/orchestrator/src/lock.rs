@@ -84,9 +84,21 @@ pub async fn acquire<B: Backend>(
     timeout: Duration,
     progress: &dyn Progress,
 ) -> Result<(), String> {
+    acquire_for(b, me, deadline, (timeout, timeout), progress).await
+}
+
+/// [`acquire`] for a command that may hold the lock for `hold` (longer than
+/// its `timeout`: `apply --atomic` restores after its deadline).
+pub async fn acquire_for<B: Backend>(
+    b: &B,
+    me: &Holder,
+    deadline: std::time::Instant,
+    (timeout, hold): (Duration, Duration),
+    progress: &dyn Progress,
+) -> Result<(), String> {
     let mut said: Option<Holder> = None;
     loop {
-        match b.try_lock(me, timeout).await? {
+        match b.try_lock(me, hold).await? {
             Lock::Taken => return Ok(()),
             Lock::HeldBy(h) => {
                 if said.as_ref() != Some(&h) {

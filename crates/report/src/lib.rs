@@ -177,6 +177,40 @@ pub struct ApplyReport {
     /// The declared checks, run once the apply was ready (`apply --verify`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verify: Option<VerifyReport>,
+    /// `apply --atomic` after a failure: what was put back as it was before
+    /// the apply, in the order it was restored (dependencies first).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub restored: Vec<Restored>,
+}
+
+/// How `apply --atomic` left one service the apply had changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RestoreOutcome {
+    /// Its previous state is back (the previous container, the previous spec).
+    Restored,
+    /// It had nothing before the apply: what the apply created was removed (data kept).
+    Removed,
+    /// It could not be put back; `error` says why.
+    Failed,
+}
+
+/// One service `apply --atomic` put back after a failure.
+#[derive(Clone, Debug, Serialize)]
+pub struct Restored {
+    pub service: String,
+    pub outcome: RestoreOutcome,
+    /// Ready again (a service that was not running before: left as it was).
+    pub ready: bool,
+    pub elapsed_ms: u64,
+    /// The platform object put back: the previous container, `Deployment/web`.
+    pub object: Option<String>,
+    /// What was done, step by step.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub detail: Vec<String>,
+    /// Set when `outcome` is `failed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 impl ApplyReport {
@@ -205,6 +239,19 @@ impl ApplyReport {
         }
         for p in &self.pruned {
             let _ = writeln!(s, "pruned {p}");
+        }
+        for r in &self.restored {
+            let what = match (r.outcome, r.ready) {
+                (RestoreOutcome::Restored, true) => "restored to its state before the apply, ready",
+                (RestoreOutcome::Restored, false) => "restored to its state before the apply (not running, as before)",
+                (RestoreOutcome::Removed, _) => "removed: it did not exist before the apply",
+                (RestoreOutcome::Failed, _) => "could not be restored",
+            };
+            let obj = r.object.as_deref().map(|o| format!(": {o}")).unwrap_or_default();
+            let _ = writeln!(s, "--atomic: {} {what} ({} ms){obj}", r.service, r.elapsed_ms);
+            for d in r.detail.iter().chain(&r.error) {
+                let _ = writeln!(s, "    {d}");
+            }
         }
         match &self.error {
             None => {

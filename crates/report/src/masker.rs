@@ -86,6 +86,11 @@ impl Masker {
         if let Some(v) = &mut r.verify {
             self.verify_report(v);
         }
+        for x in &mut r.restored {
+            self.opt(&mut x.object);
+            self.all(&mut x.detail);
+            self.opt(&mut x.error);
+        }
     }
 
     /// Every output a check printed, its command and its reason.

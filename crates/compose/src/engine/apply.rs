@@ -17,7 +17,7 @@ use deploy_topology::Topology;
 
 use super::docker::{self as d, describe};
 use super::plan::{self, PlannedService};
-use super::{Engine, EngineError, compare, images, labels};
+use super::{Engine, EngineError, atomic, compare, images, labels};
 
 pub(super) fn object(name: &str, id: &str) -> Option<String> {
     Some(format!("{name} ({})", d::short_id(id)))
@@ -165,9 +165,8 @@ async fn replace(
         };
         return Err(Failure::new(format!("{reason}; {back}")).with_detail(detail).on(object(&old_name, &old_id)));
     }
-    remove_container(&e.docker, &old_id, carried.is_empty())
-        .await
-        .map_err(|r| Failure::new(format!("cannot remove the old container {old_name}: {r}")))?;
+    // Removed, or kept (stopped, renamed) for `--atomic` to restore.
+    atomic::retire(e, p, (&old_id, &old_name), carried.is_empty()).await?;
     let rename = bollard::query_parameters::RenameContainerOptionsBuilder::default().name(&p.spec.name).build();
     e.docker.rename_container(&new_id, rename).await.map_err(|err| {
         Failure::new(format!(
@@ -313,14 +312,18 @@ async fn create_and_start(
 /// with the planned name first); extra ones, left by an older layout, are removed.
 async fn existing(e: &Engine<'_>, p: &PlannedService) -> Result<Option<ContainerSummary>, String> {
     let mut list: Vec<ContainerSummary> = e.listed.get().and_then(|m| m.get(&p.service)).cloned().unwrap_or_default();
-    list.sort_by_key(|c| d::summary_name(c) != p.spec.name);
+    // A previous container `--atomic` kept is an extra unless it is all there is.
+    list.sort_by_key(|c| (d::summary_name(c) != p.spec.name, atomic::is_kept(c)));
     for extra in list.iter().skip(1) {
         let id = extra.id.clone().unwrap_or_default();
         remove_container(&e.docker, &id, true)
             .await
             .map_err(|err| format!("cannot remove extra container {id}: {err}"))?;
     }
-    Ok(list.into_iter().next())
+    match list.into_iter().next() {
+        Some(c) if atomic::is_kept(&c) => atomic::reclaim(e, p, c).await.map(Some),
+        first => Ok(first),
+    }
 }
 
 /// An error when a container that is not this service's holds the planned name.

@@ -16,6 +16,7 @@
 //! point (Ctrl-C) leaves a state that the next apply converges.
 
 mod apply;
+mod atomic;
 mod compare;
 pub mod connect;
 mod docker;
@@ -90,6 +91,8 @@ pub struct Engine<'a> {
     listed: OnceLock<HashMap<String, Vec<bollard::models::ContainerSummary>>>,
     /// Containers `prepare` created (not started) for services that had none.
     precreated: std::sync::Mutex<HashMap<String, String>>,
+    /// `apply --atomic`: the services checkpointed, the previous containers kept.
+    atomic: atomic::State,
 }
 
 impl<'a> Engine<'a> {
@@ -116,6 +119,7 @@ impl<'a> Engine<'a> {
             images: OnceLock::new(),
             listed: OnceLock::new(),
             precreated: Default::default(),
+            atomic: Default::default(),
         })
     }
 
@@ -126,6 +130,7 @@ impl<'a> Engine<'a> {
 
 impl Backend for Engine<'_> {
     type Handle = String;
+    type Checkpoint = atomic::Checkpoint;
 
     fn target(&self) -> &'static str {
         TARGET
@@ -186,6 +191,20 @@ impl Backend for Engine<'_> {
     }
     async fn restart(&self, service: &str, step: &Step<'_>) -> Result<Vec<String>, Failure> {
         verify::restart(self, service, step).await
+    }
+    async fn checkpoint(&self, service: &str) -> Result<atomic::Checkpoint, String> {
+        atomic::checkpoint(self, service)
+    }
+    async fn restore(
+        &self,
+        service: &str,
+        cp: atomic::Checkpoint,
+        step: &Step<'_>,
+    ) -> Result<Option<deploy_orchestrator::Restoration>, Failure> {
+        atomic::restore(self, service, cp, step).await
+    }
+    async fn release(&self, service: &str, _: atomic::Checkpoint) -> Result<(), String> {
+        atomic::release(self, service).await
     }
 }
 
