@@ -31,6 +31,19 @@ const TOPOLOGY: &str = r#"services:
   web:
     image: deploy-test/busybox:1
     command: [sh, -c, "sleep 3600"]
+    kind: stateless
+    ports:
+      - target: 8080
+        published: 18080
+        name: http
+        app_protocol: http
+      - target: 9090
+        mode: host
+    healthcheck:
+      command: ["true"]
+      start_period: 10s
+      start_interval: 2s
+      retries: 3
     user: "1000:2000"
     working_dir: /srv
     hostname: web-host
@@ -88,6 +101,7 @@ const TOPOLOGY: &str = r#"services:
         tmpfs:
           size: 16m
       - /scratch
+      - shared:/shared
   db:
     image: deploy-test/busybox:1
     command: [sh, -c, "sleep 3600"]
@@ -103,10 +117,23 @@ const TOPOLOGY: &str = r#"services:
     image: deploy-test/busybox:1
     command: [sh, -c, "sleep 3600"]
     network_mode: host
+  worker:
+    image: deploy-test/busybox:1
+    command: [sh, -c, "sleep 3600"]
+    networks: [inner]
 networks:
   back: {}
+  inner:
+    internal: true
+    ipam:
+      config:
+        - subnet: 10.5.0.0/16
 volumes:
-  data: {}
+  data:
+    driver: local
+  shared:
+    external: true
+    name: shared-data
 secrets:
   api_key:
     file: ./api_key.txt
@@ -226,6 +253,31 @@ fn assert_web_mounts(pod: &Value) {
     assert_eq!(volume(&conf["name"])["configMap"]["name"], "web-configs");
 }
 
+/// Long-form port names, `start_interval`, the external volume's claim, the internal network's egress policy.
+fn assert_ports_networks_volumes(docs: &[Value]) {
+    let pod = &find(docs, "Deployment", "web")["spec"]["template"]["spec"];
+    let c = &pod["containers"][0];
+    let port = |n: u16| c["ports"].as_array().and_then(|p| p.iter().find(|p| p["containerPort"] == n)).cloned();
+    assert_eq!(port(8080).unwrap_or_default()["name"], "http");
+    assert_eq!(port(9090).unwrap_or_default()["name"], "tcp-9090");
+    let svc = &find(docs, "Service", "web")["spec"]["ports"];
+    let sp = svc.as_array().and_then(|p| p.iter().find(|p| p["port"] == 8080)).cloned().unwrap_or_default();
+    assert_eq!((&sp["name"], &sp["appProtocol"]), (&json!("http"), &json!("http")));
+    assert_eq!((&c["startupProbe"]["periodSeconds"], &c["startupProbe"]["failureThreshold"]), (&json!(2), &json!(8)));
+    let shared = pod["volumes"].as_array().and_then(|v| v.iter().find(|v| v["name"] == "shared")).cloned();
+    assert_eq!(shared.unwrap_or_default()["persistentVolumeClaim"], json!({"claimName": "shared-data"}));
+    assert!(!docs.iter().any(|d| d["kind"] == "PersistentVolumeClaim" && d["metadata"]["name"] == "web-shared"));
+    let np = &find(docs, "NetworkPolicy", "network-inner-internal")["spec"];
+    assert_eq!(np["policyTypes"], json!(["Egress"]));
+    assert_eq!(
+        np["podSelector"],
+        json!({"matchLabels": {"app.kubernetes.io/instance": "vocab", "deploy.dev/network-inner": "true"},
+               "matchExpressions": [{"key": "deploy.dev/network-back", "operator": "DoesNotExist"}]})
+    );
+    assert_eq!(np["egress"][0], json!({"to": [{"podSelector": {}}]}));
+    assert_eq!(np["egress"][1]["ports"], json!([{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]));
+}
+
 #[test]
 fn every_field_maps_or_warns() {
     let dir = folder();
@@ -258,6 +310,7 @@ fn every_field_maps_or_warns() {
     assert_eq!(db["spec"]["template"]["spec"]["containers"][0]["volumeMounts"][0]["subPath"], "pg");
     assert!(db["spec"]["template"]["spec"].get("hostname").is_none());
     assert_eq!(find(&docs, "Deployment", "edge")["spec"]["template"]["spec"]["hostNetwork"], true);
+    assert_ports_networks_volumes(&docs);
     assert!(!warnings.contains("`user: 1000:2000`"), "a numeric user maps: {warnings}");
     for w in [
         "label `app.kubernetes.io/name` is left out",
@@ -273,6 +326,9 @@ fn every_field_maps_or_warns() {
         "secrets.token: uid/gid are not applied on Kubernetes",
         "service `db`: `hostname: db-host` is not used on Kubernetes for a StatefulSet",
         "service `edge`: `network_mode: host` is hostNetwork",
+        "port 9090 `mode: host` has no Kubernetes equivalent",
+        "network `inner`: `ipam` has no Kubernetes equivalent",
+        "volume `data`: `driver`/`driver_opts` have no Kubernetes equivalent",
     ] {
         assert!(warnings.contains(w), "warning `{w}` missing:\n{warnings}");
     }

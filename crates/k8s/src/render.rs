@@ -442,6 +442,7 @@ impl Renderer<'_> {
     fn all(&mut self) -> Vec<Object> {
         let mut out = vec![self.namespace()];
         out.extend(self.network_policies());
+        out.extend(self.network_extras());
         for name in self.t.order() {
             let Some(s) = self.t.services.get(name) else { continue };
             out.extend(self.service(s));
@@ -675,7 +676,9 @@ impl Renderer<'_> {
                 sub_path: m.volume.as_ref().and_then(|v| v.subpath.clone()),
                 ..Default::default()
             });
-            if !claim_keys.contains(&key.as_str()) {
+            // An external volume's claim is not made here: it must exist (render/vocab/network.rs).
+            let external = self.t.volumes.get(key).is_some_and(|v| v.external);
+            if !claim_keys.contains(&key.as_str()) && !external {
                 claim_keys.push(key);
             }
             self.warn_shared(name, key);

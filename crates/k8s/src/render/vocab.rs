@@ -12,10 +12,12 @@
 //! - `tmpfs`, `shm_size`, anonymous volumes and `type: tmpfs` mounts as `emptyDir`s;
 //! - container `labels` as pod labels, or annotations when the value is not a label value;
 //! - network aliases as extra Services ([`Renderer::alias_services`]);
-//! - `secrets` and `configs` in `files.rs`.
+//! - `secrets` and `configs` in `files.rs`; long-form ports, `internal`
+//!   networks, external volumes and `start_interval` in `network.rs`.
 
 mod files;
 mod names;
+mod network;
 
 use std::collections::BTreeMap;
 
@@ -93,7 +95,10 @@ impl Renderer<'_> {
         self.scratch(s, pod);
         self.pod_labels(s, meta);
         self.files(s, pod, meta, out);
+        self.external_claims(s, pod);
+        self.start_interval(s, pod);
         out.extend(self.alias_services(s));
+        self.port_details(s, pod, out);
         self.vocabulary_notes(s);
     }
 
