@@ -29,13 +29,13 @@ impl Rendered {
         let body = serde_saphyr::to_string_with_options(&self.file, options).unwrap_or_default();
         format!("# Rendered by deploy from {source}. Edit the topology, not this file.\n{body}")
     }
-}
-
 
     /// The same Compose file as JSON (Compose reads JSON too: `docker compose -f file.json`).
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(&self.file).unwrap_or_default() + "\n"
     }
+}
+
 fn raw(v: &Value) -> String {
     v.raw.clone()
 }

@@ -148,6 +148,10 @@ pub struct Service {
     /// `bridge`, `host`, `none`, `service:NAME`, `container:NAME`; then `networks` is empty.
     pub network_mode: Option<String>,
     pub runtime: Option<String>,
+    /// `no-new-privileges[:true]`, `apparmor:PROFILE`, `seccomp:PROFILE`, `label:...`, as written.
+    pub security_opt: Vec<String>,
+    pub tty: bool,
+    pub stdin_open: bool,
     /// Top-level secrets the service mounts.
     pub secrets: Vec<FileRef>,
     /// Top-level configs the service mounts.

@@ -221,6 +221,12 @@ pub struct RawService {
     pub network_mode: Option<L<String>>,
     /// OCI runtime (`runc`, `io.containerd.wasmedge.v1`...).
     pub runtime: Option<L<String>>,
+    /// Security options (`no-new-privileges:true`, `apparmor:unconfined`, `seccomp:unconfined`, `label:...`).
+    pub security_opt: Option<Vec<L<String>>>,
+    /// Allocate a terminal.
+    pub tty: Option<L<bool>>,
+    /// Keep standard input open.
+    pub stdin_open: Option<L<bool>>,
     /// Files of `NAME=VALUE` lines (read like `.env`) that add to the environment: a path, or a list of paths or `{path, required}`.
     pub env_file: Option<L<RawEnvFiles>>,
     /// Top-level secrets to mount: a key, or `{source, target, uid, gid, mode}`.

@@ -71,6 +71,9 @@ services:
       options: {max-size: 10m, max-file: 3}
     devices: ["/dev/fuse", "/dev/null:/dev/xnull:rw"]
     runtime: runc
+    security_opt: ["no-new-privileges:true", "apparmor:unconfined"]
+    tty: true
+    stdin_open: true
 "#;
 
 #[test]
@@ -107,6 +110,8 @@ fn container_fields_in_compose_forms() {
         ["/dev/fuse:/dev/fuse", "/dev/null:/dev/xnull:rw"]
     );
     assert_eq!(s.runtime.as_deref(), Some("runc"));
+    assert_eq!(s.security_opt, ["no-new-privileges:true", "apparmor:unconfined"]);
+    assert!(s.tty && s.stdin_open);
     assert!(s.network_mode.is_none());
 }
 
@@ -153,6 +158,7 @@ fn container_field_errors_are_located() {
         ("    network_mode: service:nope\n", 4, 19, "network_mode", "no service named `nope`", "service:NAME"),
         ("    network_mode: host\n    networks: [default]\n", 4, 19, "network_mode", "cannot both", "no `networks`"),
         ("    network_mode: wifi\n", 4, 19, "network_mode", "unknown network_mode", "bridge, host"),
+        ("    security_opt: [apparmor]\n", 4, 20, "security_opt", "not a security option", "seccomp:PROFILE"),
     ];
     for (extra, line, col, field, message, help) in cases {
         let text = format!("{svc}{extra}networks:\n  default: {{}}\n");
@@ -494,6 +500,9 @@ fn the_schema_describes_the_vocabulary() {
         "secrets",
         "configs",
         "deploy",
+        "security_opt",
+        "tty",
+        "stdin_open",
     ] {
         let description = service[field]["description"].as_str().unwrap_or("");
         assert!(!description.is_empty(), "services.*.{field} has no description: {}", service[field]);

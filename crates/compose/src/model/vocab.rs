@@ -63,6 +63,12 @@ pub struct ComposeContainer {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub runtime: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub security_opt: Vec<String>,
+    #[serde(skip_serializing_if = "no", default)]
+    pub tty: bool,
+    #[serde(skip_serializing_if = "no", default)]
+    pub stdin_open: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub secrets: Vec<ComposeFileRef>,
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub configs: Vec<ComposeFileRef>,

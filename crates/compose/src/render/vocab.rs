@@ -49,6 +49,9 @@ pub(super) fn container(s: &Service) -> ComposeContainer {
         devices: s.devices.iter().map(|d| d.short()).collect(),
         network_mode: s.network_mode.clone(),
         runtime: s.runtime.clone(),
+        security_opt: s.security_opt.clone(),
+        tty: s.tty,
+        stdin_open: s.stdin_open,
         secrets: s.secrets.iter().map(file_ref).collect(),
         configs: s.configs.iter().map(file_ref).collect(),
     }
@@ -255,6 +258,9 @@ services:
     logging: {driver: local, options: {max-size: 5m}}
     devices: [/dev/fuse]
     runtime: runc
+    security_opt: [no-new-privileges:true]
+    tty: true
+    stdin_open: true
     environment: [KEEP, SET=1]
     ports:
       - "${PORT:-80}:80"
@@ -364,6 +370,10 @@ services:
     devices:
     - /dev/fuse:/dev/fuse
     runtime: runc
+    security_opt:
+    - no-new-privileges:true
+    tty: true
+    stdin_open: true
     secrets:
     - s
     - source: s

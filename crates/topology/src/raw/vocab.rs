@@ -381,7 +381,7 @@ pub(super) fn overlay_service(s: &mut RawService, o: &RawService) {
     }
     take!(user, working_dir, hostname, cap_add, cap_drop, read_only, privileged, init, shm_size, tmpfs);
     take!(stop_signal, stop_grace_period, extra_hosts, dns, dns_search, dns_opt, platform, pull_policy);
-    take!(devices, network_mode, runtime, env_file, secrets, configs);
+    take!(devices, network_mode, runtime, env_file, secrets, configs, security_opt, tty, stdin_open);
     for (mine, theirs) in [(&mut s.labels, &o.labels), (&mut s.sysctls, &o.sysctls)] {
         mine.overlay(theirs.clone());
     }

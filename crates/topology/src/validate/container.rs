@@ -41,6 +41,9 @@ pub(super) struct Container {
     pub devices: Vec<Device>,
     pub network_mode: Option<String>,
     pub runtime: Option<String>,
+    pub security_opt: Vec<String>,
+    pub tty: bool,
+    pub stdin_open: bool,
 }
 
 /// One field's reporter: errors at a place, under `services.S.FIELD`, with help.
@@ -89,7 +92,25 @@ pub(super) fn read(cx: &mut Ctx, scope: &Scope<'_>, key: &Located<String>, s: &R
         devices: devices(&mut at, s),
         network_mode: network_mode(&mut at, scope, s),
         runtime: s.runtime.as_ref().map(|x| x.value.clone()),
+        security_opt: security_opt(&mut at, s),
+        tty: flag(&s.tty),
+        stdin_open: flag(&s.stdin_open),
     }
+}
+
+/// `no-new-privileges[:BOOL]`, or `apparmor:`, `seccomp:`, `label:`, `systempaths=` and `writable-cgroups=` options.
+fn security_opt(at: &mut At<'_>, s: &RawService) -> Vec<String> {
+    let mut out = Vec::new();
+    for o in s.security_opt.iter().flatten() {
+        let key = o.value.split([':', '=']).next().unwrap_or_default();
+        let known = ["no-new-privileges", "apparmor", "seccomp", "label", "systempaths", "writable-cgroups"];
+        if !known.contains(&key) || (key != "no-new-privileges" && !o.value.contains([':', '='])) {
+            let help = "write no-new-privileges[:true], apparmor:PROFILE, seccomp:PROFILE or label:OPTION";
+            at.err(o.loc(), "security_opt", format!("`{}` is not a security option", o.value), help);
+        }
+        out.push(o.value.clone());
+    }
+    out
 }
 
 fn strings(v: Option<&Located<StringOrList>>) -> Vec<String> {
