@@ -306,6 +306,12 @@ impl Renderer<'_> {
         }
         for m in &s.mounts {
             let v = format!("deploy-scratch-{}", volumes.len());
+            if let Some(mode) = m.tmpfs.as_ref().and_then(|t| t.mode) {
+                self.warn(format!(
+                    "service `{name}`: tmpfs `{}`: `mode: {mode:o}` has no Kubernetes equivalent (an emptyDir takes a size only)",
+                    m.target
+                ));
+            }
             let volume = match &m.source {
                 MountSource::Tmpfs => memory_dir(v.clone(), m.tmpfs.as_ref().and_then(|t| t.size)),
                 MountSource::Anonymous => {
