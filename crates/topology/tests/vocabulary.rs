@@ -462,6 +462,13 @@ fn values_use_variables_and_are_checked_before_apply() {
     );
     let s = &t.services["a"];
     assert!(s.labels["token"].secret, "a label using a secret-looking variable is secret");
+    let other = load(
+        "services:\n  a:\n    image: x\n    logging: {options: {token: \"${LOG_TOKEN}\"}}\n    ports: [\"${ADMIN_SECRET:-1}:80\"]\nconfigs:\n  c: {content: \"key=${APP_KEY}\"}\n",
+    );
+    let o = &other.services["a"];
+    assert!(o.logging.as_ref().is_some_and(|l| l.options["token"].secret), "log options too");
+    assert!(matches!(&o.ports[0].template, Some(PortTemplate::Short(v)) if v.secret), "and port templates");
+    assert!(matches!(&other.configs["c"].source, FileSource::Content(v) if v.secret), "and config content");
     let e = t.check_resolvable(&Env::default(), &[]).expect_err("HOST is required");
     assert!(e.render().contains("set HOST"), "{}", e.render());
     assert!(t.check_resolvable(&Env::from_pairs([("HOST", "h")]), &[]).is_ok());

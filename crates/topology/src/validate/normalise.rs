@@ -53,6 +53,7 @@ pub(super) fn variables(raw: &RawTopology) -> (IndexMap<String, Variable>, Vec<S
     for s in raw.services.values() {
         collect_vars(s, &mut mentioned);
     }
+    mentioned.extend(raw.configs.values().filter_map(|c| c.content.as_ref()).flat_map(|c| interp::variables(&c.value)));
     for v in mentioned {
         if !variables.contains_key(&v) && is_secret_name(&v) {
             secret_vars.push(v);
@@ -100,6 +101,21 @@ fn collect_vars(s: &raw::RawService, out: &mut Vec<String>) {
     }
     for m in [&s.labels, &s.sysctls].into_iter().flatten() {
         m.clone().into_map().values().filter_map(|v| v.value.clone()).for_each(|v| add(&v.into_string()));
+    }
+    let options = s.logging.iter().flat_map(|l| l.options.iter().flatten());
+    options.filter_map(|(_, v)| v.value.clone()).for_each(|v| add(&v.into_string()));
+    for p in s.ports.iter().flatten() {
+        match &p.value {
+            raw::RawPort::Short(t) => add(t),
+            raw::RawPort::Long(l) => l.published.iter().for_each(|x| add(&x.clone().into_string())),
+            raw::RawPort::Number(_) => {}
+        }
+    }
+    for m in s.volumes.iter().flatten() {
+        match &m.value {
+            raw::RawMount::Short(t) => add(t),
+            raw::RawMount::Long(l) => l.source.iter().for_each(|x| add(x)),
+        }
     }
 }
 
