@@ -159,6 +159,8 @@ fn container_field_errors_are_located() {
         ("    network_mode: host\n    networks: [default]\n", 4, 19, "network_mode", "cannot both", "no `networks`"),
         ("    network_mode: wifi\n", 4, 19, "network_mode", "unknown network_mode", "bridge, host"),
         ("    security_opt: [apparmor]\n", 4, 20, "security_opt", "not a security option", "seccomp:PROFILE"),
+        ("    dns: \"${DNS}\"\n", 4, 10, "dns", "variables are not read in `dns`", "value itself"),
+        ("    runtime: \"${RT:-runc}\"\n", 4, 14, "runtime", "variables are not read in `runtime`", "value itself"),
     ];
     for (extra, line, col, field, message, help) in cases {
         let text = format!("{svc}{extra}networks:\n  default: {{}}\n");
@@ -399,6 +401,7 @@ fn secrets_and_configs() {
         ("secrets:\n  s: {content: x}\n", 5, 16, "secrets.s", "cannot be inline", "environment"),
         ("configs:\n  c: {}\n", 5, 3, "configs.c", "nowhere its content", "content"),
         ("configs:\n  c: {file: a, environment: B}\n", 5, 3, "configs.c", "more than one source", "keep one"),
+        ("configs:\n  c: {file: \"${DIR}/c\"}\n", 5, 13, "configs.c", "variables are not read", "path"),
     ];
     for (extra, line, col, field, message, help) in cases {
         error_at(&format!("services:\n  a:\n    image: x\n{extra}"), *line, *col, field, message, help);

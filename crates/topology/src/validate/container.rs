@@ -64,6 +64,7 @@ impl At<'_> {
 
 pub(super) fn read(cx: &mut Ctx, scope: &Scope<'_>, key: &Located<String>, s: &RawService) -> Container {
     let mut at = At { cx, sname: &key.value };
+    no_variables(&mut at, s);
     let (user, working_dir, hostname, platform) = identity(&mut at, s);
     let flag = |b: &Option<Located<bool>>| b.as_ref().is_some_and(|x| x.value);
     Container {
@@ -111,6 +112,41 @@ fn security_opt(at: &mut At<'_>, s: &RawService) -> Vec<String> {
         out.push(o.value.clone());
     }
     out
+}
+
+/// Fields whose values deploy uses as written (on apply too): a `${VAR}` there is refused rather
+/// than passed on literally (the fields that take variables are `user`, `working_dir`, `hostname`,
+/// `platform`, `labels`, `sysctls`, logging options, ports and mount sources).
+fn no_variables(at: &mut At<'_>, s: &RawService) {
+    let lists = [
+        ("cap_add", s.cap_add.as_ref()),
+        ("cap_drop", s.cap_drop.as_ref()),
+        ("dns_opt", s.dns_opt.as_ref()),
+        ("security_opt", s.security_opt.as_ref()),
+    ];
+    let singles = [
+        ("stop_signal", s.stop_signal.as_ref()),
+        ("pull_policy", s.pull_policy.as_ref()),
+        ("network_mode", s.network_mode.as_ref()),
+        ("runtime", s.runtime.as_ref()),
+        ("logging.driver", s.logging.as_ref().and_then(|l| l.driver.as_ref())),
+    ];
+    let mut found: Vec<(&str, &Located<String>)> = Vec::new();
+    for (f, l) in lists {
+        found.extend(l.into_iter().flatten().map(|x| (f, x)));
+    }
+    found.extend(singles.iter().filter_map(|(f, x)| x.map(|x| (*f, x))));
+    for (field, x) in found.into_iter().filter(|(_, x)| !crate::interp::variables(&x.value).is_empty()) {
+        let help = "write the value itself: this field is used as written";
+        at.err(x.loc(), field, format!("`{}`: variables are not read in `{field}`", x.value), help);
+    }
+    let lists = [("dns", &s.dns), ("dns_search", &s.dns_search), ("tmpfs", &s.tmpfs)];
+    for (field, v) in lists.into_iter().filter_map(|(f, v)| v.as_ref().map(|v| (f, v))) {
+        if strings(Some(v)).iter().any(|x| !crate::interp::variables(x).is_empty()) {
+            let help = "write the value itself: this field is used as written";
+            at.err(v.loc(), field, format!("variables are not read in `{field}`"), help);
+        }
+    }
 }
 
 fn strings(v: Option<&Located<StringOrList>>) -> Vec<String> {

@@ -104,6 +104,12 @@ fn object(cx: &mut Ctx, section: &str, key: &Located<String>, o: &RawFileObject)
         );
         return None;
     }
+    if let Some(f) =
+        [&o.file, &o.environment].into_iter().flatten().find(|f| !crate::interp::variables(&f.value).is_empty())
+    {
+        let msg = format!("`{}`: variables are not read in `{section}` sources", f.value);
+        err(cx, f.loc(), field.clone(), msg, "write the path or variable name itself");
+    }
     let source = match (&o.file, &o.environment, content) {
         (Some(f), None, None) => FileSource::File(f.value.clone()),
         (None, Some(e), None) => FileSource::Environment(e.value.clone()),
