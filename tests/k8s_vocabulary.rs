@@ -77,6 +77,14 @@ const TOPOLOGY: &str = r#"services:
     logging:
       driver: json-file
     runtime: runsc
+    security_opt:
+      - no-new-privileges:true
+      - apparmor:unconfined
+      - label:type:spc_t
+      - label:disable
+      - seccomp:./profile.json
+    tty: true
+    stdin_open: true
     platform: linux/arm64
     pull_policy: always
     env_file: [web.env]
@@ -189,6 +197,9 @@ fn assert_web_pod(template: &Value) {
     assert_eq!((&sc["runAsUser"], &sc["runAsGroup"]), (&json!(1000), &json!(2000)));
     assert_eq!(sc["capabilities"], json!({"add": ["NET_ADMIN", "CHOWN"], "drop": ["NET_RAW", "MKNOD"]}));
     assert_eq!(sc["readOnlyRootFilesystem"], true);
+    assert_eq!(sc["appArmorProfile"], json!({"type": "Unconfined"}));
+    assert_eq!(sc["seLinuxOptions"], json!({"type": "spc_t"}));
+    assert_eq!((&c["tty"], &c["stdin"]), (&json!(true), &json!(true)));
     assert_eq!(sc["allowPrivilegeEscalation"], false);
     assert_eq!(
         pod["securityContext"]["sysctls"],
@@ -326,6 +337,8 @@ fn every_field_maps_or_warns() {
         "secrets.token: uid/gid are not applied on Kubernetes",
         "service `db`: `hostname: db-host` is not used on Kubernetes for a StatefulSet",
         "service `edge`: `network_mode: host` is hostNetwork",
+        "security_opt `label:disable`: has no Kubernetes equivalent",
+        "security_opt `seccomp:./profile.json`: a seccomp profile file has no place in a pod spec",
         "port 9090 `mode: host` has no Kubernetes equivalent",
         "network `inner`: `ipam` has no Kubernetes equivalent",
         "volume `data`: `driver`/`driver_opts` have no Kubernetes equivalent",

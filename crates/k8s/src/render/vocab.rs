@@ -18,6 +18,7 @@
 mod files;
 mod names;
 mod network;
+mod security;
 
 use std::collections::BTreeMap;
 
@@ -146,6 +147,7 @@ impl Renderer<'_> {
             ));
         }
         self.sysctls(s, pod);
+        self.security_options(s, &mut pod.containers[0]);
     }
 
     fn sysctls(&mut self, s: &topo::Service, pod: &mut PodSpec) {
