@@ -17,7 +17,7 @@ use deploy_topology::Topology;
 
 use super::docker::{self as d, describe};
 use super::plan::{self, PlannedService};
-use super::{Engine, EngineError, atomic, compare, images, labels};
+use super::{Engine, EngineError, atomic, compare, files, images, labels, objects};
 
 pub(super) fn object(name: &str, id: &str) -> Option<String> {
     Some(format!("{name} ({})", d::short_id(id)))
@@ -56,10 +56,11 @@ pub(super) async fn prepare(
         by_service.entry(svc).or_default().push(c);
     }
     let _ = e.listed.set(by_service);
+    let warnings: Vec<String> = plans.iter().flat_map(|p| p.warnings.iter().cloned()).collect();
     // A second prepare on the same engine keeps the first plans (never happens in one command).
     let _ = e.plans.set(plans.into_iter().map(|p| (p.service.clone(), p)).collect());
     let _ = e.images.set(found);
-    Ok(Vec::new())
+    Ok(warnings)
 }
 
 /// Converges one service. Requests: none for a running container whose labels
@@ -179,8 +180,9 @@ async fn replace(
 }
 
 /// Stops a container gracefully (so that data is flushed); stopped already is fine.
+/// The Engine waits the container's own `StopTimeout` (`stop_grace_period`, 10 s by default) and sends its `StopSignal`.
 async fn stop(docker: &Docker, id: &str) -> Result<(), String> {
-    let opts = bollard::query_parameters::StopContainerOptionsBuilder::default().t(10).build();
+    let opts = bollard::query_parameters::StopContainerOptionsBuilder::default().build();
     match docker.stop_container(id, Some(opts)).await {
         Ok(()) => Ok(()),
         Err(err) if d::is_status(&err, 304) || d::is_not_found(&err) => Ok(()),
@@ -253,7 +255,11 @@ async fn create(
     name: &str,
     binds: &[String],
 ) -> Result<String, Failure> {
-    let opts = CreateContainerOptionsBuilder::default().name(name).build();
+    let mut opts = CreateContainerOptionsBuilder::default().name(name);
+    if let Some(platform) = &p.spec.vocab.platform {
+        opts = opts.platform(platform);
+    }
+    let opts = opts.build();
     let mut body = p.create_body(image_id);
     if !binds.is_empty()
         && let Some(hc) = body.host_config.as_mut()
@@ -272,11 +278,16 @@ async fn create(
     };
     // API 1.41: one network at create time, the others now.
     for net in &p.extra_networks {
-        let req = NetworkConnectRequest { container: id.clone(), endpoint_config: Some(plan::endpoint(&p.service)) };
+        let req = NetworkConnectRequest { container: id.clone(), endpoint_config: Some(p.endpoint_for(net)) };
         if let Err(err) = e.docker.connect_network(net, req).await {
             let reason = format!("cannot connect container {} to network {net}: {}", p.spec.name, describe(&err));
             return Err(Failure::new(reason).on(object(&p.spec.name, &id)));
         }
+    }
+    // Secrets and configs from `environment` or `content`: copied in before the start, as Compose does.
+    if let Err(reason) = files::inject(&e.docker, &id, &p.injected).await {
+        let reason = format!("container {}: {reason}", p.spec.name);
+        return Err(Failure::new(reason).on(object(&p.spec.name, &id)));
     }
     Ok(id)
 }
@@ -397,21 +408,17 @@ async fn start_container(docker: &Docker, p: &PlannedService, id: &str) -> Resul
 
 async fn ensure_networks(docker: &Docker, t: &Topology, plans: &[PlannedService]) -> Result<(), EngineError> {
     for (key, name, driver) in plan::networks(t, plans) {
+        let external = objects::external_network(t, &key);
         if !networks_named(docker, &name).await?.is_empty() {
-            dedupe_network(docker, &name).await?;
+            if !external {
+                dedupe_network(docker, &name).await?;
+            }
             continue;
         }
-        let mut lbl = HashMap::new();
-        lbl.insert(labels::PROJECT.to_string(), t.name.clone());
-        lbl.insert(labels::NETWORK.to_string(), key.clone());
-        lbl.insert(labels::VERSION.to_string(), labels::COMPOSE_VERSION.to_string());
-        lbl.insert(labels::MANAGED_BY.to_string(), labels::MANAGER.to_string());
-        let req = bollard::models::NetworkCreateRequest {
-            name: name.clone(),
-            driver: Some(driver),
-            labels: Some(lbl),
-            ..Default::default()
-        };
+        if external {
+            return Err(objects::missing_external("network", &key, &name));
+        }
+        let req = objects::network(t, &key, &name, &driver);
         match docker.create_network(req).await {
             Ok(_) => {}
             Err(e) if d::is_status(&e, 409) => {}
@@ -478,13 +485,10 @@ async fn ensure_volumes(docker: &Docker, t: &Topology, plans: &[PlannedService])
             Err(e) if d::is_not_found(&e) => {}
             Err(e) => return Err(EngineError::docker(format!("inspecting volume {name}"), &e)),
         }
-        let mut lbl = HashMap::new();
-        lbl.insert(labels::PROJECT.to_string(), t.name.clone());
-        lbl.insert(labels::VOLUME.to_string(), key.clone());
-        lbl.insert(labels::VERSION.to_string(), labels::COMPOSE_VERSION.to_string());
-        lbl.insert(labels::MANAGED_BY.to_string(), labels::MANAGER.to_string());
-        let req =
-            bollard::models::VolumeCreateRequest { name: Some(name.clone()), labels: Some(lbl), ..Default::default() };
+        if objects::external_volume(t, &key) {
+            return Err(objects::missing_external("volume", &key, &name));
+        }
+        let req = objects::volume(t, &key, &name);
         docker.create_volume(req).await.map_err(|e| EngineError::docker(format!("creating volume {name}"), &e))?;
     }
     Ok(())
@@ -494,7 +498,8 @@ async fn ensure_volumes(docker: &Docker, t: &Topology, plans: &[PlannedService])
 /// `anonymous_volumes`: also delete the anonymous volumes Docker made for the
 /// image's `VOLUME`s (scratch space: the topology keeps data in named volumes only).
 pub(super) async fn remove_container(docker: &Docker, id: &str, anonymous_volumes: bool) -> Result<(), String> {
-    let stop = bollard::query_parameters::StopContainerOptionsBuilder::default().t(10).build();
+    // The container's own stop timeout (`stop_grace_period`, 10 s by default), as `docker compose down`.
+    let stop = bollard::query_parameters::StopContainerOptionsBuilder::default().build();
     match docker.stop_container(id, Some(stop)).await {
         Ok(()) => {}
         Err(e) if d::is_not_found(&e) || d::is_status(&e, 304) => {}

@@ -10,13 +10,14 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use bollard::models::{
-    ContainerInspectResponse, HealthConfig, HostConfig, ImageConfig, ImageInspect, MountType, RestartPolicyNameEnum,
+    ContainerInspectResponse, HealthConfig, HostConfig, ImageConfig, ImageInspect, RestartPolicyNameEnum,
 };
 use deploy_report::FieldChange;
 use deploy_topology::is_secret_name;
 
 use super::labels;
-use super::plan::{HealthSpec, PlannedService, Spec};
+use super::plan::{HealthSpec, PlannedService, Spec, describe_bind, describe_mount};
+use super::vocab;
 use crate::units::{cpus_from_nano, duration_from_nanos, size_from_bytes};
 
 fn list(v: &Option<Vec<String>>) -> Option<String> {
@@ -45,6 +46,8 @@ fn health_spec(h: &HealthConfig) -> Option<HealthSpec> {
         timeout_ns: opt_num(h.timeout),
         retries: opt_num(h.retries),
         start_period_ns: opt_num(h.start_period),
+        // Not compared: engines before API 1.44 drop it.
+        start_interval_ns: None,
     })
 }
 
@@ -93,6 +96,7 @@ pub fn live_spec(c: &ContainerInspectResponse) -> Live {
             healthcheck: cfg.healthcheck.as_ref().and_then(health_spec),
             restart: live_restart(&hc),
             labels: owned_labels(&lbl),
+            vocab: vocab::live(&cfg, &hc),
         },
         hash: lbl.get(labels::CONFIG_HASH).cloned(),
         prev_env_keys: key_list(&lbl, labels::ENV_KEYS),
@@ -136,24 +140,19 @@ fn live_ports(hc: &HostConfig) -> Vec<String> {
     ports
 }
 
-/// Mounts as `KIND SOURCE -> TARGET[:ro]`, sorted.
+/// Mounts as the plan describes them, sorted: the `Mounts`, and the `Binds`
+/// with an SELinux relabel (the others are anonymous volumes a recreate carried over).
 fn live_mounts(hc: &HostConfig) -> Vec<String> {
-    let mut mounts: Vec<String> = hc
-        .mounts
-        .clone()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|m| {
-            let kind = match m.typ {
-                Some(MountType::BIND) => "bind",
-                Some(MountType::VOLUME) => "volume",
-                Some(MountType::TMPFS) => "tmpfs",
-                _ => "other",
-            };
-            let ro = if m.read_only == Some(true) { ":ro" } else { "" };
-            format!("{kind} {} -> {}{ro}", m.source.unwrap_or_default(), m.target.unwrap_or_default())
-        })
-        .collect();
+    let mut mounts: Vec<String> = hc.mounts.iter().flatten().map(describe_mount).collect();
+    for b in hc.binds.iter().flatten() {
+        let parts: Vec<&str> = b.split(':').collect();
+        if let [source, target, opts] = parts.as_slice() {
+            let opts: Vec<&str> = opts.split(',').collect();
+            if let Some(z) = opts.iter().find(|o| **o == "z" || **o == "Z") {
+                mounts.push(describe_bind(source, target, opts.contains(&"ro"), z));
+            }
+        }
+    }
     mounts.sort();
     mounts
 }
@@ -220,6 +219,9 @@ pub fn compare(p: &PlannedService, live: &Live, image: Option<&ImageInspect>) ->
     compare_healthcheck(&mut ch, plan, l, &icfg, p.secret_probe);
     ch.push("restart", Some(l.restart.clone()), Some(plan.restart.clone()), false);
     compare_labels(&mut ch, plan, l);
+    for (path, lv, pv) in vocab::differences(&plan.vocab, &l.vocab, &icfg) {
+        ch.push(path, lv, pv, false);
+    }
     // The hash covers everything above; when only it differs, say so.
     if ch.0.is_empty() && live.hash.as_deref() != Some(p.hash.as_str()) {
         let path = format!("labels.{}", labels::CONFIG_HASH);
@@ -276,12 +278,17 @@ fn compare_ports_mounts_networks(ch: &mut Changes, p: &PlannedService, live: &Li
         ch.push("expose", joined(&l.expose), joined(&plan.expose), false);
     }
     ch.push("mounts", joined(&l.mounts), joined(&plan.mounts), false);
-    ch.push("networks", joined(&l.networks), joined(&plan.networks), false);
+    // With a `network_mode` the container joins no network of the project (`network_mode` is compared).
+    if plan.vocab.network_mode.is_none() {
+        ch.push("networks", joined(&l.networks), joined(&plan.networks), false);
+    }
     for n in &plan.networks {
+        let mut want = vec![p.service.clone()];
+        want.extend(plan.vocab.aliases.get(n).into_iter().flatten().cloned());
         if let Some(a) = live.aliases.get(n)
-            && !a.contains(&p.service)
+            && want.iter().any(|w| !a.contains(w))
         {
-            ch.push(&format!("networks.{n}.aliases"), Some(a.join(", ")), Some(p.service.clone()), false);
+            ch.push(&format!("networks.{n}.aliases"), Some(a.join(", ")), Some(want.join(", ")), false);
         }
     }
 }
@@ -289,7 +296,8 @@ fn compare_ports_mounts_networks(ch: &mut Changes, p: &PlannedService, live: &Li
 /// Health check: an unset one inherits the image's; fields the plan leaves unset take
 /// Docker's defaults and are not compared. Its command is masked when it uses a secret.
 fn compare_healthcheck(ch: &mut Changes, plan: &Spec, l: &Spec, icfg: &ImageConfig, secret: bool) {
-    let want = plan.healthcheck.clone().or_else(|| icfg.healthcheck.as_ref().and_then(health_spec));
+    let image = icfg.healthcheck.as_ref().and_then(health_spec).filter(|_| !plan.vocab.no_healthcheck);
+    let want = plan.healthcheck.clone().or(image);
     let (Some(a), Some(b)) = (&l.healthcheck, &want) else {
         let describe = |h: &Option<HealthSpec>| h.as_ref().map(HealthSpec::describe);
         ch.push("healthcheck", describe(&l.healthcheck), describe(&want), secret);

@@ -13,6 +13,7 @@ use tokio::time::Instant;
 
 use super::docker::{self as d, describe};
 use super::plan::PlannedService;
+use super::pull::{self, Pull};
 
 /// Splits an image reference into what the pull API wants: (image, tag).
 fn pull_ref(image: &str) -> (String, String) {
@@ -41,7 +42,8 @@ pub(super) async fn ensure_images(
     refs.dedup();
     let results = futures::future::join_all(refs.iter().map(|image| async move {
         let users: Vec<&str> = plans.iter().filter(|p| p.spec.image == *image).map(|p| p.service.as_str()).collect();
-        let r = ensure_image(docker, image, &users, progress).await;
+        let policy = pull::of(&plans.iter().filter(|p| p.spec.image == *image).collect::<Vec<_>>());
+        let r = ensure_image(docker, image, &users, &policy, progress).await;
         (image.to_string(), r)
     }))
     .await;
@@ -64,10 +66,19 @@ async fn ensure_image(
     docker: &Docker,
     image: &str,
     users: &[&str],
+    policy: &Pull,
     progress: &dyn Progress,
 ) -> Result<ImageInspect, String> {
     match docker.inspect_image(image).await {
-        Ok(i) => return Ok(i),
+        Ok(i) if !policy.due(&i, std::time::SystemTime::now()) => return Ok(i),
+        Ok(_) => {}
+        Err(e) if d::is_not_found(&e) && !policy.pulls_when_missing() => {
+            let who = users.iter().map(|u| format!("`{u}`")).collect::<Vec<_>>().join(", ");
+            return Err(format!(
+                "image `{image}` is not present locally and {} of {who} forbids pulling it; build or load it first (`docker build -t {image} ...` or `docker load`)",
+                policy.forbidden_by()
+            ));
+        }
         Err(e) if d::is_not_found(&e) => {}
         Err(e) => return Err(format!("cannot inspect image `{image}`: {}", describe(&e))),
     }
@@ -80,6 +91,9 @@ async fn ensure_image(
     let mut b = CreateImageOptionsBuilder::default().from_image(&from);
     if !tag.is_empty() {
         b = b.tag(&tag);
+    }
+    if let Some(p) = &policy.platform {
+        b = b.platform(p);
     }
     let pull = async {
         let mut stream = docker.create_image(Some(b.build()), None, None);

@@ -20,14 +20,18 @@ mod atomic;
 mod compare;
 pub mod connect;
 mod docker;
+mod files;
 mod images;
 mod labels;
 mod lock;
+mod objects;
 mod ops;
 mod plan;
 mod probe;
+mod pull;
 mod ssh;
 mod verify;
+mod vocab;
 mod wait;
 
 use std::collections::HashMap;

@@ -299,7 +299,8 @@ pub async fn remove(e: &Engine<'_>, service: &str, volumes: &[String]) -> Result
     }
     for (key, _) in e.t.services[service].named_volumes() {
         let name = e.t.volumes.get(key).map_or_else(|| format!("{}_{key}", e.t.name), |v| v.name.clone());
-        if volumes.iter().any(|v| v == key) {
+        // An external volume is the user's: never removed.
+        if volumes.iter().any(|v| v == key) && !super::objects::external_volume(e.t, key) {
             if remove_volume(e, &name).await? {
                 out.removed.push(format!("volume {name}"));
             }

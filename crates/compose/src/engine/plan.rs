@@ -7,16 +7,18 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
 use bollard::models::{
-    ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, Mount, MountType, NetworkingConfig, PortBinding,
-    RestartPolicy, RestartPolicyNameEnum,
+    ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HealthConfig, HostConfig, Mount, MountType,
+    NetworkingConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum,
 };
 use deploy_topology::units::Dur;
-use deploy_topology::{Env, MountSource, ProbeTest, Restart, Service, Topology, Value};
+use deploy_topology::{Env, MountSource, ProbeTest, PullPolicy, Restart, Service, Topology, Value, is_secret_name};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::EngineError;
+use super::files::{self, Injected};
 use super::labels;
+use super::vocab::{self, VocabSpec};
 use crate::units::{ComposeFormat as _, nano_cpus};
 
 /// The desired state of one container, normalised so that it can be compared
@@ -44,6 +46,9 @@ pub struct Spec {
     pub restart: String,
     /// Labels that are part of the desired state (not metadata).
     pub labels: BTreeMap<String, String>,
+    /// The everyday Compose vocabulary (user, capabilities, DNS, logging...): only what is set.
+    #[serde(flatten)]
+    pub vocab: VocabSpec,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -53,6 +58,9 @@ pub struct HealthSpec {
     pub timeout_ns: Option<i64>,
     pub retries: Option<i64>,
     pub start_period_ns: Option<i64>,
+    /// Set only when given (API 1.44+ engines take it; older ones ignore it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_interval_ns: Option<i64>,
 }
 
 impl HealthSpec {
@@ -105,6 +113,14 @@ pub struct PlannedService {
     /// A one-shot: runs to completion and must exit 0 (`Topology::is_one_shot`).
     pub must_complete: bool,
     pub host_config: HostConfig,
+    /// When the image is pulled (`None`: when missing).
+    pub pull_policy: Option<PullPolicy>,
+    /// Endpoint settings by Docker network (aliases, fixed addresses).
+    pub endpoints: HashMap<String, EndpointSettings>,
+    /// Secret and config files copied into the container before it starts.
+    pub injected: Vec<Injected>,
+    /// What the Engine will not do as the topology says (shown by apply).
+    pub warnings: Vec<String>,
 }
 
 impl PlannedService {
@@ -115,8 +131,10 @@ impl PlannedService {
             lbl.insert(labels::IMAGE.to_string(), id.to_string());
         }
         let mut endpoints = HashMap::new();
-        endpoints.insert(self.first_network.clone(), endpoint(&self.service));
-        ContainerCreateBody {
+        if !self.first_network.is_empty() {
+            endpoints.insert(self.first_network.clone(), self.endpoint_for(&self.first_network));
+        }
+        let mut body = ContainerCreateBody {
             image: Some(self.spec.image.clone()),
             entrypoint: self.spec.entrypoint.clone(),
             cmd: self.spec.command.clone(),
@@ -128,13 +146,21 @@ impl PlannedService {
                 timeout: h.timeout_ns,
                 retries: h.retries,
                 start_period: h.start_period_ns,
-                start_interval: None,
+                start_interval: h.start_interval_ns,
             }),
             labels: Some(lbl),
             host_config: Some(self.host_config.clone()),
-            networking_config: Some(NetworkingConfig { endpoints_config: Some(endpoints) }),
+            networking_config: (!endpoints.is_empty())
+                .then_some(NetworkingConfig { endpoints_config: Some(endpoints) }),
             ..Default::default()
-        }
+        };
+        vocab::config(&self.spec.vocab, &mut body);
+        body
+    }
+
+    /// The endpoint settings on Docker network `net`: the service name, plus its aliases and addresses there.
+    pub fn endpoint_for(&self, net: &str) -> EndpointSettings {
+        self.endpoints.get(net).cloned().unwrap_or_else(|| endpoint(&self.service))
     }
 }
 
@@ -154,7 +180,7 @@ pub fn project_dir(t: &Topology) -> String {
     std::path::absolute(&t.project_dir).unwrap_or_else(|_| t.project_dir.clone()).display().to_string()
 }
 
-fn bind_source(t: &Topology, raw: &str) -> String {
+pub(super) fn bind_source(t: &Topology, raw: &str) -> String {
     let p = Path::new(raw);
     let joined = if p.is_absolute() {
         p.to_path_buf()
@@ -179,19 +205,53 @@ fn bind_source(t: &Topology, raw: &str) -> String {
 }
 
 /// Resolves a service's `${VAR}` values from the environment, naming the service in errors.
-struct Resolver<'a> {
-    env: &'a Env,
-    service: &'a str,
+pub(super) struct Resolver<'a> {
+    pub env: &'a Env,
+    pub service: &'a str,
 }
 
 impl Resolver<'_> {
-    fn one(&self, v: &Value) -> Result<String, EngineError> {
+    pub(super) fn one(&self, v: &Value) -> Result<String, EngineError> {
         v.resolve(self.env).map_err(|e| EngineError::Input(format!("service `{}`: {e}", self.service)))
     }
 
     fn all(&self, vs: &[Value]) -> Result<Vec<String>, EngineError> {
         vs.iter().map(|v| self.one(v)).collect()
     }
+}
+
+/// What a container is given beyond its process: mounts (secrets and configs
+/// among them), networks and the vocabulary, with the warnings they raise.
+struct Parts {
+    ports: Ports,
+    mounts: Mounts,
+    networks: Networks,
+    vocab: VocabSpec,
+    endpoints: HashMap<String, EndpointSettings>,
+    injected: Vec<Injected>,
+    warnings: Vec<String>,
+    /// Secret values beyond those of the service's own fields (secrets from the environment).
+    secret_values: Vec<String>,
+}
+
+fn parts(t: &Topology, s: &Service, r: &Resolver) -> Result<Parts, EngineError> {
+    let files = files::plan(t, s, r, r.env)?;
+    let ports = ports(s, r)?;
+    let mounts = mounts(t, s, r, &files.mounts)?;
+    let networks = service_networks(t, s);
+    let mut vocab = vocab::plan(t, s, r)?;
+    vocab.files = files::digests(&files.injected);
+    let endpoints = endpoints(t, s, &mut vocab);
+    Ok(Parts {
+        ports,
+        mounts,
+        networks,
+        vocab,
+        endpoints,
+        injected: files.injected,
+        warnings: files.warnings,
+        secret_values: files.secret_values,
+    })
 }
 
 /// Plans one service. `must_complete` says whether a dependent waits for it to exit 0.
@@ -202,33 +262,41 @@ pub fn plan_service(t: &Topology, env: &Env, s: &Service, must_complete: bool) -
     let command = s.command.as_deref().map(|a| r.all(a)).transpose()?;
     let secret_args = s.command.iter().chain(s.entrypoint.iter()).flatten().any(|v| v.secret);
     let (env_map, secret_env) = environment(s, &r)?;
-    let ports = ports(s);
-    let mounts = mounts(t, s);
-    let networks = service_networks(t, s);
+    let p = parts(t, s, &r)?;
     let healthcheck = healthcheck(s, &r)?;
     let probe = probe(s, healthcheck.as_ref());
     let secret_probe = probe_values(s).any(|v| v.secret);
-    let secret_values = secret_values(s, &r)?;
+    let mut secret_values = secret_values(s, &r, &env_map, &secret_env)?;
+    secret_values.extend(p.secret_values);
+    let mut labels = spec_labels(t, s, &env_map, &secret_env);
+    for (k, v) in &s.labels {
+        labels.insert(k.clone(), r.one(v)?);
+    }
     let spec = Spec {
         name: container_name(t, s),
         image,
         entrypoint,
         command,
-        labels: spec_labels(t, s, &env_map, &secret_env),
+        labels,
         env: env_map,
-        ports: ports.published,
-        expose: ports.expose,
-        mounts: mounts.spec,
-        networks: networks.sorted,
+        ports: p.ports.published,
+        expose: p.ports.expose,
+        mounts: p.mounts.spec,
+        networks: p.networks.sorted,
         nano_cpus: s.resources.limits.cpus.map(nano_cpus),
         memory: s.resources.limits.memory.map(|m| m.bytes() as i64),
         memory_reservation: s.resources.reservations.memory.map(|m| m.bytes() as i64),
         healthcheck,
         restart: s.restart.map_or_else(|| "no".to_string(), |r| r.to_compose()),
+        vocab: p.vocab,
     };
     let hash = spec_hash(&spec);
     let all_labels = container_labels(t, &spec, &hash);
-    let host_config = host_config(&spec, ports.bindings, mounts.docker, s.restart, &networks.first);
+    let mut host_config = host_config(&spec, p.ports.bindings, p.mounts.docker, s.restart, &p.networks.first);
+    if !p.mounts.binds.is_empty() {
+        host_config.binds = Some(p.mounts.binds);
+    }
+    vocab::host_config(&spec.vocab, s, &mut host_config);
     Ok(PlannedService {
         service: s.name.clone(),
         spec,
@@ -238,11 +306,15 @@ pub fn plan_service(t: &Topology, env: &Env, s: &Service, must_complete: bool) -
         secret_values,
         hash,
         all_labels,
-        first_network: networks.first,
-        extra_networks: networks.extra,
+        first_network: p.networks.first,
+        extra_networks: p.networks.extra,
         probe,
         must_complete,
         host_config,
+        pull_policy: s.pull_policy,
+        endpoints: p.endpoints,
+        injected: p.injected,
+        warnings: p.warnings,
     })
 }
 
@@ -254,21 +326,40 @@ fn probe_values(s: &Service) -> impl Iterator<Item = &Value> {
     })
 }
 
-/// The resolved values of the secret env values, arguments and probe.
-fn secret_values(s: &Service, r: &Resolver) -> Result<Vec<String>, EngineError> {
-    let args = s.command.iter().chain(s.entrypoint.iter()).flatten();
-    let all = s.environment.values().chain(args).chain(probe_values(s));
-    all.filter(|v| v.secret).map(|v| r.one(v)).collect()
+/// The resolved secret values of the service (environment, env files,
+/// arguments, probe, labels and every other field), and the values of the
+/// secret environment keys (those passed from the shell among them).
+fn secret_values(
+    s: &Service,
+    r: &Resolver,
+    env: &BTreeMap<String, String>,
+    secret_env: &BTreeSet<String>,
+) -> Result<Vec<String>, EngineError> {
+    let mut out: Vec<String> =
+        s.values().into_iter().filter(|v| v.secret).map(|v| r.one(v)).collect::<Result<_, _>>()?;
+    out.extend(secret_env.iter().filter_map(|k| env.get(k)).filter(|v| !out.contains(v)).cloned().collect::<Vec<_>>());
+    Ok(out)
 }
 
-/// The environment, resolved, and which of its keys hold secrets.
+/// The environment, resolved, and which of its keys hold secrets: the
+/// `env_file`s, then `environment` (which wins), then the names written
+/// without a value, passed from the environment deploy runs in when set there
+/// (as Compose passes them from its shell).
 fn environment(s: &Service, r: &Resolver) -> Result<(BTreeMap<String, String>, BTreeSet<String>), EngineError> {
     let mut env_map = BTreeMap::new();
     let mut secret_env = BTreeSet::new();
-    for (k, v) in &s.environment {
-        env_map.insert(k.clone(), r.one(v)?);
+    for (k, v) in s.environment_with_files() {
+        env_map.insert(k.to_string(), r.one(v)?);
         if v.secret {
-            secret_env.insert(k.clone());
+            secret_env.insert(k.to_string());
+        }
+    }
+    for name in &s.environment_from_shell {
+        if let Some(v) = r.env.get(name) {
+            env_map.insert(name.clone(), v);
+            if is_secret_name(name) {
+                secret_env.insert(name.clone());
+            }
         }
     }
     Ok((env_map, secret_env))
@@ -284,10 +375,16 @@ struct Ports {
     bindings: HashMap<String, Option<Vec<PortBinding>>>,
 }
 
-fn ports(s: &Service) -> Ports {
+/// A `${VAR}` in a port or a mount, resolved.
+fn resolve_in<T>(r: &Resolver, what: Result<T, deploy_topology::Diagnostic>) -> Result<T, EngineError> {
+    what.map_err(|e| EngineError::Input(format!("service `{}`: {e}", r.service)))
+}
+
+fn ports(s: &Service, r: &Resolver) -> Result<Ports, EngineError> {
     let mut bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
     let mut published = Vec::new();
-    for p in &s.ports {
+    let resolved = s.ports.iter().map(|p| resolve_in(r, p.resolve(r.env))).collect::<Result<Vec<_>, _>>()?;
+    for p in &resolved {
         let key = format!("{}/{}", p.container, p.protocol.as_str());
         let host_ip = p.host_ip.clone().unwrap_or_else(|| "0.0.0.0".to_string());
         let host_port = p.host.map(|h| h.to_string()).unwrap_or_default();
@@ -299,24 +396,82 @@ fn ports(s: &Service) -> Ports {
             .push(PortBinding { host_ip: Some(host_ip), host_port: Some(host_port) });
     }
     published.sort();
+    let exposed = s.expose.iter().map(|p| format!("{p}/tcp"));
     let mut expose: Vec<String> =
-        s.container_ports().iter().map(|(p, proto)| format!("{p}/{}", proto.as_str())).collect();
+        exposed.chain(resolved.iter().map(|p| format!("{}/{}", p.container, p.protocol.as_str()))).collect();
     expose.sort();
     expose.dedup();
-    Ports { published, expose, bindings }
+    Ok(Ports { published, expose, bindings })
 }
 
 /// Mounts as the spec lists them and as Docker mounts them.
 struct Mounts {
-    /// `volume NAME -> /target`, `bind /abs -> /target`, with `:ro`, sorted.
+    /// [`describe_mount`] of each, sorted.
     spec: Vec<String>,
     docker: Vec<Mount>,
+    /// Binds with an SELinux relabel (`z`, `Z`), which only the `Binds` form takes.
+    binds: Vec<String>,
 }
 
-fn mounts(t: &Topology, s: &Service) -> Mounts {
-    let mut spec = Vec::new();
-    let mut docker = Vec::new();
+/// A mount as the spec lists it: `KIND SOURCE -> TARGET[:ro]`, then its
+/// options when it has some (`propagation=`, `nocopy`, `subpath=`, `size=`,
+/// `mode=`, `consistency=`). Read back from `docker inspect` the same way.
+pub(super) fn describe_mount(m: &Mount) -> String {
+    let kind = match m.typ {
+        Some(MountType::VOLUME) => "volume",
+        Some(MountType::TMPFS) => "tmpfs",
+        Some(MountType::BIND) => "bind",
+        _ => "other",
+    };
+    let ro = if m.read_only == Some(true) { ":ro" } else { "" };
+    let mut opts: Vec<String> = Vec::new();
+    if let Some(p) = m.bind_options.as_ref().and_then(|b| b.propagation) {
+        opts.push(format!("propagation={p}"));
+    }
+    if let Some(v) = &m.volume_options {
+        if v.no_copy == Some(true) {
+            opts.push("nocopy".into());
+        }
+        opts.extend(v.subpath.iter().map(|p| format!("subpath={p}")));
+    }
+    if let Some(t) = &m.tmpfs_options {
+        opts.extend(t.size_bytes.map(|n| format!("size={n}")));
+        opts.extend(t.mode.map(|n| format!("mode={n:o}")));
+    }
+    opts.extend(m.consistency.iter().filter(|c| !c.is_empty()).map(|c| format!("consistency={c}")));
+    let (source, target) = (m.source.as_deref().unwrap_or_default(), m.target.as_deref().unwrap_or_default());
+    let opts = if opts.is_empty() { String::new() } else { format!(" {}", opts.join(",")) };
+    format!("{kind} {source} -> {target}{ro}{opts}")
+}
+
+/// A bind with an SELinux relabel as the spec lists it (and `docker inspect` reads it back from `Binds`).
+pub(super) fn describe_bind(source: &str, target: &str, read_only: bool, selinux: &str) -> String {
+    format!("bind {source} -> {target}{} selinux={selinux}", if read_only { ":ro" } else { "" })
+}
+
+/// The long form's options of a mount, as Docker takes them.
+fn mount_options(m: &deploy_topology::Mount, docker: &mut Mount) {
+    use bollard::models::{MountBindOptions, MountTmpfsOptions, MountVolumeOptions};
+    if let Some(p) = m.bind.as_ref().and_then(|b| b.propagation.as_deref()) {
+        let propagation = p.parse().ok();
+        docker.bind_options = Some(MountBindOptions { propagation, ..Default::default() });
+    }
+    if let Some(v) = m.volume.as_ref().filter(|v| v.nocopy || v.subpath.is_some()) {
+        let no_copy = v.nocopy.then_some(true);
+        docker.volume_options = Some(MountVolumeOptions { no_copy, subpath: v.subpath.clone(), ..Default::default() });
+    }
+    if let Some(t) = m.tmpfs.as_ref().filter(|t| t.size.is_some() || t.mode.is_some()) {
+        let size_bytes = t.size.map(|b| i64::try_from(b.bytes()).unwrap_or(i64::MAX));
+        let mode = t.mode.map(i64::from);
+        docker.tmpfs_options = Some(MountTmpfsOptions { size_bytes, mode, ..Default::default() });
+    }
+    docker.consistency.clone_from(&m.consistency);
+}
+
+fn mounts(t: &Topology, s: &Service, r: &Resolver, files: &[(String, Mount)]) -> Result<Mounts, EngineError> {
+    let mut out = Mounts { spec: Vec::new(), docker: Vec::new(), binds: Vec::new() };
     for m in &s.mounts {
+        let m = resolve_in(r, m.resolve(r.env))?;
         let (typ, source) = match &m.source {
             MountSource::Volume(key) => {
                 let name = t.volumes.get(key).map_or_else(|| format!("{}_{key}", t.name), |v| v.name.clone());
@@ -326,46 +481,87 @@ fn mounts(t: &Topology, s: &Service) -> Mounts {
             MountSource::Anonymous => (MountType::VOLUME, String::new()),
             MountSource::Tmpfs => (MountType::TMPFS, String::new()),
         };
-        let kind = match typ {
-            MountType::VOLUME => "volume",
-            MountType::TMPFS => "tmpfs",
-            _ => "bind",
-        };
-        spec.push(format!("{kind} {source} -> {}{}", m.target, if m.read_only { ":ro" } else { "" }));
-        docker.push(Mount {
+        if let Some(z) = m.bind.as_ref().and_then(|b| b.selinux.as_deref()).filter(|_| typ == MountType::BIND) {
+            let ro = if m.read_only { ",ro" } else { "" };
+            out.binds.push(format!("{source}:{}:{z}{ro}", m.target));
+            out.spec.push(describe_bind(&source, &m.target, m.read_only, z));
+            continue;
+        }
+        let mut docker = Mount {
             target: Some(m.target.clone()),
             source: (!source.is_empty()).then_some(source),
             typ: Some(typ),
             read_only: m.read_only.then_some(true),
             ..Default::default()
-        });
+        };
+        mount_options(&m, &mut docker);
+        out.spec.push(describe_mount(&docker));
+        out.docker.push(docker);
     }
-    spec.sort();
-    Mounts { spec, docker }
+    for (_, m) in files {
+        out.spec.push(describe_mount(m));
+        out.docker.push(m.clone());
+    }
+    out.spec.sort();
+    Ok(out)
 }
 
 /// The Docker networks of a service.
 struct Networks {
-    /// Joined at create time (API 1.41 allows one).
+    /// Joined at create time (API 1.41 allows one); empty with a `network_mode`.
     first: String,
-    /// Joined afterwards, in the service's order.
+    /// Joined afterwards, in the service's order (highest `priority` first).
     extra: Vec<String>,
     /// All of them, sorted, for the spec.
     sorted: Vec<String>,
 }
 
+/// The Docker name of the network `key`.
+fn network_name(t: &Topology, key: &str) -> String {
+    t.networks.get(key).map_or_else(|| format!("{}_{key}", t.name), |n| n.name.clone())
+}
+
 fn service_networks(t: &Topology, s: &Service) -> Networks {
-    let names: Vec<String> = s
-        .networks
-        .iter()
-        .map(|k| t.networks.get(k).map_or_else(|| format!("{}_{k}", t.name), |n| n.name.clone()))
-        .collect();
+    if s.network_mode.is_some() {
+        return Networks { first: String::new(), extra: Vec::new(), sorted: Vec::new() };
+    }
+    let mut keys: Vec<&String> = s.networks.iter().collect();
+    // Connected in priority order, highest first (as Compose); the order written otherwise.
+    keys.sort_by_key(|k| std::cmp::Reverse(s.network_settings.get(*k).and_then(|n| n.priority).unwrap_or(0)));
+    let names: Vec<String> = keys.iter().map(|k| network_name(t, k)).collect();
     let first = names.first().cloned().unwrap_or_else(|| format!("{}_default", t.name));
     let extra: Vec<String> = names.iter().skip(1).cloned().collect();
     let mut sorted = names;
     sorted.sort();
     sorted.dedup();
     Networks { first, extra, sorted }
+}
+
+/// Endpoint settings for the networks where the service has aliases or fixed
+/// addresses (recorded in the spec too); elsewhere [`endpoint`].
+fn endpoints(t: &Topology, s: &Service, vocab: &mut VocabSpec) -> HashMap<String, EndpointSettings> {
+    let mut out = HashMap::new();
+    let set = |n: &&deploy_topology::ServiceNetwork| {
+        !n.aliases.is_empty() || n.ipv4_address.is_some() || n.ipv6_address.is_some()
+    };
+    for (key, n) in s.network_settings.iter().filter(|(_, n)| set(n)) {
+        let name = network_name(t, key);
+        let mut e = endpoint(&s.name);
+        if !n.aliases.is_empty() {
+            e.aliases.get_or_insert_with(Vec::new).extend(n.aliases.iter().cloned());
+            vocab.aliases.insert(name.clone(), n.aliases.clone());
+        }
+        if n.ipv4_address.is_some() || n.ipv6_address.is_some() {
+            e.ipam_config = Some(EndpointIpamConfig {
+                ipv4_address: n.ipv4_address.clone(),
+                ipv6_address: n.ipv6_address.clone(),
+                ..Default::default()
+            });
+            vocab.addresses.insert(name.clone(), n.ipv4_address.iter().chain(&n.ipv6_address).cloned().collect());
+        }
+        out.insert(name, e);
+    }
+    out
 }
 
 /// The health check as Docker takes it: `CMD args...` or `CMD-SHELL command`, durations in nanoseconds.
@@ -386,6 +582,7 @@ fn healthcheck(s: &Service, r: &Resolver) -> Result<Option<HealthSpec>, EngineEr
         timeout_ns: ns(h.timeout),
         retries: h.retries.map(i64::from),
         start_period_ns: ns(h.start_period),
+        start_interval_ns: ns(h.start_interval),
     }))
 }
 
