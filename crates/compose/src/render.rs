@@ -83,6 +83,7 @@ fn service(s: &Service) -> ComposeService {
         depends_on: s
             .depends_on
             .iter()
+            .filter(|(k, _)| !s.implicit_depends_on.contains(k))
             .map(|(k, c)| (k.clone(), ComposeDependsOn { condition: c.as_str().to_string() }))
             .collect(),
         healthcheck: s.healthcheck.as_ref().map(healthcheck).or_else(|| vocab::healthcheck_off(s)),

@@ -159,6 +159,9 @@ pub struct Service {
     pub resources: Resources,
     pub restart: Option<Restart>,
     pub depends_on: IndexMap<String, Condition>,
+    /// Services in `depends_on` that the topology does not name there but Compose adds itself
+    /// (`network_mode: service:NAME` starts after NAME): ordered like the others, not written back.
+    pub implicit_depends_on: Vec<String>,
     pub replicas: u32,
     pub kind: WorkloadKind,
     /// What must hold inside the running service once deployed (`deploy verify`), in order.

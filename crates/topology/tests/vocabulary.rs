@@ -174,9 +174,13 @@ fn container_field_errors_are_located() {
 
 #[test]
 fn network_mode_replaces_networks() {
-    let t = load("services:\n  vpn:\n    image: x\n  app:\n    image: x\n    network_mode: service:vpn\n");
+    let t = load("services:\n  app:\n    image: x\n    network_mode: service:vpn\n  vpn:\n    image: x\n");
     assert!(t.services["app"].networks.is_empty());
     assert_eq!(t.services["app"].network_mode.as_deref(), Some("service:vpn"));
+    // as in Compose, the service starts after the one whose network it shares
+    assert_eq!(t.services["app"].depends_on.get("vpn"), Some(&Condition::ServiceStarted));
+    assert_eq!(t.services["app"].implicit_depends_on, ["vpn"]);
+    assert_eq!(t.order(), ["vpn", "app"]);
     assert_eq!(t.services["vpn"].networks, ["default"]);
     let t = load("services:\n  app:\n    image: x\n    network_mode: host\n");
     assert!(t.networks.is_empty(), "no default network when nothing joins it: {:?}", t.networks);

@@ -428,3 +428,18 @@ pub(super) fn healthcheck_off(cx: &mut Ctx, sname: &str, s: &RawService) -> Opti
     }
     Some(if h.test.is_some() { HealthcheckOff::TestNone } else { HealthcheckOff::Disable })
 }
+
+/// `depends_on` with what Compose adds itself: `network_mode: service:NAME` waits for NAME to start.
+pub(super) fn implied(
+    mut depends_on: IndexMap<String, Condition>,
+    c: &Container,
+) -> (IndexMap<String, Condition>, Vec<String>) {
+    let mut implicit = Vec::new();
+    if let Some(name) = c.network_mode.as_deref().and_then(|m| m.strip_prefix("service:"))
+        && !depends_on.contains_key(name)
+    {
+        depends_on.insert(name.to_string(), Condition::ServiceStarted);
+        implicit.push(name.to_string());
+    }
+    (depends_on, implicit)
+}

@@ -34,7 +34,7 @@ fn service(cx: &mut Ctx, scope: &mut Scope<'_>, key: &Located<String>, s: &RawSe
     let files = super::files::service_files(cx, scope, key, s);
     let resources = resources(cx, sname, s);
     let restart = restart(cx, sname, s);
-    let depends_on = depends_on(cx, scope, sname, s);
+    let (depends_on, implicit_depends_on) = super::container::implied(depends_on(cx, scope, sname, s), &c);
     let replicas = replicas(cx, sname, s, &ports);
     let kind = kind(cx, sname, s, &mounts);
     let checks = super::checks::checks(cx, key, s);
@@ -57,6 +57,7 @@ fn service(cx: &mut Ctx, scope: &mut Scope<'_>, key: &Located<String>, s: &RawSe
         healthcheck,
         healthcheck_disabled,
         network_settings,
+        implicit_depends_on,
         environment_from_shell,
         env_files: Vec::new(),
         user: c.user,
