@@ -181,6 +181,9 @@ pub struct ApplyCmd {
     /// Compose only: on a recreate, fresh anonymous volumes instead of the old container's (as `docker compose up -V`).
     #[arg(short = 'V', long)]
     pub renew_anon_volumes: bool,
+    /// Compose only: build the image of every service with `build:`, not only missing ones (as `docker compose up --build`).
+    #[arg(long)]
+    pub build: bool,
     /// Once every service is ready, run the checks the topology declares (as `deploy verify`); exit 1 when one fails.
     #[arg(long)]
     pub verify: bool,
@@ -254,13 +257,20 @@ pub struct K8sFlags {
     pub adopt: bool,
 }
 
+/// The apply flags only the Compose target takes.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ComposeFlags {
+    pub renew_anon_volumes: bool,
+    pub build: bool,
+}
+
 fn parse_duration(s: &str) -> Result<Duration, String> {
     s.parse::<deploy_topology::units::Dur>().map(|d| d.get())
 }
 
 impl TargetCmd {
     /// An option given that the chosen target does not take, with the target that does.
-    pub fn misplaced(&self, k8s: K8sFlags, renew_anon_volumes: bool) -> Option<(&'static str, &'static str)> {
+    pub fn misplaced(&self, k8s: K8sFlags, compose: ComposeFlags) -> Option<(&'static str, &'static str)> {
         let k8s_only = [
             (self.namespace.is_some(), "--namespace"),
             (self.kubeconfig.is_some(), "--kubeconfig"),
@@ -268,7 +278,7 @@ impl TargetCmd {
             (k8s.replace, "--replace"),
             (k8s.adopt, "--adopt"),
         ];
-        let compose_only = [(renew_anon_volumes, "--renew-anon-volumes")];
+        let compose_only = [(compose.renew_anon_volumes, "--renew-anon-volumes"), (compose.build, "--build")];
         let (others, target) = match self.target {
             Target::K8s => (&compose_only[..], "compose"),
             Target::Compose => (&k8s_only[..], "k8s"),
@@ -293,10 +303,13 @@ mod tests {
     fn replace_is_an_option_of_the_k8s_target_only() {
         let misplaced = |a: &ApplyCmd| {
             let k8s = K8sFlags { force_conflicts: a.force_conflicts, replace: a.replace, adopt: a.adopt };
-            a.common.misplaced(k8s, a.renew_anon_volumes)
+            a.common.misplaced(k8s, ComposeFlags { renew_anon_volumes: a.renew_anon_volumes, build: a.build })
         };
         assert_eq!(misplaced(&apply_cmd(&["--target", "compose", "--replace"])), Some(("--replace", "k8s")));
         assert_eq!(misplaced(&apply_cmd(&["--target", "k8s", "--replace"])), None);
         assert!(apply_cmd(&["--target", "k8s", "--replace"]).replace);
+        assert_eq!(misplaced(&apply_cmd(&["--target", "k8s", "--build"])), Some(("--build", "compose")));
+        assert_eq!(misplaced(&apply_cmd(&["--target", "compose", "--build"])), None);
+        assert!(apply_cmd(&["--build"]).build);
     }
 }

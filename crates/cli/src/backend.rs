@@ -23,6 +23,7 @@ pub struct Extra {
     pub force_recreate: bool,
     pub force_conflicts: bool,
     pub renew_anon_volumes: bool,
+    pub build: bool,
     pub replace: bool,
     pub adopt: bool,
 }
@@ -57,6 +58,7 @@ pub async fn connect<'a>(
             let opts = EngineOptions {
                 force_recreate: extra.force_recreate,
                 renew_anon_volumes: extra.renew_anon_volumes,
+                build: extra.build,
                 context: cmd.context.clone(),
             };
             let engine = Engine::connect(t, env, opts, timeout).await.map_err(|e| CliError::Failed(e.to_string()))?;

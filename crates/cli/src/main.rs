@@ -110,8 +110,8 @@ fn load_with_env(source: &Source) -> Result<(Topology, Env), CliError> {
 }
 
 /// Rejects options the chosen target does not take.
-fn check(cmd: &TargetCmd, k8s: K8sFlags, renew_anon_volumes: bool) -> Result<(), CliError> {
-    match cmd.misplaced(k8s, renew_anon_volumes) {
+fn check(cmd: &TargetCmd, k8s: K8sFlags, compose: args::ComposeFlags) -> Result<(), CliError> {
+    match cmd.misplaced(k8s, compose) {
         Some((flag, target)) => Err(CliError::Usage(format!(
             "{flag} is an option of the {target} target only; drop it, or use --target {target}"
         ))),
@@ -184,7 +184,7 @@ fn render(cmd: &RenderCmd) -> Result<ExitStatus, CliError> {
 fn apply(cmd: &ApplyCmd) -> Result<ExitStatus, CliError> {
     let c = &cmd.common;
     let k8s = K8sFlags { force_conflicts: cmd.force_conflicts, replace: cmd.replace, adopt: cmd.adopt };
-    check(c, k8s, cmd.renew_anon_volumes)?;
+    check(c, k8s, args::ComposeFlags { renew_anon_volumes: cmd.renew_anon_volumes, build: cmd.build })?;
     let (t, env) = load_with_env(&c.source)?;
     // Unknown services and missing variables fail here, before any platform is touched.
     let sel = Selection::with_dependencies(&t, &env, &c.services)?;
@@ -198,6 +198,7 @@ fn apply(cmd: &ApplyCmd) -> Result<ExitStatus, CliError> {
         force_recreate: cmd.force_recreate,
         force_conflicts: cmd.force_conflicts,
         renew_anon_volumes: cmd.renew_anon_volumes,
+        build: cmd.build,
         replace: cmd.replace,
         adopt: cmd.adopt,
     };
@@ -241,7 +242,7 @@ fn dry_run(
 }
 
 fn diff(c: &TargetCmd) -> Result<ExitStatus, CliError> {
-    check(c, K8sFlags::default(), false)?;
+    check(c, K8sFlags::default(), args::ComposeFlags::default())?;
     let (t, env) = load_with_env(&c.source)?;
     let sel = Selection::with_dependencies(&t, &env, &c.services)?;
     let timeout = c.timeout.unwrap_or(Duration::from_secs(30));
@@ -255,7 +256,7 @@ fn diff(c: &TargetCmd) -> Result<ExitStatus, CliError> {
 }
 
 fn status(c: &TargetCmd) -> Result<ExitStatus, CliError> {
-    check(c, K8sFlags::default(), false)?;
+    check(c, K8sFlags::default(), args::ComposeFlags::default())?;
     let (t, env) = load_with_env(&c.source)?;
     let sel = Selection::exactly(&t, &c.services)?;
     let timeout = c.timeout.unwrap_or(Duration::from_secs(30));
@@ -304,7 +305,7 @@ fn graph(cmd: &GraphCmd) -> Result<ExitStatus, CliError> {
 
 fn destroy(cmd: &DestroyCmd) -> Result<ExitStatus, CliError> {
     let c = &cmd.common;
-    check(c, K8sFlags::default(), false)?;
+    check(c, K8sFlags::default(), args::ComposeFlags::default())?;
     let (t, env) = load_with_env(&c.source)?;
     let sel = Selection::exactly(&t, &c.services)?;
     let timeout = c.timeout.unwrap_or(Duration::from_secs(60));

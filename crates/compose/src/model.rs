@@ -23,6 +23,8 @@ pub struct ComposeFile {
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ComposeService {
+    /// Empty for a built image without `image:` (Compose names it `PROJECT-SERVICE`).
+    #[serde(skip_serializing_if = "String::is_empty", default)]
     pub image: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub build: Option<ComposeBuild>,
@@ -67,6 +69,8 @@ pub struct ComposeBuild {
     pub dockerfile: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
+    #[serde(skip_serializing_if = "IndexMap::is_empty", default)]
+    pub args: IndexMap<String, Option<String>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -65,12 +65,9 @@ pub fn render(t: &Topology) -> Rendered {
 
 fn service(s: &Service) -> ComposeService {
     ComposeService {
-        image: raw(&s.image),
-        build: s.build.as_ref().map(|b| ComposeBuild {
-            context: b.context.clone(),
-            dockerfile: b.dockerfile.clone(),
-            target: b.target.clone(),
-        }),
+        // A built image without `image:` keeps Compose's own name for it (`PROJECT-SERVICE`).
+        image: if s.build.as_ref().is_some_and(|b| b.default_image) { String::new() } else { raw(&s.image) },
+        build: s.build.as_ref().map(build),
         container_name: s.container_name.clone(),
         entrypoint: s.entrypoint.as_ref().map(|a| a.iter().map(raw).collect()),
         command: s.command.as_ref().map(|a| a.iter().map(raw).collect()),
@@ -90,6 +87,17 @@ fn service(s: &Service) -> ComposeService {
         deploy: deploy(&s.resources, s.replicas),
         restart: s.restart.map(|r| r.to_compose()),
         container: vocab::container(s),
+    }
+}
+
+/// `build:` as written: arguments keep their `${VAR}` templates; a name without a value stays null
+/// (Compose then takes the variable of that name).
+fn build(b: &deploy_topology::Build) -> ComposeBuild {
+    ComposeBuild {
+        context: b.context.clone(),
+        dockerfile: b.dockerfile.clone(),
+        target: b.target.clone(),
+        args: b.args.iter().map(|(k, v)| (k.clone(), v.as_ref().map(raw))).collect(),
     }
 }
 

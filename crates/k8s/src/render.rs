@@ -947,11 +947,8 @@ impl Renderer<'_> {
                 "service `{name}`: `restart: {r}` has no Kubernetes equivalent for a long-running service; StatefulSet and Deployment pods always restart (a service that runs to completion, one a dependent waits for with `service_completed_successfully`, becomes a Job)"
             ));
         }
-        if s.build.is_some() {
-            self.warn(format!(
-                "service `{name}`: `build` is ignored on Kubernetes; push image `{}` to a registry the cluster can pull from",
-                deploy_report::mask(&s.image.raw, s.image.secret)
-            ));
+        if let Some(b) = &s.build {
+            self.warn(build_note(name, b, &s.image));
         }
         for p in &s.ports {
             let host = p.host.unwrap_or(p.container);
@@ -962,6 +959,22 @@ impl Renderer<'_> {
                 p.container
             ));
         }
+    }
+}
+
+/// A `build:` service on Kubernetes: nothing builds or pushes there (and no
+/// registry is known), so the cluster pulls the image by its name.
+fn build_note(name: &str, b: &topo::Build, image: &topo::Value) -> String {
+    let image = deploy_report::mask(&image.raw, image.secret);
+    let context = b.context_or_default();
+    if b.default_image {
+        format!(
+            "service `{name}` has `build` and no `image`: Kubernetes does not build, and `{image}` exists only in the Docker engine `deploy apply --target compose` built it in; build and push it to a registry the cluster pulls from, then set `image:` (`docker build -t REGISTRY/{image}:TAG {context} && docker push REGISTRY/{image}:TAG`; see docs/kubernetes.md)"
+        )
+    } else {
+        format!(
+            "service `{name}`: `build` is not done on Kubernetes; the cluster pulls `{image}`, so push it to a registry the cluster pulls from first (`docker build -t {image} {context} && docker push {image}`; see docs/kubernetes.md)"
+        )
     }
 }
 

@@ -69,6 +69,10 @@ pub enum Phase {
     Pulling {
         progress: Option<String>,
     },
+    /// Building its image; `progress` is the builder's last line (the step, or its output).
+    Building {
+        progress: Option<String>,
+    },
     Creating,
     Starting,
     /// Probing readiness; `attempt` counts probes so far.
@@ -102,6 +106,8 @@ impl Phase {
             Phase::Pending => "pending (waiting for dependencies)".into(),
             Phase::Pulling { progress: None } => "pulling image".into(),
             Phase::Pulling { progress: Some(p) } => format!("pulling image: {p}"),
+            Phase::Building { progress: None } => "building image".into(),
+            Phase::Building { progress: Some(p) } => format!("building image: {p}"),
             Phase::Creating => "creating".into(),
             Phase::Starting => "starting".into(),
             Phase::Probing { attempt, last: None } => format!("probing (attempt {attempt})"),

@@ -66,7 +66,7 @@ impl Masker {
     pub fn phase(&self, p: &Phase) -> Phase {
         let mut p = p.clone();
         match &mut p {
-            Phase::Pulling { progress } => self.opt(progress),
+            Phase::Pulling { progress } | Phase::Building { progress } => self.opt(progress),
             Phase::Probing { last, .. } => self.opt(last),
             Phase::Waiting { reason } | Phase::Failed { reason } => self.one(reason),
             _ => {}

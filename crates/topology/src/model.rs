@@ -190,9 +190,26 @@ impl Service {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Build {
+    /// As written (`None`: `.`), relative to the project directory.
     pub context: Option<String>,
+    /// As written (`None`: `Dockerfile`), relative to the context.
     pub dockerfile: Option<String>,
     pub target: Option<String>,
+    /// Build arguments; `None`: the variable of that name, when set (as Compose).
+    pub args: IndexMap<String, Option<Value>>,
+    /// The service has no `image:`: it is named `PROJECT-SERVICE`, as Compose names it.
+    pub default_image: bool,
+}
+
+impl Build {
+    /// The context directory as written, `.` when not given.
+    pub fn context_or_default(&self) -> &str {
+        self.context.as_deref().unwrap_or(".")
+    }
+    /// The Dockerfile as written, `Dockerfile` when not given.
+    pub fn dockerfile_or_default(&self) -> &str {
+        self.dockerfile.as_deref().unwrap_or("Dockerfile")
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -579,6 +596,7 @@ impl Service {
     /// Every interpolated value of the service.
     pub fn values(&self) -> Vec<&Value> {
         let mut out = vec![&self.image];
+        out.extend(self.build.iter().flat_map(|b| b.args.values().flatten()));
         out.extend(self.command.iter().flatten());
         out.extend(self.entrypoint.iter().flatten());
         out.extend(self.environment.values());

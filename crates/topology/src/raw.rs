@@ -244,12 +244,96 @@ pub struct RawService {
     pub checks: Option<Vec<L<crate::checks::RawCheck>>>,
 }
 
-#[derive(Deserialize, JsonSchema, Default, Debug, Clone)]
-#[serde(deny_unknown_fields)]
+/// How Compose builds the image: a context directory (`build: ./dir`), or a
+/// map of `context`, `dockerfile`, `target` and `args`.
+#[derive(Default, Debug, Clone)]
 pub struct RawBuild {
     pub context: Option<L<String>>,
     pub dockerfile: Option<L<String>>,
     pub target: Option<L<String>>,
+    pub args: Option<RawBuildArgs>,
+}
+
+/// The long form of `build:`.
+#[derive(Deserialize, JsonSchema, Default, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawBuildLong {
+    /// Directory sent to the engine, relative to the topology file (default `.`).
+    pub context: Option<L<String>>,
+    /// Dockerfile, relative to the context (default `Dockerfile`).
+    pub dockerfile: Option<L<String>>,
+    /// Stage of a multi-stage Dockerfile to build.
+    pub target: Option<L<String>>,
+    /// Build arguments (`ARG`): a map, or a list of `NAME=value`; `${VAR}` interpolation allowed.
+    /// A name without a value takes the variable of that name, when set.
+    pub args: Option<RawBuildArgs>,
+}
+
+/// `build:` in either form, for the JSON Schema.
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+#[serde(untagged)]
+enum RawBuildForm {
+    /// The build context directory.
+    Context(String),
+    Long(RawBuildLong),
+}
+
+impl JsonSchema for RawBuild {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "RawBuild".into()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        RawBuildForm::json_schema(g)
+    }
+}
+
+/// Read by hand rather than as an untagged enum, which would lose positions.
+impl<'de> Deserialize<'de> for RawBuild {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawBuild;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a build context directory, or a map with context, dockerfile, target and args")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<RawBuild, E> {
+                Ok(RawBuild { context: Some(Located { value: s.to_string(), loc: None }), ..Default::default() })
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, a: A) -> Result<RawBuild, A::Error> {
+                let l = RawBuildLong::deserialize(serde::de::value::MapAccessDeserializer::new(a))?;
+                Ok(RawBuild { context: l.context, dockerfile: l.dockerfile, target: l.target, args: l.args })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Build arguments: a map of name to value (a value may be empty or null), or a list of `NAME[=value]`.
+#[derive(JsonSchema, Debug, Clone)]
+#[serde(untagged)]
+pub enum RawBuildArgs {
+    Map(IndexMap<L<String>, L<Option<Scalar>>>),
+    List(Vec<L<String>>),
+}
+
+impl RawBuildArgs {
+    /// The list form as a map: `NAME=value` has a value, `NAME` alone none.
+    pub fn into_map(self) -> IndexMap<L<String>, L<Option<Scalar>>> {
+        match self {
+            RawBuildArgs::Map(m) => m,
+            RawBuildArgs::List(l) => l
+                .into_iter()
+                .map(|item| {
+                    let (k, v) = match item.value.split_once('=') {
+                        Some((k, v)) => (k.to_string(), Some(Scalar::String(v.to_string()))),
+                        None => (item.value.clone(), None),
+                    };
+                    (Located { value: k, loc: item.loc.clone() }, Located { value: v, loc: item.loc })
+                })
+                .collect(),
+        }
+    }
 }
 
 #[derive(Deserialize, JsonSchema, Debug, Clone)]
@@ -537,6 +621,16 @@ impl RawDepends {
 impl Overlay for RawBuild {
     fn overlay(&mut self, o: Self) {
         replace!(self, o; context, dockerfile, target);
+        // As in Compose, build arguments merge by name.
+        match (&mut self.args, o.args) {
+            (Some(a), Some(b)) => {
+                let mut merged = a.clone().into_map();
+                merged.extend(b.into_map());
+                *a = RawBuildArgs::Map(merged);
+            }
+            (a @ None, b @ Some(_)) => *a = b,
+            _ => {}
+        }
     }
 }
 impl Overlay for RawHealth {
@@ -607,6 +701,7 @@ macro_rules! seq_or_map {
 }
 
 seq_or_map!(RawEnv, L<String>, L<Option<RawEnvValue>>, "a map of NAME: value, or a list of NAME=value");
+seq_or_map!(RawBuildArgs, L<String>, L<Option<Scalar>>, "a map of NAME: value, or a list of NAME=value");
 seq_or_map!(
     RawDepends,
     L<String>,

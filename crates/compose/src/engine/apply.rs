@@ -15,6 +15,7 @@ use deploy_orchestrator::{Converged, Done, Failure, Next, NotPrepared, Selection
 use deploy_report::{Action, Phase, Progress};
 use deploy_topology::Topology;
 
+use super::build;
 use super::docker::{self as d, describe};
 use super::plan::{self, PlannedService};
 use super::{Engine, EngineError, atomic, compare, files, images, labels, objects};
@@ -27,16 +28,20 @@ fn not_prepared(e: EngineError) -> NotPrepared {
     NotPrepared { message: e.to_string(), services: Vec::new() }
 }
 
-/// Plans the selection, makes sure every image is there, then the networks and
-/// volumes it uses. Requests: one inspect per image (a pull when missing), one
-/// per network and volume (a create when missing).
+/// Plans the selection, makes sure every image is there (built when a service
+/// builds it and it is missing, or with `--build`), then the networks and
+/// volumes it uses. Requests: one inspect per image (a pull or a build when
+/// missing), one per network and volume (a create when missing). A failed
+/// build is kept for `converge` to fail its services with.
 pub(super) async fn prepare(
     e: &Engine<'_>,
     sel: &Selection,
     progress: &dyn Progress,
 ) -> Result<Vec<String>, NotPrepared> {
-    let plans = plan::plan(e.t, e.env, sel.services()).map_err(not_prepared)?;
-    let (found, failures) = images::ensure_images(&e.docker, &plans, progress).await;
+    let mut plans = plan::plan(e.t, e.env, sel.services()).map_err(not_prepared)?;
+    let jobs = build::jobs(e.t, e.env, &plans).map_err(not_prepared)?;
+    let images = images::ensure_images(&e.docker, &plans, &jobs, e.opts.build, progress).await;
+    let failures = images.unavailable;
     if !failures.is_empty() {
         let services =
             plans.iter().filter_map(|p| failures.get(&p.spec.image).map(|r| (p.service.clone(), r.clone()))).collect();
@@ -44,6 +49,9 @@ pub(super) async fn prepare(
         errs.sort();
         errs.dedup();
         return Err(NotPrepared { message: format!("nothing was changed: {}", errs.join("; ")), services });
+    }
+    for p in &mut plans {
+        build::bind(e.t, p, images.found.get(&p.spec.image));
     }
     ensure_networks(&e.docker, e.t, &plans).await.map_err(not_prepared)?;
     ensure_volumes(&e.docker, e.t, &plans).await.map_err(not_prepared)?;
@@ -59,7 +67,8 @@ pub(super) async fn prepare(
     let warnings: Vec<String> = plans.iter().flat_map(|p| p.warnings.iter().cloned()).collect();
     // A second prepare on the same engine keeps the first plans (never happens in one command).
     let _ = e.plans.set(plans.into_iter().map(|p| (p.service.clone(), p)).collect());
-    let _ = e.images.set(found);
+    let _ = e.images.set(images.found);
+    let _ = e.build_failed.set(images.build_failed);
     Ok(warnings)
 }
 
@@ -71,6 +80,9 @@ pub(super) async fn converge(
     p: &PlannedService,
     step: &Step<'_>,
 ) -> Result<Converged<String>, Failure> {
+    if let Some(f) = e.build_failed.get().and_then(|m| m.get(&p.service)) {
+        return Err(f.clone());
+    }
     let image = e.images.get().and_then(|m| m.get(&p.spec.image));
     let image_id = image.and_then(|i| i.id.as_deref());
     let Some(found) = existing(e, p).await.map_err(Failure::new)? else {
@@ -225,7 +237,8 @@ async fn unchanged(
 /// create is then off the path from one dependency to the next. A create that
 /// fails here is retried, and reported, by `converge`.
 pub(super) async fn stage(e: &Engine<'_>, p: &PlannedService) {
-    if e.listed.get().is_some_and(|m| m.contains_key(&p.service)) {
+    let build_failed = e.build_failed.get().is_some_and(|m| m.contains_key(&p.service));
+    if build_failed || e.listed.get().is_some_and(|m| m.contains_key(&p.service)) {
         return;
     }
     let image_id = e.images.get().and_then(|m| m.get(&p.spec.image)).and_then(|i| i.id.clone());

@@ -1,5 +1,7 @@
-//! Images: inspect every image the plan uses, pull those that are missing.
-//! An image that cannot be had stops the apply before anything is created.
+//! Images: inspect every image the plan uses, pull those that are missing,
+//! build those a service builds ([`super::build`]). An image that cannot be
+//! pulled stops the apply before anything is created; a failed build fails
+//! the services that use the image.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -7,10 +9,12 @@ use std::time::Duration;
 use bollard::Docker;
 use bollard::models::ImageInspect;
 use bollard::query_parameters::CreateImageOptionsBuilder;
+use deploy_orchestrator::Failure;
 use deploy_report::{Phase, Progress};
 use futures::StreamExt;
 use tokio::time::Instant;
 
+use super::build::{self, Job};
 use super::docker::{self as d, describe};
 use super::plan::PlannedService;
 use super::pull::{self, Pull};
@@ -30,36 +34,63 @@ fn pull_ref(image: &str) -> (String, String) {
     }
 }
 
-/// Inspects every image the plan uses, pulling those that are missing.
-/// Returns the images found and, per image reference, why it could not be had.
+/// What became of the images of a plan.
+#[derive(Default)]
+pub(super) struct Images {
+    /// By image reference.
+    pub found: HashMap<String, ImageInspect>,
+    /// Per image reference, why it could not be pulled (the apply stops).
+    pub unavailable: HashMap<String, String>,
+    /// Per service, why the image it uses could not be built (that service fails).
+    pub build_failed: HashMap<String, Failure>,
+}
+
+/// Why an image is not there.
+enum Missing {
+    /// Neither local nor pullable.
+    Unavailable(String),
+    NotBuilt(Failure),
+}
+
+/// Inspects every image the plan uses: pulls those that are missing, builds
+/// those `jobs` build when missing (every one of them when `force_build`).
 pub(super) async fn ensure_images(
     docker: &Docker,
     plans: &[PlannedService],
+    jobs: &[Job],
+    force_build: bool,
     progress: &dyn Progress,
-) -> (HashMap<String, ImageInspect>, HashMap<String, String>) {
+) -> Images {
     let mut refs: Vec<&str> = plans.iter().map(|p| p.spec.image.as_str()).collect();
     refs.sort();
     refs.dedup();
     let results = futures::future::join_all(refs.iter().map(|image| async move {
         let users: Vec<&str> = plans.iter().filter(|p| p.spec.image == *image).map(|p| p.service.as_str()).collect();
         let policy = pull::of(&plans.iter().filter(|p| p.spec.image == *image).collect::<Vec<_>>());
-        let r = ensure_image(docker, image, &users, &policy, progress).await;
-        (image.to_string(), r)
+        let r = match jobs.iter().find(|j| j.image == *image) {
+            Some(job) => {
+                build::ensure(docker, job, force_build || policy.build, progress).await.map_err(Missing::NotBuilt)
+            }
+            None => ensure_image(docker, image, &users, &policy, progress).await.map_err(Missing::Unavailable),
+        };
+        (image.to_string(), users, r)
     }))
     .await;
-    let mut ok = HashMap::new();
-    let mut failed = HashMap::new();
-    for (image, r) in results {
+    let mut out = Images::default();
+    for (image, users, r) in results {
         match r {
             Ok(i) => {
-                ok.insert(image, i);
+                out.found.insert(image, i);
             }
-            Err(e) => {
-                failed.insert(image, e);
+            Err(Missing::Unavailable(reason)) => {
+                out.unavailable.insert(image, reason);
+            }
+            Err(Missing::NotBuilt(failure)) => {
+                out.build_failed.extend(users.iter().map(|u| (u.to_string(), failure.clone())));
             }
         }
     }
-    (ok, failed)
+    out
 }
 
 async fn ensure_image(

@@ -17,6 +17,7 @@
 
 mod apply;
 mod atomic;
+mod build;
 mod compare;
 pub mod connect;
 mod docker;
@@ -73,6 +74,8 @@ pub struct EngineOptions {
     /// On a recreate, give the new container fresh anonymous volumes instead
     /// of the old one's (`docker compose up -V`).
     pub renew_anon_volumes: bool,
+    /// Build the image of every service with `build:`, not only the missing ones (`docker compose up --build`).
+    pub build: bool,
     /// `--context`: the docker CLI context naming the engine (else
     /// `DOCKER_HOST`, `DOCKER_CONTEXT`, the CLI's current context, the socket).
     pub context: Option<String>,
@@ -95,6 +98,8 @@ pub struct Engine<'a> {
     listed: OnceLock<HashMap<String, Vec<bollard::models::ContainerSummary>>>,
     /// Containers `prepare` created (not started) for services that had none.
     precreated: std::sync::Mutex<HashMap<String, String>>,
+    /// Filled by `prepare`: the services whose image could not be built, and why.
+    build_failed: OnceLock<HashMap<String, Failure>>,
     /// `apply --atomic`: the services checkpointed, the previous containers kept.
     atomic: atomic::State,
 }
@@ -123,6 +128,7 @@ impl<'a> Engine<'a> {
             images: OnceLock::new(),
             listed: OnceLock::new(),
             precreated: Default::default(),
+            build_failed: OnceLock::new(),
             atomic: Default::default(),
         })
     }

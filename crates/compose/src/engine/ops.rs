@@ -80,7 +80,10 @@ pub async fn diff(e: &Engine<'_>, sel: &Selection) -> Result<DiffReport, EngineE
             images.insert(p.spec.image.clone(), i);
         }
         let image = images.get(&p.spec.image).and_then(Option::as_ref);
-        objects.push(container_diff(e, p, image).await?);
+        // As apply plans it: a built image's ID is part of its service's config hash.
+        let mut p = p.clone();
+        super::build::bind(e.t, &mut p, image);
+        objects.push(container_diff(e, &p, image).await?);
     }
     if !sel.is_partial() {
         for (name, svc) in strays(e).await.map_err(|r| EngineError::Docker { what: "listing".into(), reason: r })? {
@@ -138,7 +141,9 @@ async fn container_diff(
             let live = compare::live_spec(&c);
             let mut fields = compare::compare(p, &live, image);
             if image.is_none() {
-                let note = format!("{} (not present locally: apply will pull it)", p.spec.image);
+                let builds = e.t.services.get(&p.service).is_some_and(|s| s.build.is_some());
+                let how = if builds { "build" } else { "pull" };
+                let note = format!("{} (not present locally: apply will {how} it)", p.spec.image);
                 fields.push(FieldChange::new("image.present", None, Some(&note), false));
             }
             if fields.is_empty()

@@ -78,6 +78,8 @@ fn service_field(service: &str, field: &str) -> String {
 struct Ctx {
     errors: Errors,
     secret_vars: Vec<String>,
+    /// The project name (Compose names a built image `PROJECT-SERVICE`).
+    project: String,
 }
 
 impl Ctx {
@@ -108,7 +110,7 @@ pub(crate) fn build(
     let (variables, secret_vars) = normalise::variables(&raw);
     let volumes = normalise::volumes(&raw, &name);
     let networks = normalise::networks(&raw, &name);
-    let mut cx = Ctx { errors: Errors::default(), secret_vars };
+    let mut cx = Ctx { errors: Errors::default(), secret_vars, project: name.clone() };
     // 2. top-level sections
     project::check(&mut cx, &raw);
     // 3. services, field group by field group (with the checks across services)

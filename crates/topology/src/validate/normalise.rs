@@ -90,6 +90,9 @@ fn collect_vars(s: &raw::RawService, out: &mut Vec<String>) {
         Some(raw::RawEnv::List(l)) => l.iter().for_each(|item| add(item.value.split_once('=').map_or("", |(_, v)| v))),
         None => {}
     }
+    if let Some(args) = s.build.as_ref().and_then(|b| b.args.clone()) {
+        args.into_map().values().filter_map(|v| v.value.clone()).for_each(|v| add(&v.into_string()));
+    }
     for c in [&s.command, &s.entrypoint].into_iter().flatten() {
         match &c.value {
             StringOrList::String(t) => add(t),

@@ -41,11 +41,7 @@ fn service(cx: &mut Ctx, scope: &mut Scope<'_>, key: &Located<String>, s: &RawSe
     Service {
         name: sname.to_string(),
         image,
-        build: s.build.as_ref().map(|b| Build {
-            context: b.context.as_ref().map(|x| x.value.clone()),
-            dockerfile: b.dockerfile.as_ref().map(|x| x.value.clone()),
-            target: b.target.as_ref().map(|x| x.value.clone()),
-        }),
+        build: s.build.as_ref().map(|b| build(cx, sname, s.image.is_none(), b)),
         container_name: s.container_name.as_ref().map(|c| c.value.clone()),
         command,
         entrypoint,
@@ -111,19 +107,43 @@ fn check_name(cx: &mut Ctx, key: &Located<String>) {
     }
 }
 
+/// The image; with `build:` and no `image:`, Compose's name for the built image, `PROJECT-SERVICE`.
 fn image(cx: &mut Ctx, key: &Located<String>, s: &RawService) -> Value {
     let field = service_field(&key.value, "image");
-    match &s.image {
-        Some(i) => cx.value(i.value.clone(), i.loc(), field, false),
-        None => {
+    match (&s.image, &s.build) {
+        (Some(i), _) => cx.value(i.value.clone(), i.loc(), field, false),
+        (None, Some(_)) => Value { field, ..Value::literal(format!("{}-{}", cx.project, key.value)) },
+        (None, None) => {
             cx.err(
-                Diagnostic::new(format!("service `{}` has no image", key.value)).at(key.loc()).field(field).help(
-                    "add `image: NAME[:TAG]` (a `build:` section alone is not enough: Kubernetes needs an image)",
-                ),
+                Diagnostic::new(format!("service `{}` has no image", key.value))
+                    .at(key.loc())
+                    .field(field)
+                    .help("add `image: NAME[:TAG]`, or a `build:` section to build it from a Dockerfile"),
             );
             Value::literal("")
         }
     }
+}
+
+/// `build:`: its arguments are templates, secret when their name or a variable they use is.
+fn build(cx: &mut Ctx, sname: &str, default_image: bool, b: &raw::RawBuild) -> Build {
+    let mut args = IndexMap::new();
+    for (k, v) in b.args.clone().map(raw::RawBuildArgs::into_map).unwrap_or_default() {
+        let field = service_field(sname, &format!("build.args.{}", k.value));
+        if k.value.is_empty() || k.value.contains(char::is_whitespace) {
+            cx.err(
+                Diagnostic::new(format!("`{}` is not a valid build argument name", k.value))
+                    .at(k.loc())
+                    .field(field.clone())
+                    .help("write `NAME=value` (list) or `NAME: value` (map), as the Dockerfile's `ARG NAME`"),
+            );
+        }
+        let secret = crate::is_secret_name(&k.value);
+        let value = v.value.map(|x| cx.value(x.into_string(), v.loc.as_ref().or(k.loc()), field, secret));
+        args.insert(k.value.clone(), value);
+    }
+    let text = |x: &Option<Located<String>>| x.as_ref().map(|x| x.value.clone());
+    Build { context: text(&b.context), dockerfile: text(&b.dockerfile), target: text(&b.target), args, default_image }
 }
 
 fn check_container_name(cx: &mut Ctx, sname: &str, s: &RawService) {
