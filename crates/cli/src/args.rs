@@ -36,7 +36,6 @@ pub enum ProgressMode {
     Quiet,
 }
 
-
 const EXIT_CODES: &str = "Exit codes: 0 success (diff: no changes; status: all ready), 1 error, 2 diff found changes, \
                           3 status: a service is not ready, 4 status: a service is missing, \
                           64 usage error (bad flags or arguments), 130 interrupted.";
@@ -61,6 +60,8 @@ pub enum Command {
     Validate(ValidateCmd),
     /// Print the JSON Schema of topology and profile files.
     Schema,
+    /// Turn Compose files into a topology (and profiles), checked by rendering it back.
+    Import(crate::import::ImportCmd),
     /// Print a shell completion script (`source <(deploy completions bash)`).
     Completions {
         #[arg(value_enum)]
@@ -68,8 +69,6 @@ pub enum Command {
     },
     /// Print the manual page (roff; `deploy man | man -l -`).
     Man,
-    /// Turn Compose files into a topology (and profiles), checked by rendering it back.
-    Import(crate::import::ImportCmd),
 }
 
 #[derive(Args, Debug)]
@@ -181,12 +180,12 @@ pub struct ApplyCmd {
     /// Compose only: on a recreate, fresh anonymous volumes instead of the old container's (as `docker compose up -V`).
     #[arg(short = 'V', long)]
     pub renew_anon_volumes: bool,
-    /// Compose only: build the image of every service with `build:`, not only missing ones (as `docker compose up --build`).
-    #[arg(long)]
-    pub build: bool,
     /// Once every service is ready, run the checks the topology declares (as `deploy verify`); exit 1 when one fails.
     #[arg(long)]
     pub verify: bool,
+    /// Compose only: build the image of every service with `build:`, not only missing ones (as `docker compose up --build`).
+    #[arg(long)]
+    pub build: bool,
     /// Show what apply would do and change nothing (Kubernetes: a server-side dry run).
     #[arg(long)]
     pub dry_run: bool,

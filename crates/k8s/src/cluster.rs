@@ -252,6 +252,12 @@ impl Backend for Cluster<'_> {
     async fn diff(&self, sel: &Selection) -> Result<DiffReport, String> {
         ops::diff(&self.client, &self.t, self.env, sel).await.map_err(|e| self.error(e))
     }
+    async fn exec(&self, service: &str, command: &[String]) -> Result<deploy_orchestrator::Exec, String> {
+        crate::verify::exec(self, service, command).await
+    }
+    async fn restart(&self, service: &str, step: &Step<'_>) -> Result<Vec<String>, Failure> {
+        crate::verify::restart(self, service, step).await
+    }
     async fn checkpoint(&self, service: &str) -> Result<crate::atomic::Checkpoint, String> {
         Ok(crate::atomic::checkpoint(&self.atomic, service))
     }
@@ -268,12 +274,6 @@ impl Backend for Cluster<'_> {
     }
     async fn dry_run(&self, sel: &Selection) -> Result<DiffReport, String> {
         ops::dry_run(&self.client, &self.t, self.env, sel).await.map_err(|e| self.error(e))
-    }
-    async fn exec(&self, service: &str, command: &[String]) -> Result<deploy_orchestrator::Exec, String> {
-        crate::verify::exec(self, service, command).await
-    }
-    async fn restart(&self, service: &str, step: &Step<'_>) -> Result<Vec<String>, Failure> {
-        crate::verify::restart(self, service, step).await
     }
 }
 
@@ -299,8 +299,16 @@ impl Cluster<'_> {
     async fn prepare_objects(&self, sel: &Selection, progress: &dyn Progress) -> Result<Vec<String>, NotPrepared> {
         let fail = |message: String, services: Vec<(String, String)>| NotPrepared { message, services };
         let plan = render_for_apply(&self.t, self.env, sel.services()).map_err(|e| fail(e.render(), Vec::new()))?;
-        let kinds =
-            ["Secret", "ConfigMap", "Service", "StatefulSet", "Deployment", "Job", "NetworkPolicy", "PersistentVolumeClaim"];
+        let kinds = [
+            "Secret",
+            "ConfigMap",
+            "Service",
+            "StatefulSet",
+            "Deployment",
+            "Job",
+            "NetworkPolicy",
+            "PersistentVolumeClaim",
+        ];
         let before = ops::list_managed(&self.client, self.ns(), &self.t.name, None, &kinds)
             .await
             .map_err(|e| fail(self.describe(&e), Vec::new()))?;
@@ -625,6 +633,7 @@ impl Cluster<'_> {
         }
         scan!(k8s_openapi::api::core::v1::Service, "Service");
         scan!(k8s_openapi::api::core::v1::Secret, "Secret");
+        scan!(k8s_openapi::api::core::v1::ConfigMap, "ConfigMap");
         scan!(k8s_openapi::api::core::v1::PersistentVolumeClaim, "PersistentVolumeClaim");
         scan!(k8s_openapi::api::core::v1::Pod, "Pod");
         scan!(StatefulSet, "StatefulSet");
@@ -639,4 +648,3 @@ impl Cluster<'_> {
 fn ours_by_owner(m: &kube::api::ObjectMeta) -> bool {
     m.owner_references.as_ref().is_some_and(|o| !o.is_empty())
 }
-        scan!(k8s_openapi::api::core::v1::ConfigMap, "ConfigMap");

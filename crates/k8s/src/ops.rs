@@ -251,9 +251,6 @@ pub fn field_changes(kind: &str, live: &Json, planned: &Json) -> Vec<FieldChange
 /// the live object, plus objects with this project's labels that the topology no longer has.
 /// Requests: one GET of the namespace, one LIST per managed kind, one dry-run PATCH per existing object.
 pub async fn diff(client: &Client, t: &Topology, env: &Env, sel: &Selection) -> Result<DiffReport, Error> {
-    let selected = sel.services();
-    let plan = render_for_apply(t, env, selected)?;
-    let ns = t.namespace.as_str();
     diff_with(client, t, env, sel, false).await
 }
 
@@ -274,6 +271,9 @@ async fn diff_with(
     sel: &Selection,
     check_creates: bool,
 ) -> Result<DiffReport, Error> {
+    let selected = sel.services();
+    let plan = render_for_apply(t, env, selected)?;
+    let ns = t.namespace.as_str();
     let live_ns = Api::<Namespace>::all(client.clone()).get_opt(ns).await?;
     let live: Vec<Object> =
         if live_ns.is_some() { list_managed(client, ns, &t.name, None, MANAGED_KINDS).await? } else { Vec::new() };
@@ -286,15 +286,15 @@ async fn diff_with(
             _ => live_by_id.get(&o.id()).map(|l| l.to_json()),
         };
         let (change, fields) = match current {
-            None => (Change::Create, Vec::new()),
-            // An existing namespace is never changed (apply leaves it as it is).
-            Some(_) if matches!(o, Object::Namespace(_)) => (Change::Unchanged, Vec::new()),
             None if check_creates && (live_ns.is_some() || o.namespace().is_none()) => {
                 patch_object(client, o, &pp)
                     .await
                     .map_err(|e| Error::Other(format!("{}: dry-run apply: {}", o.id(), describe(&e))))?;
                 (Change::Create, Vec::new())
             }
+            None => (Change::Create, Vec::new()),
+            // An existing namespace is never changed (apply leaves it as it is).
+            Some(_) if matches!(o, Object::Namespace(_)) => (Change::Unchanged, Vec::new()),
             Some(cur) => object_changes(client, o, &cur, &pp).await?,
         };
         report.objects.push(ObjectDiff {

@@ -6,8 +6,8 @@
 //! every report and progress event through a [`Masker`] of the secret values.
 
 mod masker;
-mod verify;
 mod style;
+mod verify;
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -15,8 +15,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 pub use masker::{MIN_MASKED_LEN, Masker, Masking};
-pub use verify::{CheckKind, CheckResult, CommandOutput, VerifyReport};
 pub use style::{ago, finished_since, up_since};
+pub use verify::{CheckKind, CheckResult, CommandOutput, VerifyReport};
 
 /// How the process ends, documented in README.md. Commands return it; `main`
 /// turns it into the exit code, once.
@@ -294,8 +294,11 @@ impl ApplyReport {
 pub enum Change {
     /// In the plan, not live.
     Create,
-    /// Both, with field differences.
+    /// Both, with field differences that apply makes in place.
     Update,
+    /// Both, and apply replaces the live object (a container recreated, a
+    /// StatefulSet with immutable changes, a Job re-created).
+    Replace,
     /// Live, with this project's labels, but no longer in the plan.
     Delete,
     Unchanged,
@@ -349,12 +352,19 @@ impl DiffReport {
     pub fn exit_status(&self) -> ExitStatus {
         if self.has_changes() { ExitStatus::Changes } else { ExitStatus::Ok }
     }
-    /// Both, and apply replaces the live object (a container recreated, a
-    /// StatefulSet with immutable changes, a Job re-created).
-    Replace,
     /// Human-readable diff: one block per changed object, one line per field;
     /// multi-line values are shown as a line diff.
     pub fn text(&self) -> String {
+        self.render(false)
+    }
+
+    /// [`Self::text`] with colour (ANSI): additions green, removals red,
+    /// updates yellow, replacements magenta.
+    pub fn styled(&self) -> String {
+        self.render(true)
+    }
+
+    fn render(&self, color: bool) -> String {
         let mut s = String::new();
         for o in self.objects.iter().filter(|o| o.change != Change::Unchanged) {
             let (sign, what, style) = match o.change {
@@ -373,21 +383,12 @@ impl DiffReport {
         let count = |c: Change| self.objects.iter().filter(|o| o.change == c).count();
         if self.has_changes() {
             let _ = writeln!(
-        self.render(false)
-    }
-
-    /// [`Self::text`] with colour (ANSI): additions green, removals red,
-    /// updates yellow, replacements magenta.
-    pub fn styled(&self) -> String {
-        self.render(true)
-    }
-
-    fn render(&self, color: bool) -> String {
                 s,
                 "{}: {} to create, {} to update, {} to replace, {} to remove, {} unchanged",
                 self.project,
                 count(Change::Create),
                 count(Change::Update),
+                count(Change::Replace),
                 count(Change::Delete),
                 count(Change::Unchanged)
             );
@@ -398,60 +399,6 @@ impl DiffReport {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
-pub struct ServiceStatus {
-    pub service: String,
-    /// Container name, or `StatefulSet/redis`.
-    pub object: Option<String>,
-    /// `running`, `exited`, `missing`, `3/3 ready`...
-    pub state: String,
-    pub ready: bool,
-    /// Docker health status or pod readiness summary.
-    pub health: Option<String>,
-    /// Published ports like `127.0.0.1:6379->6379/tcp`.
-    pub ports: Vec<String>,
-    /// Per-replica detail (pods and their states).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub detail: Vec<String>,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct StatusReport {
-    pub target: String,
-    pub project: String,
-    pub services: Vec<ServiceStatus>,
-}
-
-impl StatusReport {
-    pub fn all_ready(&self) -> bool {
-        self.services.iter().all(|s| s.ready)
-    }
-    pub fn text(&self) -> String {
-        let mut s = String::new();
-        let _ = writeln!(s, "{:<16} {:<34} {:<14} {:<12} PORTS", "SERVICE", "OBJECT", "STATE", "HEALTH");
-        for x in &self.services {
-            let _ = writeln!(
-                s,
-                "{:<16} {:<34} {:<14} {:<12} {}",
-                x.service,
-                x.object.as_deref().unwrap_or("-"),
-                style::paint(&format!("{:<14}", x.state), st, color),
-                x.health.as_deref().unwrap_or("-"),
-                x.ports.join(", ")
-            );
-            for d in &x.detail {
-                let _ = writeln!(s, "    {d}");
-                count(Change::Replace),
-            }
-        }
-        s
-    }
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct DestroyReport {
-    pub target: String,
-    pub project: String,
 /// One field of a changed object: `~ path: live -> planned`, `+ path: value`,
 /// `- path: value`, or a line diff of a multi-line value.
 fn field_lines(s: &mut String, f: &FieldChange, color: bool) {
@@ -490,6 +437,84 @@ fn field_lines(s: &mut String, f: &FieldChange, color: bool) {
     }
 }
 
+#[derive(Clone, Debug, Serialize)]
+pub struct ServiceStatus {
+    pub service: String,
+    /// Container name, or `StatefulSet/redis`.
+    pub object: Option<String>,
+    /// `running`, `exited`, `missing`, `3/3 ready`...
+    pub state: String,
+    pub ready: bool,
+    /// Docker health status or pod readiness summary.
+    pub health: Option<String>,
+    /// Published ports like `127.0.0.1:6379->6379/tcp`.
+    pub ports: Vec<String>,
+    /// Per-replica detail (pods and their states).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub detail: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct StatusReport {
+    pub target: String,
+    pub project: String,
+    pub services: Vec<ServiceStatus>,
+}
+
+impl StatusReport {
+    pub fn all_ready(&self) -> bool {
+        self.services.iter().all(|s| s.ready)
+    }
+    /// How the process ends: [`ExitStatus::Ok`] when every selected service
+    /// is there and ready (a completed one-shot counts), [`ExitStatus::Missing`]
+    /// when one has nothing on the platform, else [`ExitStatus::NotReady`].
+    pub fn exit_status(&self) -> ExitStatus {
+        if self.services.iter().any(|s| s.object.is_none()) {
+            ExitStatus::Missing
+        } else if self.all_ready() {
+            ExitStatus::Ok
+        } else {
+            ExitStatus::NotReady
+        }
+    }
+    pub fn text(&self) -> String {
+        self.render(false)
+    }
+    /// [`Self::text`] with colour (ANSI): ready green, not ready red, missing yellow.
+    pub fn styled(&self) -> String {
+        self.render(true)
+    }
+    fn render(&self, color: bool) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "{:<16} {:<34} {:<14} {:<12} PORTS", "SERVICE", "OBJECT", "STATE", "HEALTH");
+        for x in &self.services {
+            let st = match (x.object.is_some(), x.ready) {
+                (false, _) => style::UPDATE,
+                (true, true) => style::ADD,
+                (true, false) => style::REMOVE,
+            };
+            // Pad before painting: escape codes have no width.
+            let _ = writeln!(
+                s,
+                "{:<16} {:<34} {} {:<12} {}",
+                x.service,
+                x.object.as_deref().unwrap_or("-"),
+                style::paint(&format!("{:<14}", x.state), st, color),
+                x.health.as_deref().unwrap_or("-"),
+                x.ports.join(", ")
+            );
+            for d in &x.detail {
+                let _ = writeln!(s, "    {d}");
+            }
+        }
+        s
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct DestroyReport {
+    pub target: String,
+    pub project: String,
     pub removed: Vec<String>,
     /// Volumes / PVCs kept because `--volumes` was not given.
     pub kept: Vec<String>,
@@ -518,35 +543,10 @@ impl DestroyReport {
 
 #[cfg(test)]
 mod tests {
-    /// How the process ends: [`ExitStatus::Ok`] when every selected service
-    /// is there and ready (a completed one-shot counts), [`ExitStatus::Missing`]
-    /// when one has nothing on the platform, else [`ExitStatus::NotReady`].
-    pub fn exit_status(&self) -> ExitStatus {
-        if self.services.iter().any(|s| s.object.is_none()) {
-            ExitStatus::Missing
-        } else if self.all_ready() {
-            ExitStatus::Ok
-        } else {
-            ExitStatus::NotReady
-        }
-    }
     use super::*;
-        self.render(false)
-    }
-    /// [`Self::text`] with colour (ANSI): ready green, not ready red, missing yellow.
-    pub fn styled(&self) -> String {
-        self.render(true)
-    }
-    fn render(&self, color: bool) -> String {
 
     #[test]
     fn secrets_are_masked_in_field_changes() {
-            let st = match (x.object.is_some(), x.ready) {
-                (false, _) => style::UPDATE,
-                (true, true) => style::ADD,
-                (true, false) => style::REMOVE,
-            };
-            // Pad before painting: escape codes have no width.
         let f = FieldChange::new("env.JWT_SECRET_KEY", Some("old-secret"), Some("new-secret"), true);
         assert_eq!(f.live.as_deref(), Some(MASK));
         assert_eq!(f.planned.as_deref(), Some(MASK));

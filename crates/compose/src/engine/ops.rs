@@ -51,9 +51,9 @@ fn create_fields(p: &PlannedService) -> Vec<FieldChange> {
         ("resources.limits.memory", p.spec.memory.map(units::size_from_bytes)),
         ("resources.reservations.memory", p.spec.memory_reservation.map(units::size_from_bytes)),
     ];
-    for (name, n) in numbers {
-        if let Some(n) = n {
-            f.push(FieldChange::new(name, None, Some(&n.to_string()), false));
+    for (name, value) in amounts {
+        if let Some(v) = value {
+            f.push(FieldChange::new(name, None, Some(&v), false));
         }
     }
     if let Some(h) = &p.spec.healthcheck {
@@ -157,11 +157,6 @@ async fn container_diff(
     Ok(ObjectDiff { kind: "container".into(), name, service: Some(p.service.clone()), change, fields })
 }
 
-/// The state of a container that apply would start again: not running, and not
-/// a one-shot that completed (exit 0).
-fn not_running(c: &ContainerInspectResponse, one_shot: bool) -> Option<String> {
-    let st = c.state.as_ref()?;
-    let code = st.exit_code.unwrap_or(0);
 /// What apply does with these differences: a container whose spec changed is
 /// recreated (a replacement); one only stopped is started, and an image only
 /// missing locally is pulled (updates in place); none is no change.
@@ -175,6 +170,11 @@ fn replace_or_update(fields: &[FieldChange]) -> Change {
     }
 }
 
+/// The state of a container that apply would start again: not running, and not
+/// a one-shot that completed (exit 0).
+fn not_running(c: &ContainerInspectResponse, one_shot: bool) -> Option<String> {
+    let st = c.state.as_ref()?;
+    let code = st.exit_code.unwrap_or(0);
     match st.status {
         Some(ContainerStateStatusEnum::RUNNING | ContainerStateStatusEnum::RESTARTING) => None,
         Some(ContainerStateStatusEnum::EXITED) if code == 0 && one_shot => None,
