@@ -335,7 +335,10 @@ volumes:
     assert_eq!(inspect(n, "{{(index .IPAM.Config 0).Subnet}}"), "172.29.5.0/24");
     assert_eq!(inspect("deploy-t-vocab-objs_data", r#"{{index .Labels "com.example.backup"}}"#), "daily");
     let c = "deploy-t-vocab-objs-app-1";
-    assert_eq!(inspect(c, r#"{{(index .NetworkSettings.Networks "deploy-t-vocab-objs_back").IPAddress}}"#), "172.29.5.10");
+    assert_eq!(
+        inspect(c, r#"{{(index .NetworkSettings.Networks "deploy-t-vocab-objs_back").IPAddress}}"#),
+        "172.29.5.10"
+    );
     assert!(inspect(c, "{{range .Mounts}}{{.Name}} {{end}}").contains(outside.1));
     assert_eq!(p.run("diff", &[]).status.code(), Some(0));
     // Destroy with --volumes removes the project's volume, not the external one, nor the external network.

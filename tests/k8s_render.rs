@@ -19,7 +19,17 @@ fn render(profile: &str) -> (String, String) {
     let o = deploy_in(
         &root(),
         // The Secrets as written (placeholders) are part of what is checked here.
-        &["render", "--target", "k8s", "--profile", profile, "-f", "manifests/learn-greek.yaml", "--secrets", "placeholders"],
+        &[
+            "render",
+            "--target",
+            "k8s",
+            "--profile",
+            profile,
+            "-f",
+            "manifests/learn-greek.yaml",
+            "--secrets",
+            "placeholders",
+        ],
         &env,
     );
     assert!(o.status.success(), "render {profile} failed:\n{}", stderr(&o));

@@ -180,7 +180,9 @@ fn read_stdin() -> Result<Arc<SourceFile>, Diagnostic> {
     let mut text = String::new();
     let read = std::io::stdin().lock().take(limits::MAX_FILE_BYTES + 1).read_to_string(&mut text);
     match read {
-        Ok(n) if n as u64 > limits::MAX_FILE_BYTES => Err(limits::too_large(Path::new("<stdin>"), "topology file", None)),
+        Ok(n) if n as u64 > limits::MAX_FILE_BYTES => {
+            Err(limits::too_large(Path::new("<stdin>"), "topology file", None))
+        }
         Ok(_) => Ok(Arc::new(SourceFile { path: "<stdin>".into(), text })),
         Err(e) => Err(Diagnostic::new(format!("cannot read the topology from standard input: {e}"))
             .help("`-f -` reads UTF-8 YAML from standard input; pass a file with `-f FILE` instead")),

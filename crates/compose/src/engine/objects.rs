@@ -13,7 +13,12 @@ use super::EngineError;
 use super::labels;
 
 /// The labels of a network or volume of the project: the topology's, then Compose's and ours.
-fn project_labels(t: &Topology, own: &indexmap::IndexMap<String, String>, kind: &str, key: &str) -> HashMap<String, String> {
+fn project_labels(
+    t: &Topology,
+    own: &indexmap::IndexMap<String, String>,
+    kind: &str,
+    key: &str,
+) -> HashMap<String, String> {
     let mut lbl: HashMap<String, String> = own.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     lbl.insert(labels::PROJECT.to_string(), t.name.clone());
     lbl.insert(kind.to_string(), key.to_string());
@@ -129,7 +134,10 @@ volumes:
         assert_eq!((n.internal, n.attachable, n.enable_ipv6), (Some(true), Some(true), Some(false)));
         assert_eq!(n.options, Some(HashMap::from([("com.docker.network.bridge.name".into(), "objs0".into())])));
         let lbl = n.labels.unwrap_or_default();
-        assert_eq!((lbl.get("team").map(String::as_str), lbl.get(labels::NETWORK).map(String::as_str)), (Some("web"), Some("back")));
+        assert_eq!(
+            (lbl.get("team").map(String::as_str), lbl.get(labels::NETWORK).map(String::as_str)),
+            (Some("web"), Some("back"))
+        );
         let pool = &n.ipam.and_then(|i| i.config).unwrap_or_default()[0];
         assert_eq!((pool.subnet.as_deref(), pool.gateway.as_deref()), (Some("172.28.0.0/16"), Some("172.28.0.1")));
         let v = volume(&t, "data", "objs_data");
