@@ -244,8 +244,10 @@ fn contexts_choose_the_engine_as_the_docker_cli_does() {
         ("--context over DOCKER_HOST", &["--context", "good"][..], &[("DOCKER_HOST", "unix:///nonexistent.sock")][..]),
         ("--context ssh", &["--context", "ssh"][..], &[][..]),
     ] {
+        // The engine answered: nothing is applied there, so status says `missing` (exit 4).
         let (code, text) = status(extra, env);
-        assert_eq!(code, Some(0), "{how}: {text}");
+        assert_eq!(code, Some(4), "{how}: {text}");
+        assert!(text.contains("missing"), "{how}: {text}");
     }
     // DOCKER_HOST over DOCKER_CONTEXT.
     let (code, text) = status(&[], &[("DOCKER_HOST", "unix:///nonexistent.sock"), ("DOCKER_CONTEXT", "good")]);
@@ -257,7 +259,7 @@ fn contexts_choose_the_engine_as_the_docker_cli_does() {
     assert!(o.is_ok_and(|o| o.status.success()), "docker context use");
     fails_at_tls(status(&[], &[]), "currentContext");
     assert!(status(&[], &[]).1.contains("currentContext in"), "says where the context came from");
-    assert_eq!(status(&[], &[("DOCKER_CONTEXT", "good")]).0, Some(0));
+    assert_eq!(status(&[], &[("DOCKER_CONTEXT", "good")]).0, Some(4));
     assert_eq!(status(&["--context", "default"], &[("DOCKER_HOST", &e.tls_host)]).0, Some(1), "plain HTTP to TLS");
 
     // A context that does not exist: named, with the ones that do.

@@ -107,7 +107,10 @@ pub struct Service {
     pub entrypoint: Option<Vec<Value>>,
     pub environment: IndexMap<String, Value>,
     pub ports: Vec<Port>,
+    /// Compose's `expose` (rendered to Compose; Kubernetes Service ports).
     pub expose: Vec<u16>,
+    /// Kubernetes Service ports that Compose does not render (`listen`).
+    pub listen: Vec<u16>,
     pub mounts: Vec<Mount>,
     pub networks: Vec<String>,
     pub healthcheck: Option<Healthcheck>,
@@ -169,9 +172,14 @@ pub struct Service {
 }
 
 impl Service {
-    /// Every container port the service listens on: exposed ones, then published ones' targets.
+    /// Every container port the service listens on: exposed ones, `listen` ones, then published ones' targets.
     pub fn container_ports(&self) -> Vec<(u16, Protocol)> {
-        let mut out: Vec<(u16, Protocol)> = self.expose.iter().map(|p| (*p, Protocol::Tcp)).collect();
+        let mut out: Vec<(u16, Protocol)> = Vec::new();
+        for p in self.expose.iter().chain(&self.listen) {
+            if !out.contains(&(*p, Protocol::Tcp)) {
+                out.push((*p, Protocol::Tcp));
+            }
+        }
         for p in &self.ports {
             if !out.contains(&(p.container, p.protocol)) {
                 out.push((p.container, p.protocol));

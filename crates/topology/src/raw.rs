@@ -156,8 +156,13 @@ pub struct RawService {
     pub environment: Option<RawEnv>,
     /// Published ports: `"HOST:CONTAINER"`, `"IP:HOST:CONTAINER"`, `"CONTAINER"`, with an optional `/udp`.
     pub ports: Option<Vec<L<RawPort>>>,
-    /// Container ports other services connect to (Kubernetes Service ports; Compose needs no declaration).
+    /// Compose's `expose`: container ports other services connect to. Rendered to Compose as
+    /// written, and Kubernetes Service ports.
     pub expose: Option<Vec<L<u16>>>,
+    /// Container ports other services connect to, for Kubernetes only: Service ports, like
+    /// `expose`, but nothing is rendered to Compose (where containers on a network reach
+    /// each other's ports without a declaration).
+    pub listen: Option<Vec<L<u16>>>,
     /// Mounts: `volume:/path[:ro]` for a named volume, `./dir:/path[:opts]` for a bind mount.
     pub volumes: Option<Vec<L<RawMount>>>,
     /// Networks to join: a list of keys, or a map of key to `{aliases, ipv4_address, ipv6_address, priority}`.
@@ -564,7 +569,7 @@ impl Overlay for RawVariable {
 impl Overlay for RawService {
     fn overlay(&mut self, o: Self) {
         vocab::overlay_service(self, &o);
-        replace!(self, o; image, container_name, command, entrypoint, ports, expose, volumes, networks, restart, replicas, kind);
+        replace!(self, o; image, container_name, command, entrypoint, ports, expose, listen, volumes, networks, restart, replicas, kind);
         nested!(self, o; build, healthcheck, resources);
         crate::checks::overlay(&mut self.checks, o.checks);
         match (&mut self.environment, o.environment) {

@@ -133,7 +133,9 @@ fn ten_thousand_deep_yaml_nesting_is_refused() {
         let d = with_stack(4096, move || parse_error(text));
         assert_eq!(d.message, "YAML nesting is deeper than 64 levels (the limit)", "{d}");
         assert_loc(&d, line, col);
-        assert_eq!(d.field.as_deref(), Some("x-deep"), "{d}");
+        // The field is the exact path down to the level refused (`x-deep.a.a…` or `x-deep`
+        // when the levels are sequences, which have no keys).
+        assert!(d.field.as_deref().is_some_and(|f| f == "x-deep" || f.starts_with("x-deep.a.a")), "{d}");
         assert_help_names_the_limits(&d);
     }
 }

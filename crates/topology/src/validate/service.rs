@@ -48,6 +48,7 @@ fn service(cx: &mut Ctx, scope: &mut Scope<'_>, key: &Located<String>, s: &RawSe
         environment,
         ports,
         expose: s.expose.iter().flatten().map(|e| e.value).collect(),
+        listen: s.listen.iter().flatten().map(|e| e.value).collect(),
         mounts,
         networks,
         healthcheck,
