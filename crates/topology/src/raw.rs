@@ -315,31 +315,7 @@ impl<'de> Deserialize<'de> for RawBuild {
 }
 
 /// Build arguments: a map of name to value (a value may be empty or null), or a list of `NAME[=value]`.
-#[derive(JsonSchema, Debug, Clone)]
-#[serde(untagged)]
-pub enum RawBuildArgs {
-    Map(IndexMap<L<String>, L<Option<Scalar>>>),
-    List(Vec<L<String>>),
-}
-
-impl RawBuildArgs {
-    /// The list form as a map: `NAME=value` has a value, `NAME` alone none.
-    pub fn into_map(self) -> IndexMap<L<String>, L<Option<Scalar>>> {
-        match self {
-            RawBuildArgs::Map(m) => m,
-            RawBuildArgs::List(l) => l
-                .into_iter()
-                .map(|item| {
-                    let (k, v) = match item.value.split_once('=') {
-                        Some((k, v)) => (k.to_string(), Some(Scalar::String(v.to_string()))),
-                        None => (item.value.clone(), None),
-                    };
-                    (Located { value: k, loc: item.loc.clone() }, Located { value: v, loc: item.loc })
-                })
-                .collect(),
-        }
-    }
-}
+pub type RawBuildArgs = RawStringMap;
 
 #[derive(Deserialize, JsonSchema, Debug, Clone)]
 #[serde(untagged)]
@@ -523,6 +499,37 @@ macro_rules! nested {
     };
 }
 
+macro_rules! seq_or_map {
+    ($ty:ident, $key:ty, $val:ty, $expect:expr) => {
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> serde::de::Visitor<'de> for V {
+                    type Value = $ty;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str($expect)
+                    }
+                    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<$ty, A::Error> {
+                        let mut out = Vec::new();
+                        while let Some(x) = a.next_element::<L<String>>()? {
+                            out.push(x);
+                        }
+                        Ok($ty::List(out))
+                    }
+                    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<$ty, A::Error> {
+                        let mut out = IndexMap::new();
+                        while let Some((k, v)) = a.next_entry::<$key, $val>()? {
+                            out.insert(k, v);
+                        }
+                        Ok($ty::Map(out))
+                    }
+                }
+                d.deserialize_any(V)
+            }
+        }
+    };
+}
+
 mod vocab;
 pub use vocab::*;
 
@@ -674,39 +681,7 @@ impl Overlay for RawVolume {
 // Written by hand rather than `#[serde(untagged)]`: untagged enums buffer their
 // input, which loses the positions that `Located` keys need for errors.
 
-macro_rules! seq_or_map {
-    ($ty:ident, $key:ty, $val:ty, $expect:expr) => {
-        impl<'de> Deserialize<'de> for $ty {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                struct V;
-                impl<'de> serde::de::Visitor<'de> for V {
-                    type Value = $ty;
-                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                        f.write_str($expect)
-                    }
-                    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<$ty, A::Error> {
-                        let mut out = Vec::new();
-                        while let Some(x) = a.next_element::<L<String>>()? {
-                            out.push(x);
-                        }
-                        Ok($ty::List(out))
-                    }
-                    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<$ty, A::Error> {
-                        let mut out = IndexMap::new();
-                        while let Some((k, v)) = a.next_entry::<$key, $val>()? {
-                            out.insert(k, v);
-                        }
-                        Ok($ty::Map(out))
-                    }
-                }
-                d.deserialize_any(V)
-            }
-        }
-    };
-}
-
 seq_or_map!(RawEnv, L<String>, L<Option<RawEnvValue>>, "a map of NAME: value, or a list of NAME=value");
-seq_or_map!(RawBuildArgs, L<String>, L<Option<Scalar>>, "a map of NAME: value, or a list of NAME=value");
 seq_or_map!(
     RawDepends,
     L<String>,

@@ -332,41 +332,11 @@ pub struct RawIpamPool {
 
 // ---- hand-written list-or-map visitors (positions kept) ----------------------
 
-macro_rules! list_or_map {
-    ($ty:ident, $val:ty, $expect:expr) => {
-        impl<'de> Deserialize<'de> for $ty {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                struct V;
-                impl<'de> serde::de::Visitor<'de> for V {
-                    type Value = $ty;
-                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                        f.write_str($expect)
-                    }
-                    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<$ty, A::Error> {
-                        let mut out = Vec::new();
-                        while let Some(x) = a.next_element::<L<String>>()? {
-                            out.push(x);
-                        }
-                        Ok($ty::List(out))
-                    }
-                    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<$ty, A::Error> {
-                        let mut out = IndexMap::new();
-                        while let Some((k, v)) = a.next_entry::<L<String>, $val>()? {
-                            out.insert(k, v);
-                        }
-                        Ok($ty::Map(out))
-                    }
-                }
-                d.deserialize_any(V)
-            }
-        }
-    };
-}
-
-list_or_map!(RawStringMap, L<Option<Scalar>>, "a map of NAME: value, or a list of NAME=value");
-list_or_map!(RawExtraHosts, L<StringOrList>, "a list of HOST:IP (or HOST=IP), or a map of HOST: IP");
-list_or_map!(
+seq_or_map!(RawStringMap, L<String>, L<Option<Scalar>>, "a map of NAME: value, or a list of NAME=value");
+seq_or_map!(RawExtraHosts, L<String>, L<StringOrList>, "a list of HOST:IP (or HOST=IP), or a map of HOST: IP");
+seq_or_map!(
     RawServiceNetworks,
+    L<String>,
     Option<RawServiceNetwork>,
     "a list of network names, or a map of network name to {aliases, ipv4_address, ...}"
 );
