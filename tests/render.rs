@@ -74,22 +74,6 @@ fn normalise(mut doc: Value) -> Value {
     doc
 }
 
-/// Paths where two JSON documents differ, for a readable failure.
-fn differences(a: &Value, b: &Value, path: &str, out: &mut Vec<String>) {
-    match (a, b) {
-        (Value::Object(x), Value::Object(y)) => {
-            for k in x.keys().chain(y.keys().filter(|k| !x.contains_key(*k))) {
-                match (x.get(k), y.get(k)) {
-                    (Some(p), Some(q)) => differences(p, q, &format!("{path}.{k}"), out),
-                    (p, q) => out.push(format!("{path}.{k}: seed {p:?} vs rendered {q:?}")),
-                }
-            }
-        }
-        _ if a != b => out.push(format!("{path}: seed {a} vs rendered {b}")),
-        _ => {}
-    }
-}
-
 fn check_profile(profile: &str, seed_file: &str) {
     if !compose_available() {
         assert!(!common::under_ci(), "Docker Compose v2 is required under CI (run .ci/run)");
@@ -110,8 +94,7 @@ fn check_profile(profile: &str, seed_file: &str) {
     let a = normalise(compose_config(dir.path(), seed_file));
     let b = normalise(compose_config(dir.path(), "rendered.yml"));
     assert!(!rendered.contains("expose"), "the seed's files expose nothing:\n{rendered}");
-    let mut diffs = Vec::new();
-    differences(&a, &b, "", &mut diffs);
+    let diffs = common::json_differences(&a, &b, ("seed", "rendered"));
     assert!(
         diffs.is_empty(),
         "profile {profile}: rendered file differs from the seed:\n{}\n--- rendered:\n{rendered}",

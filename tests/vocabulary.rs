@@ -37,22 +37,6 @@ fn config(dir: &Path, project: &str, file: &str) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("bad JSON from compose: {e}"))
 }
 
-/// Paths where two JSON documents differ.
-fn differences(a: &Value, b: &Value, path: &str, out: &mut Vec<String>) {
-    match (a, b) {
-        (Value::Object(x), Value::Object(y)) => {
-            for k in x.keys().chain(y.keys().filter(|k| !x.contains_key(*k))) {
-                match (x.get(k), y.get(k)) {
-                    (Some(p), Some(q)) => differences(p, q, &format!("{path}.{k}"), out),
-                    (p, q) => out.push(format!("{path}.{k}: hand-written {p:?} vs rendered {q:?}")),
-                }
-            }
-        }
-        _ if a != b => out.push(format!("{path}: hand-written {a} vs rendered {b}")),
-        _ => {}
-    }
-}
-
 /// The fixture in a fresh directory, with the topology rendered beside it as `rendered.yml`.
 fn rendered_fixture() -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
@@ -79,8 +63,7 @@ fn compose_reads_the_rendered_vocabulary_as_the_hand_written_file() {
     }
     let by_hand = config(dir.path(), "vocab", "compose.yaml");
     let from_topology = config(dir.path(), "vocab", "rendered.yml");
-    let mut diffs = Vec::new();
-    differences(&by_hand, &from_topology, "", &mut diffs);
+    let diffs = common::json_differences(&by_hand, &from_topology, ("hand-written", "rendered"));
     assert!(diffs.is_empty(), "Compose reads them differently:\n{}\n--- rendered:\n{rendered}", diffs.join("\n"));
     // Guard against a vacuous comparison: the fields are there, as Compose means them.
     let web = &from_topology["services"]["web"];
@@ -144,9 +127,8 @@ fn corpus_files_read_as_topologies_render_back_the_same() {
         let name = entry.file_name().to_string_lossy().to_string();
         assert!(out.status.success(), "{name}: {}", common::stderr(&out));
         std::fs::write(dir.path().join("rendered.yml"), common::stdout(&out)).unwrap_or_else(|e| panic!("{e}"));
-        let mut diffs = Vec::new();
         let (input, rendered) = (config(dir.path(), "c", "compose.yaml"), config(dir.path(), "c", "rendered.yml"));
-        differences(&input, &rendered, "", &mut diffs);
+        let diffs = common::json_differences(&input, &rendered, ("input", "rendered"));
         assert!(diffs.is_empty(), "{name}: Compose reads them differently:\n{}", diffs.join("\n"));
         checked += 1;
     }

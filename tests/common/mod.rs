@@ -41,3 +41,34 @@ pub fn stderr(o: &Output) -> String {
 pub fn under_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
 }
+
+/// Paths where two JSON documents differ (`left` and `right` name the two sides in the
+/// messages), for a readable failure.
+pub fn json_differences(a: &serde_json::Value, b: &serde_json::Value, sides: (&str, &str)) -> Vec<String> {
+    let mut out = Vec::new();
+    walk_differences(a, b, "", sides, &mut out);
+    out
+}
+
+fn walk_differences(
+    a: &serde_json::Value,
+    b: &serde_json::Value,
+    path: &str,
+    sides: (&str, &str),
+    out: &mut Vec<String>,
+) {
+    use serde_json::Value;
+    let (l, r) = sides;
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for k in x.keys().chain(y.keys().filter(|k| !x.contains_key(*k))) {
+                match (x.get(k), y.get(k)) {
+                    (Some(p), Some(q)) => walk_differences(p, q, &format!("{path}.{k}"), sides, out),
+                    (p, q) => out.push(format!("{path}.{k}: {l} {p:?} vs {r} {q:?}")),
+                }
+            }
+        }
+        _ if a != b => out.push(format!("{path}: {l} {a} vs {r} {b}")),
+        _ => {}
+    }
+}
