@@ -67,8 +67,7 @@ pub async fn apply<B: Backend>(
     opts: &ApplyOptions,
     progress: Arc<dyn Progress>,
 ) -> ApplyReport {
-    let mask = Masker::new(b.secret_values());
-    let progress: Arc<dyn Progress> = Arc::new(Masking::new(progress, mask.clone()));
+    let (mask, progress) = masked(b, progress);
     let mut report = apply_unmasked(b, sel, opts, progress, &mask).await;
     mask.add(b.secret_values());
     mask.apply_report(&mut report);
@@ -337,6 +336,14 @@ fn failure_summary(report: &ApplyReport) -> Option<String> {
 
 /// Removes the selected services, dependents before what they depend on; for
 /// the whole project, then what is left (networks, and data when asked).
+/// The masker of `b`'s secret values, and `progress` seen through it: every
+/// verb that reports progress starts here.
+pub(crate) fn masked<B: Backend>(b: &B, progress: Arc<dyn Progress>) -> (Masker, Arc<dyn Progress>) {
+    let mask = Masker::new(b.secret_values());
+    let progress: Arc<dyn Progress> = Arc::new(Masking::new(progress, mask.clone()));
+    (mask, progress)
+}
+
 /// Secret values are masked in the report and in progress.
 pub async fn destroy<B: Backend>(
     b: &B,
@@ -345,8 +352,7 @@ pub async fn destroy<B: Backend>(
     opts: &DestroyOptions,
     progress: Arc<dyn Progress>,
 ) -> DestroyReport {
-    let mask = Masker::new(b.secret_values());
-    let progress: Arc<dyn Progress> = Arc::new(Masking::new(progress, mask.clone()));
+    let (mask, progress) = masked(b, progress);
     let mut report = destroy_unmasked(b, t, sel, opts, progress).await;
     mask.destroy_report(&mut report);
     report

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use deploy_report::{CheckKind, CheckResult, CommandOutput, Masker, Masking, Phase, Progress, VerifyReport};
+use deploy_report::{CheckKind, CheckResult, CommandOutput, Phase, Progress, VerifyReport};
 use deploy_topology::checks::{self, Check, CheckRun, Expect, Persists};
 use deploy_topology::{Env, ProbeTest, Topology};
 use tokio::time::timeout_at;
@@ -46,8 +46,7 @@ pub async fn verify<B: Backend>(
     opts: &VerifyOptions,
     progress: Arc<dyn Progress>,
 ) -> VerifyReport {
-    let mask = Masker::new(b.secret_values());
-    let progress: Arc<dyn Progress> = Arc::new(Masking::new(progress, mask.clone()));
+    let (mask, progress) = crate::drive::masked(b, progress);
     let mut report = verify_unmasked(b, t, env, sel, opts, progress).await;
     mask.add(b.secret_values());
     mask.verify_report(&mut report);
