@@ -25,14 +25,11 @@ use serde::Serialize;
 
 use super::EngineError;
 use super::plan::{Resolver, container_name};
+use crate::model::is_false;
 use crate::units::size_from_bytes;
 
 /// Docker's `/dev/shm` size when none is given (64 MiB).
 const DEFAULT_SHM: i64 = 64 * 1024 * 1024;
-
-fn is_false(b: &bool) -> bool {
-    !*b
-}
 
 /// The vocabulary part of a container's desired state, as the Engine takes it.
 /// Every field is skipped from the hash when unset.

@@ -5,7 +5,8 @@
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
-fn no(b: &bool) -> bool {
+/// `skip_serializing_if` for a flag written only when set (here and in the engine's spec).
+pub(crate) fn is_false(b: &bool) -> bool {
     !*b
 }
 
@@ -22,9 +23,9 @@ pub struct ComposeContainer {
     pub cap_add: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub cap_drop: Vec<String>,
-    #[serde(skip_serializing_if = "no", default)]
+    #[serde(skip_serializing_if = "is_false", default)]
     pub read_only: bool,
-    #[serde(skip_serializing_if = "no", default)]
+    #[serde(skip_serializing_if = "is_false", default)]
     pub privileged: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub init: Option<bool>,
@@ -64,9 +65,9 @@ pub struct ComposeContainer {
     pub runtime: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub security_opt: Vec<String>,
-    #[serde(skip_serializing_if = "no", default)]
+    #[serde(skip_serializing_if = "is_false", default)]
     pub tty: bool,
-    #[serde(skip_serializing_if = "no", default)]
+    #[serde(skip_serializing_if = "is_false", default)]
     pub stdin_open: bool,
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub secrets: Vec<ComposeFileRef>,
@@ -122,7 +123,7 @@ pub struct ComposeMountLong {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
     pub target: String,
-    #[serde(skip_serializing_if = "no", default)]
+    #[serde(skip_serializing_if = "is_false", default)]
     pub read_only: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bind: Option<ComposeBindOptions>,
@@ -138,7 +139,7 @@ pub struct ComposeMountLong {
 pub struct ComposeBindOptions {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub propagation: Option<String>,
-    #[serde(skip_serializing_if = "no", default)]
+    #[serde(skip_serializing_if = "is_false", default)]
     pub create_host_path: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub selinux: Option<String>,
@@ -146,7 +147,7 @@ pub struct ComposeBindOptions {
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ComposeVolumeOptions {
-    #[serde(skip_serializing_if = "no", default)]
+    #[serde(skip_serializing_if = "is_false", default)]
     pub nocopy: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subpath: Option<String>,
