@@ -278,12 +278,6 @@ fn corpus() -> Option<Vec<PathBuf>> {
     Some(files)
 }
 
-fn kubernetes_validate_available() -> bool {
-    let ok = Command::new("kubernetes-validate").arg("--version").output().is_ok_and(|o| o.status.success());
-    assert!(ok || !under_ci(), "kubernetes-validate is required under CI (pip install kubernetes-validate)");
-    ok
-}
-
 /// Imports one corpus file into `out`; (lossless, what the import printed).
 fn import_corpus_file(file: &Path, out: &Path) -> (bool, String) {
     let o =
@@ -306,10 +300,8 @@ fn k8s_valid(out: &Path, name: &str, validate: bool) -> Result<usize, String> {
     std::fs::write(&file, &text).unwrap_or_else(|e| panic!("{e}"));
     let count = text.split("\n---\n").filter(|d| !d.trim().is_empty()).count();
     for version in VERSIONS.iter().filter(|_| validate) {
-        let v = Command::new("kubernetes-validate").args(["--strict", "-k", version]).arg(&file).output();
-        let v = v.unwrap_or_else(|e| panic!("kubernetes-validate: {e}"));
-        let said = format!("{}{}", String::from_utf8_lossy(&v.stdout), String::from_utf8_lossy(&v.stderr));
-        if !v.status.success() || said.matches(" passed for resource ").count() != count {
+        let (ok, passed, said) = common::kubernetes_validate(&file, version);
+        if !ok || passed != count {
             return Err(format!("{name}: not valid for Kubernetes {version}:\n{said}"));
         }
     }
@@ -322,7 +314,7 @@ fn the_corpus_round_trips_and_renders_valid_kubernetes_objects() {
     if !need_compose() {
         return;
     }
-    let validate = kubernetes_validate_available();
+    let validate = common::kubernetes_validate_available();
     let dir = tempdir();
     let (mut lossless, mut valid, mut failures) = (0, 0, Vec::new());
     for file in &files {

@@ -5,9 +5,7 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::{deploy_in, root, stderr, stdout, under_ci};
+use common::{deploy_in, root, stderr, stdout};
 
 const JWT: &str = "jwt-value-that-must-never-be-rendered-42";
 const PG: &str = "pg-password-that-must-never-be-rendered-42";
@@ -184,11 +182,7 @@ fn every_workload_is_secure_by_default() {
 
 #[test]
 fn every_object_passes_kubernetes_validate_strict() {
-    let tool = Command::new("kubernetes-validate").arg("--version").output();
-    if !tool.as_ref().is_ok_and(|o| o.status.success()) {
-        let msg = "kubernetes-validate is not installed (pip install kubernetes-validate)";
-        assert!(!under_ci(), "{msg}: required under CI");
-        eprintln!("skipping: {msg}");
+    if !common::kubernetes_validate_available() {
         return;
     }
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
@@ -198,14 +192,8 @@ fn every_object_passes_kubernetes_validate_strict() {
         let file = dir.path().join(format!("{profile}.yaml"));
         std::fs::write(&file, &yaml).unwrap_or_else(|e| panic!("write: {e}"));
         for version in VERSIONS {
-            let o = Command::new("kubernetes-validate")
-                .args(["--strict", "-k", version])
-                .arg(&file)
-                .output()
-                .unwrap_or_else(|e| panic!("kubernetes-validate: {e}"));
-            let out = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-            assert!(o.status.success(), "{profile} against {version}:\n{out}");
-            let passed = out.matches(" passed for resource ").count();
+            let (ok, passed, out) = common::kubernetes_validate(&file, version);
+            assert!(ok, "{profile} against {version}:\n{out}");
             assert_eq!(
                 passed, count,
                 "{profile} against {version}: expected every one of {count} objects to pass:\n{out}"

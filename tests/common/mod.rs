@@ -72,3 +72,26 @@ fn walk_differences(
         _ => {}
     }
 }
+
+/// Whether `kubernetes-validate` (PyPI) runs here; under CI it must (the test fails otherwise).
+pub fn kubernetes_validate_available() -> bool {
+    let ok = Command::new("kubernetes-validate").arg("--version").output().is_ok_and(|o| o.status.success());
+    let msg = "kubernetes-validate is not installed (pip install kubernetes-validate)";
+    assert!(ok || !under_ci(), "{msg}: required under CI");
+    if !ok {
+        eprintln!("skipping: {msg}");
+    }
+    ok
+}
+
+/// `kubernetes-validate --strict -k VERSION FILE`: whether it succeeded, how many objects
+/// it said passed, and what it printed.
+pub fn kubernetes_validate(file: &Path, version: &str) -> (bool, usize, String) {
+    let o = Command::new("kubernetes-validate")
+        .args(["--strict", "-k", version])
+        .arg(file)
+        .output()
+        .unwrap_or_else(|e| panic!("kubernetes-validate: {e}"));
+    let out = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    (o.status.success(), out.matches(" passed for resource ").count(), out)
+}
