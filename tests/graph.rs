@@ -49,13 +49,27 @@ fn every_format_draws_every_service_and_a_selection_draws_what_it_depends_on() {
 
 #[test]
 fn usage_errors_and_unknown_services() {
-    for args in [&["--timeout", "5s"][..], &["--namespace", "x"], &["-o", "json"], &["--format", "png"]] {
+    let misplaced: [&[&str]; 7] = [
+        &["--timeout", "5s"],
+        &["--namespace", "x"],
+        &["--target", "k8s"],
+        &["--kubeconfig", "/nowhere"],
+        &["--context", "x"],
+        &["-o", "json"],
+        &["--format", "png"],
+    ];
+    for args in misplaced {
         let (code, out, err) = graph(args);
         assert_eq!(code, 64, "{args:?}: {out}{err}");
         assert!(out.is_empty(), "{args:?}: nothing on stdout: {out}");
     }
     let (code, _, err) = graph(&["--timeout", "5s"]);
     assert!(err.contains("--live"), "{code}: {err}");
+    let (code, _, err) = graph(&["--target", "k8s"]);
+    assert!(err.contains("--target") && err.contains("--live"), "{code}: {err}");
+    // A target chosen for every command by the environment is not a mistake here.
+    let o = common::deploy_in(&common::root(), &["graph", "-f", SEED], &[("DEPLOY_TARGET", "k8s")]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let (code, out, err) = graph(&["nope"]);
     assert_eq!(code, 1, "{out}");
     assert!(err.contains("nope") && err.contains("redis"), "{err}");

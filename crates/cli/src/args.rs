@@ -232,16 +232,19 @@ pub enum GraphFormat {
 
 impl GraphCmd {
     /// An option that only means something with `--live`, given without it; or `-o json` (the
-    /// picture's format is `--format`).
-    pub fn misplaced(&self) -> Option<String> {
+    /// picture's format is `--format`). `target_given`: `--target` was on the command line
+    /// (`DEPLOY_TARGET` in the environment is not a mistake).
+    pub fn misplaced(&self, target_given: bool) -> Option<String> {
         let c = &self.common;
         if c.output != Output::Text {
             return Some("-o/--output is for reports; choose the picture's format with --format".into());
         }
         let live_only = [
+            (target_given, "--target"),
             (c.timeout.is_some(), "--timeout"),
             (c.context.is_some(), "--context"),
             (c.namespace.is_some(), "--namespace"),
+            (c.kubeconfig.is_some(), "--kubeconfig"),
         ];
         let (_, flag) = live_only.iter().find(|(given, _)| *given && !self.live)?;
         Some(format!("{flag} is an option of `graph --live` only: add --live (and --target), or drop it"))

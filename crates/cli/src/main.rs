@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use deploy_orchestrator::{self as orchestrator, ApplyOptions, DestroyOptions, Selection};
 use deploy_report::{ApplyReport, DestroyReport, DiffReport, ExitStatus, Progress, StatusReport};
 use deploy_topology::{Env, Errors, Topology};
@@ -38,22 +38,35 @@ use error::CliError;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    let parsed = Cli::command().try_get_matches().and_then(|m| Ok((Cli::from_arg_matches(&m)?, m)));
+    let (cli, matches) = match parsed {
+        Ok(p) => p,
         Err(e) => {
             // Help and version go to stdout with 0; a usage error must not look like "diff found changes".
             let _ = e.print();
             return ExitCode::from(if e.use_stderr() { ExitStatus::Usage.code() } else { 0 });
         }
     };
-    let status = run(cli).unwrap_or_else(|e| {
+    let given = Given { graph_target: on_command_line(&matches, "graph", "target") };
+    let status = run(cli, given).unwrap_or_else(|e| {
         e.print();
         e.status()
     });
     ExitCode::from(status.code())
 }
 
-fn run(cli: Cli) -> Result<ExitStatus, CliError> {
+/// What the parsed arguments cannot tell: whether an option with a default
+/// (or an environment variable) was written on the command line.
+#[derive(Clone, Copy, Debug, Default)]
+struct Given {
+    graph_target: bool,
+}
+
+fn on_command_line(m: &clap::ArgMatches, verb: &str, arg: &str) -> bool {
+    m.subcommand_matches(verb).and_then(|v| v.value_source(arg)) == Some(clap::parser::ValueSource::CommandLine)
+}
+
+fn run(cli: Cli, given: Given) -> Result<ExitStatus, CliError> {
     terminal::set_color(cli.color);
     match cli.command {
         Command::Schema => {
@@ -80,7 +93,7 @@ fn run(cli: Cli) -> Result<ExitStatus, CliError> {
         Command::Diff(cmd) => diff(&cmd),
         Command::Status(cmd) => status(&cmd),
         Command::Verify(cmd) => verify::verify(&cmd),
-        Command::Graph(cmd) => graph(&cmd),
+        Command::Graph(cmd) => graph(&cmd, given.graph_target),
         Command::Destroy(cmd) => destroy(&cmd),
     }
 }
@@ -272,9 +285,9 @@ fn status(c: &TargetCmd) -> Result<ExitStatus, CliError> {
 /// `deploy graph`: the topology as a picture; with `--live`, each service
 /// coloured by the state `deploy status` reads (through the same backend and
 /// orchestrator call), the graph crate only turning status rows into colours.
-fn graph(cmd: &GraphCmd) -> Result<ExitStatus, CliError> {
+fn graph(cmd: &GraphCmd, target_given: bool) -> Result<ExitStatus, CliError> {
     let c = &cmd.common;
-    if let Some(problem) = cmd.misplaced() {
+    if let Some(problem) = cmd.misplaced(target_given) {
         return Err(CliError::Usage(problem));
     }
     let (t, live) = if cmd.live {
