@@ -20,19 +20,25 @@ async fn apply_sts(s: &KubeDouble, st: &StatefulSet) -> Api<StatefulSet> {
 /// Waits until the workload's pods reach their final state and returns pod 0 + all events.
 async fn settled_pod(s: &KubeDouble, pod: &str, pred: impl Fn(&Pod) -> bool) -> (Pod, Vec<Event>) {
     let pods: Api<Pod> = Api::namespaced(s.client(), "default");
-    let p = eventually(pod, || {
-        let v = s.get("Pod", Some("default"), pod)?;
-        let p: Pod = serde_json::from_value(v).ok()?;
-        pred(&p).then_some(p)
-    })
-    .await;
-    // Read it through the API as a client would.
-    let p2 = pods.get(pod).await.expect("get pod");
-    assert_eq!(p2.status, p.status);
+    let start = std::time::Instant::now();
+    // Read through the API as a client would, until it shows the state asked for and the same
+    // status as the store (the controller may move the pod on between two reads).
+    let p = loop {
+        let stored: Option<Pod> = s.get("Pod", Some("default"), pod).and_then(|v| serde_json::from_value(v).ok());
+        let read = pods.get_opt(pod).await.expect("get pod");
+        if let (Some(stored), Some(read)) = (stored, read)
+            && pred(&read)
+            && stored.status == read.status
+        {
+            break read;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "timed out waiting for pod {pod}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
     let events: Api<Event> = Api::namespaced(s.client(), "default");
     let evs =
         events.list(&ListParams::default().fields(&format!("involvedObject.name={pod}"))).await.expect("events").items;
-    (p2, evs)
+    (p, evs)
 }
 
 fn waiting_reason(p: &Pod) -> Option<String> {

@@ -161,7 +161,8 @@ async fn job_validation_and_immutable_template() {
 #[tokio::test]
 async fn job_runs_one_pod_to_completion() {
     let s = server().await;
-    s.set_behaviour("migrate", Behaviour::ReadyAfter(Duration::from_millis(300)));
+    // Long enough for the reads below to see it running on a loaded machine.
+    s.set_behaviour("migrate", Behaviour::ReadyAfter(Duration::from_secs(3)));
     let created = apply_job(&s, &job("migrate", "migrate:1", "Never")).await;
     // Right after the create: one active pod, still creating.
     let j = jobs(&s).get("migrate").await.expect("get");

@@ -87,7 +87,8 @@ pub async fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
         if let Some(v) = f() {
             return v;
         }
-        assert!(start.elapsed() < Duration::from_secs(5), "timed out waiting for {what}");
+        // A bound, not a pace: on a loaded 2-core CI machine the controller can lag by seconds.
+        assert!(start.elapsed() < Duration::from_secs(30), "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
