@@ -140,3 +140,20 @@ fn compose() {
 fn k8s() {
     every_verb_keeps_the_secret(Target::K8s)
 }
+
+/// A secret whose value is in a name (here the service's own) is masked in that
+/// name wherever deploy prints it: `validate` says so, naming the variable,
+/// never the value; a strong value says nothing.
+#[test]
+fn a_secret_that_is_in_a_name_is_warned_about() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let topology = "name: shop\nservices:\n  postgres:\n    image: postgres:16\n    environment:\n      POSTGRES_PASSWORD: ${POSTGRES_PASSWORD}\n";
+    std::fs::write(dir.path().join("deploy.yaml"), topology).expect("write");
+    let o = common::deploy_in(dir.path(), &["validate"], &[("POSTGRES_PASSWORD", "postgres")]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("warning: the value of secret variable `POSTGRES_PASSWORD` is also in a name"), "{err}");
+    assert!(!err.contains("postgres"), "the value is not printed: {err}");
+    let o = common::deploy_in(dir.path(), &["validate"], &[("POSTGRES_PASSWORD", "Zq-81kd-w")]);
+    assert_eq!((o.status.code(), stderr(&o)), (Some(0), String::new()));
+}

@@ -119,6 +119,7 @@ fn load(source: &Source) -> Result<Topology, CliError> {
 fn load_with_env(source: &Source) -> Result<(Topology, Env), CliError> {
     let t = load(source)?;
     let env = Env::load(&t.project_dir, source.env_file.as_deref())?;
+    warn_all(&orchestrator::secrets_in_names(&t, &env));
     Ok((t, env))
 }
 
@@ -137,6 +138,7 @@ fn validate(cmd: &ValidateCmd) -> Result<ExitStatus, CliError> {
         if !cmd.no_variables {
             let env = Env::load(&t.project_dir, cmd.source.env_file.as_deref())?;
             t.check_resolvable(&env, &[])?;
+            warn_all(&orchestrator::secrets_in_names(&t, &env));
         }
         Ok(t)
     });

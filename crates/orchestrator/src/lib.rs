@@ -21,7 +21,7 @@ use deploy_report::{Action, DiffReport, Phase, Progress, RestoreOutcome, Service
 
 pub use drive::{ApplyOptions, DestroyOptions, apply, destroy, diff, dry_run, status};
 pub use lock::{Holder, Lock};
-pub use secrets::topology_secrets;
+pub use secrets::{secrets_in_names, topology_secrets};
 pub use selection::Selection;
 pub use verify::{VerifyOptions, verify};
 
