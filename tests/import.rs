@@ -347,3 +347,56 @@ fn the_corpus_round_trips_and_renders_valid_kubernetes_objects() {
     assert!(lossless >= 18, "only {lossless} of {} corpus files round-trip losslessly", files.len());
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// `extends` (same file, another file of the folder, two levels) is resolved
+/// as Compose merges it: the import is lossless, as the test's own `docker
+/// compose config` of input and rendered topology agrees. A service with
+/// `profiles` is left out and said, as `docker compose up` leaves it out.
+#[test]
+fn extends_is_resolved_as_compose_merges_and_profiled_services_are_said() {
+    if !need_compose() {
+        return;
+    }
+    let dir = tempdir();
+    let common = "services:\n  root:\n    image: busybox\n    labels: [tier=app]\n    environment: [A=1, B=2]\n    healthcheck: {test: [CMD, 'true'], interval: 5s, retries: 2}\n";
+    std::fs::write(dir.path().join("common.yaml"), common).unwrap_or_else(|e| panic!("{e}"));
+    let compose = r#"name: ext
+services:
+  base:
+    extends: {file: common.yaml, service: root}
+    command: [sleep, "1"]
+    expose: ["80"]
+    volumes: ["data:/data"]
+  web:
+    extends: base
+    command: [sleep, "2"]
+    environment: {B: "3", C: "4"}
+    expose: ["81"]
+    ports: ["127.0.0.1:8443:443"]
+    volumes: ["logs:/data"]
+    healthcheck: {test: [CMD, 'false']}
+  debug:
+    image: busybox
+    profiles: [debug]
+volumes:
+  data: {}
+  logs: {}
+"#;
+    let input = dir.path().join("compose.yaml");
+    std::fs::write(&input, compose).unwrap_or_else(|e| panic!("{e}"));
+    let o = deploy_in(dir.path(), &["import", "compose.yaml", "-o", "out"], &[]);
+    let all = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(o.status.success(), "{all}");
+    assert!(all.contains("resolved: services.web.extends: merged with service `base`"), "{all}");
+    assert!(all.contains("resolved: services.base.extends: merged with service `root` of `common.yaml`"), "{all}");
+    assert!(all.contains("services.debug: Compose starts it only with `--profile debug`"), "{all}");
+    assert!(all.contains("round trip: equal"), "{all}");
+    let diffs = round_trip(&dir.path().join("out"), None, &input);
+    assert!(diffs.is_empty(), "{diffs:#?}");
+    let web = &yaml(&read(&dir.path().join("out/deploy.yaml")))["services"]["web"];
+    assert_eq!(web["environment"]["A"], "1");
+    assert_eq!(web["environment"]["B"], "3");
+    assert_eq!(web["labels"]["tier"], "app");
+    assert_eq!(web["command"], serde_json::json!(["sleep", "2"]));
+    assert_eq!(web["expose"], serde_json::json!([80, 81]));
+}

@@ -17,6 +17,7 @@
 //!    compared with the input as `docker compose config` reads both.
 
 mod align;
+mod extends;
 mod factor;
 mod fit;
 mod map;
@@ -173,7 +174,8 @@ fn import_one(
     out_dir: &FsPath,
     topology_file: &FsPath,
 ) -> Result<(Node, FileReport, Vec<String>), ImportError> {
-    let compose = read::read_compose(&input.file)?;
+    let mut compose = read::read_compose(&input.file)?;
+    let resolved = extends::resolve(&mut compose, &input.file);
     let compose_dir = input.file.parent().unwrap_or(FsPath::new("."));
     let rebase = paths::Rebase::new(compose_dir, out_dir);
     let mapped = map::topology(compose.as_map().unwrap_or(&node::Map::new()), &rebase);
@@ -184,7 +186,8 @@ fn import_one(
         profile: input.profile.clone(),
         input: input.file.clone(),
         services,
-        not_carried: fitted.dropped,
+        not_carried: resolved.left_out.into_iter().chain(fitted.dropped).collect(),
+        merged: resolved.merged,
         ignored: mapped.ignored.into_iter().map(|(p, reason)| NotCarried { path: p.to_string(), reason }).collect(),
         check: Check::NotRun("not yet checked".into()),
     };

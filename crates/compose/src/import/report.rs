@@ -26,6 +26,8 @@ pub struct FileReport {
     pub not_carried: Vec<NotCarried>,
     /// Fields Compose itself gives no meaning to (`version:`, `x-*`): notes.
     pub ignored: Vec<NotCarried>,
+    /// `extends` resolved: the service written is the merge Compose makes (notes).
+    pub merged: Vec<NotCarried>,
     pub check: Check,
 }
 
@@ -102,6 +104,9 @@ fn file_text(f: &FileReport, masker: &Masker, out: &mut String) {
     out.push_str(&format!("{what}: {} service(s)\n", f.services));
     for i in &f.ignored {
         out.push_str(&format!("  ignored: {}: {}\n", i.path, i.reason));
+    }
+    for m in &f.merged {
+        out.push_str(&format!("  resolved: {}: {}\n", m.path, m.reason));
     }
     if !f.not_carried.is_empty() {
         out.push_str(&format!("  not carried ({}):\n", f.not_carried.len()));

@@ -1,0 +1,111 @@
+use super::*;
+use crate::import::read::parse_yaml;
+
+fn doc(text: &str) -> Node {
+    parse_yaml(text).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn service<'a>(d: &'a Node, name: &str) -> &'a Map {
+    d.as_map()
+        .and_then(|m| m.get("services"))
+        .and_then(Node::as_map)
+        .and_then(|s| s.get(name))
+        .and_then(Node::as_map)
+        .unwrap_or_else(|| panic!("no service {name}"))
+}
+
+fn yaml(text: &str) -> Node {
+    doc(text)
+}
+
+#[test]
+fn extends_merges_as_compose_does() {
+    let mut d = doc(r#"
+services:
+  base:
+    image: busybox
+    command: ["sleep", "1"]
+    environment: ["A=1", "B=2"]
+    ports: ["80:80"]
+    volumes: ["data:/data", "./conf:/etc/app:ro"]
+    healthcheck: {test: ["CMD", "true"], interval: 5s}
+    depends_on: [db]
+    dns: [1.1.1.1]
+  web:
+    extends: base
+    command: ["sleep", "2"]
+    environment: {B: "3", C: "4"}
+    ports: ["81:81"]
+    volumes: ["other:/data"]
+    healthcheck: {test: ["CMD", "false"]}
+    depends_on: {cache: {condition: service_healthy}}
+    dns: [1.1.1.1, 8.8.8.8]
+  db: {image: postgres}
+  cache: {image: redis}
+"#);
+    let r = resolve(&mut d, FsPath::new("compose.yaml"));
+    assert!(r.left_out.is_empty(), "{:?}", r.left_out);
+    assert_eq!(r.merged.len(), 1);
+    assert_eq!(r.merged[0].path, "services.web.extends");
+    let web = service(&d, "web");
+    assert!(!web.contains_key("extends"));
+    assert_eq!(web["image"], Node::str("busybox"));
+    assert_eq!(web["command"], yaml(r#"["sleep", "2"]"#), "replaced");
+    assert_eq!(web["environment"], yaml(r#"{A: "1", B: "3", C: "4"}"#), "merged by key");
+    assert_eq!(web["ports"], yaml(r#"["80:80", "81:81"]"#), "appended");
+    assert_eq!(web["volumes"], yaml(r#"["other:/data", "./conf:/etc/app:ro"]"#), "unique by target");
+    assert_eq!(web["healthcheck"], yaml(r#"{test: ["CMD", "false"], interval: 5s}"#), "test replaced, the rest kept");
+    assert_eq!(
+        web["depends_on"],
+        yaml("{db: {condition: service_started}, cache: {condition: service_healthy}}"),
+        "merged as mappings"
+    );
+    assert_eq!(web["dns"], yaml("[1.1.1.1, 8.8.8.8]"), "appended without duplicates");
+}
+
+#[test]
+fn chains_files_and_mistakes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("common.yaml"), "services:\n  root:\n    image: alpine\n    labels: [a=1]\n")
+        .expect("write");
+    let text = r#"
+services:
+  mid:
+    extends: {service: root, file: common.yaml}
+    labels: {b: "2"}
+  leaf:
+    extends: {service: mid}
+    user: nobody
+  loop1: {extends: loop2, image: x}
+  loop2: {extends: loop1, image: y}
+  lost: {extends: nowhere, image: z}
+"#;
+    let mut d = doc(text);
+    let r = resolve(&mut d, &dir.path().join("compose.yaml"));
+    let leaf = service(&d, "leaf");
+    assert_eq!(leaf["image"], Node::str("alpine"), "through two levels and another file");
+    assert_eq!(leaf["labels"], yaml(r#"{a: "1", b: "2"}"#));
+    assert_eq!(leaf["user"], Node::str("nobody"));
+    let reasons: Vec<String> = r.left_out.iter().map(|n| format!("{}: {}", n.path, n.reason)).collect();
+    assert!(
+        reasons.iter().any(|x| x.starts_with("services.loop1.extends") && x.contains("loops back")),
+        "{reasons:#?}"
+    );
+    assert!(reasons.iter().any(|x| x.starts_with("services.lost.extends") && x.contains("`nowhere`")), "{reasons:#?}");
+    // A service whose extends failed keeps its own fields, without `extends`.
+    assert_eq!(service(&d, "lost").get("extends"), None);
+    assert_eq!(service(&d, "lost")["image"], Node::str("z"));
+}
+
+#[test]
+fn services_with_profiles_are_left_out_and_said() {
+    let mut d = doc(
+        "services:\n  web: {image: a}\n  debug: {image: b, profiles: [debug, tools]}\n  base: {image: c, profiles: []}\n",
+    );
+    let r = resolve(&mut d, FsPath::new("compose.yaml"));
+    let services = d.as_map().and_then(|m| m.get("services")).and_then(Node::as_map).expect("services");
+    assert_eq!(services.keys().collect::<Vec<_>>(), ["web", "base"]);
+    assert_eq!(r.left_out.len(), 1);
+    assert_eq!(r.left_out[0].path, "services.debug");
+    assert!(r.left_out[0].reason.contains("--profile debug` or `--profile tools"), "{}", r.left_out[0].reason);
+}
