@@ -348,19 +348,22 @@ fn the_corpus_round_trips_and_renders_valid_kubernetes_objects() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// `extends` (same file, another file of the folder, two levels) is resolved
-/// as Compose merges it: the import is lossless, as the test's own `docker
+/// `include` and `extends` (same file, another file of the folder, two
+/// levels) are resolved as Compose resolves them: the import is lossless, as the test's own `docker
 /// compose config` of input and rendered topology agrees. A service with
 /// `profiles` is left out and said, as `docker compose up` leaves it out.
 #[test]
-fn extends_is_resolved_as_compose_merges_and_profiled_services_are_said() {
+fn include_and_extends_are_resolved_as_compose_does_and_profiled_services_are_said() {
     if !need_compose() {
         return;
     }
     let dir = tempdir();
     let common = "services:\n  root:\n    image: busybox\n    labels: [tier=app]\n    environment: [A=1, B=2]\n    healthcheck: {test: [CMD, 'true'], interval: 5s, retries: 2}\n";
     std::fs::write(dir.path().join("common.yaml"), common).unwrap_or_else(|e| panic!("{e}"));
+    let extra = "services:\n  cache:\n    image: busybox\n    command: [sleep, '3']\n    volumes: [cache:/c]\nvolumes:\n  cache: {}\n";
+    std::fs::write(dir.path().join("extra.yaml"), extra).unwrap_or_else(|e| panic!("{e}"));
     let compose = r#"name: ext
+include: [extra.yaml]
 services:
   base:
     extends: {file: common.yaml, service: root}
@@ -390,6 +393,7 @@ volumes:
     assert!(all.contains("resolved: services.web.extends: merged with service `base`"), "{all}");
     assert!(all.contains("resolved: services.base.extends: merged with service `root` of `common.yaml`"), "{all}");
     assert!(all.contains("services.debug: Compose starts it only with `--profile debug`"), "{all}");
+    assert!(all.contains("resolved: include[0]: what `extra.yaml` defines added"), "{all}");
     assert!(all.contains("round trip: equal"), "{all}");
     let diffs = round_trip(&dir.path().join("out"), None, &input);
     assert!(diffs.is_empty(), "{diffs:#?}");
@@ -399,4 +403,6 @@ volumes:
     assert_eq!(web["labels"]["tier"], "app");
     assert_eq!(web["command"], serde_json::json!(["sleep", "2"]));
     assert_eq!(web["expose"], serde_json::json!([80, 81]));
+    let cache = &yaml(&read(&dir.path().join("out/deploy.yaml")))["services"]["cache"];
+    assert_eq!(cache["command"], serde_json::json!(["sleep", "3"]));
 }

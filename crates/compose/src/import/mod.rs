@@ -17,7 +17,6 @@
 //!    compared with the input as `docker compose config` reads both.
 
 mod align;
-mod extends;
 mod factor;
 mod fit;
 mod map;
@@ -25,6 +24,7 @@ mod node;
 mod paths;
 mod read;
 mod report;
+mod resolve;
 mod vars;
 mod verify;
 mod yaml;
@@ -175,7 +175,7 @@ fn import_one(
     topology_file: &FsPath,
 ) -> Result<(Node, FileReport, Vec<String>), ImportError> {
     let mut compose = read::read_compose(&input.file)?;
-    let resolved = extends::resolve(&mut compose, &input.file);
+    let resolved = resolve::resolve(&mut compose, &input.file);
     let compose_dir = input.file.parent().unwrap_or(FsPath::new("."));
     let rebase = paths::Rebase::new(compose_dir, out_dir);
     let mapped = map::topology(compose.as_map().unwrap_or(&node::Map::new()), &rebase);

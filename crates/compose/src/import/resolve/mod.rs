@@ -1,8 +1,9 @@
-//! Compose's own service composition, resolved before mapping: `extends`
-//! (merged as Compose merges, so that what is written is what Compose would
-//! run) and service `profiles` (a service with profiles is left out, as `docker
-//! compose up` leaves it out without `--profile`; the topology has no such
-//! switch, so the report says so).
+//! Compose's own composition, resolved before mapping, so that what is
+//! written is what Compose would run: `include` (the included files'
+//! services, networks, volumes, secrets and configs added), `extends` (merged
+//! as Compose merges) and service `profiles` (a service with profiles is left
+//! out, as `docker compose up` leaves it out without `--profile`; the topology
+//! has no such switch, so the report says so).
 //!
 //! Merge rules (the Compose Specification's "Merge" section): mappings merge
 //! by key; `command`, `entrypoint` and `healthcheck.test` are replaced;
@@ -24,9 +25,10 @@ pub(super) struct Resolved {
     pub left_out: Vec<NotCarried>,
 }
 
-/// Resolves every service's `extends`, then leaves out services with `profiles`.
+/// Resolves `include`, then every service's `extends`, then leaves out services with `profiles`.
 pub(super) fn resolve(compose: &mut Node, file: &FsPath) -> Resolved {
     let mut r = Resolved::default();
+    include(compose, file, &mut r, &mut vec![canonical(file)]);
     let Some(Node::Map(services)) = compose.as_map_mut().and_then(|m| m.get_mut("services")) else { return r };
     let names: Vec<String> = services.keys().cloned().collect();
     let mut ctx = Ctx { file: file.to_path_buf(), others: HashMap::new(), stack: Vec::new() };
@@ -67,6 +69,108 @@ pub(super) fn resolve(compose: &mut Node, file: &FsPath) -> Resolved {
         false
     });
     r
+}
+
+fn canonical(p: &FsPath) -> PathBuf {
+    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// The files an `include` entry names: `FILE`, `{path: FILE}` or `{path: [FILE...]}`.
+fn included_paths(entry: &Node) -> Result<Vec<String>, String> {
+    let m = match entry {
+        Node::Map(m) => m,
+        other => return other.as_str().map(|s| vec![s.to_string()]).ok_or_else(|| "an entry is a path".to_string()),
+    };
+    if let Some(k) = ["project_directory", "env_file"].into_iter().find(|k| m.contains_key(*k)) {
+        return Err(format!("`{k}` changes how the included file is read; the import reads it only as it is"));
+    }
+    match m.get("path") {
+        Some(Node::Seq(v)) => Ok(v.iter().filter_map(Node::scalar_text).collect()),
+        Some(p) => p.as_str().map(|s| vec![s.to_string()]).ok_or_else(|| "`path` is a file or a list".to_string()),
+        None => Err("an entry has no `path`".into()),
+    }
+}
+
+/// Adds what the files of `include` define (their own `include`s first) to `doc`.
+fn include(doc: &mut Node, file: &FsPath, r: &mut Resolved, seen: &mut Vec<PathBuf>) {
+    let Some(map) = doc.as_map_mut() else { return };
+    let entries = match map.shift_remove("include") {
+        None => return,
+        Some(Node::Seq(v)) => v,
+        Some(other) => vec![other],
+    };
+    let dir = file.parent().unwrap_or(FsPath::new(".")).to_path_buf();
+    for (i, entry) in entries.iter().enumerate() {
+        // Paths are the top file's; an included file's own entries name it.
+        let at = match seen.len() {
+            1 => format!("include[{i}]"),
+            _ => format!("include[{i}] of {}", file.file_name().map(|f| f.to_string_lossy()).unwrap_or_default()),
+        };
+        let paths = match included_paths(entry) {
+            Ok(p) => p,
+            Err(reason) => {
+                r.left_out.push(NotCarried { path: at, reason });
+                continue;
+            }
+        };
+        for p in paths {
+            match included(&dir, &p, r, seen) {
+                Ok(other) => {
+                    add_resources(map, other, &p, r);
+                    let reason = format!("what `{p}` defines added, as Compose includes it");
+                    r.merged.push(NotCarried { path: at.clone(), reason });
+                }
+                Err(reason) => r.left_out.push(NotCarried { path: at.clone(), reason }),
+            }
+        }
+    }
+}
+
+/// The included file `p`, read, with its own includes resolved.
+fn included(dir: &FsPath, p: &str, r: &mut Resolved, seen: &mut Vec<PathBuf>) -> Result<Map, String> {
+    let path = dir.join(p);
+    if canonical(path.parent().unwrap_or(FsPath::new("."))) != canonical(dir) {
+        return Err(format!(
+            "`{p}` is in another folder: its relative paths would need rebasing, which the import does not do; import it on its own"
+        ));
+    }
+    let key = canonical(&path);
+    if seen.contains(&key) {
+        return Err(format!("`{p}` includes itself (through the files it includes)"));
+    }
+    let mut other = read_compose(&path).map_err(|e| format!("cannot include `{p}`: {e}"))?;
+    seen.push(key);
+    include(&mut other, &path, r, seen);
+    seen.pop();
+    Ok(match other {
+        Node::Map(m) => m,
+        _ => Map::new(),
+    })
+}
+
+/// The services, networks, volumes, secrets and configs of an included file
+/// added to `map`; one the file defines as well is a conflict Compose refuses:
+/// the file's own is kept, and the conflict said.
+fn add_resources(map: &mut Map, other: Map, p: &str, r: &mut Resolved) {
+    for (section, defs) in other {
+        let Node::Map(defs) = defs else { continue };
+        if !["services", "networks", "volumes", "secrets", "configs"].contains(&section.as_str()) {
+            continue;
+        }
+        let Node::Map(here) = map.entry(section.clone()).or_insert_with(|| Node::Map(Map::new())) else { continue };
+        for (k, v) in defs {
+            if here.contains_key(&k) {
+                r.left_out.push(NotCarried {
+                    path: format!("{section}.{k}"),
+                    reason: format!(
+                        "defined here and in the included `{p}`, a conflict Compose refuses; this file's is kept"
+                    ),
+                });
+            } else {
+                here.insert(k, v);
+            }
+        }
+    }
 }
 
 struct Ctx {

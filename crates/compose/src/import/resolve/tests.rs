@@ -109,3 +109,34 @@ fn services_with_profiles_are_left_out_and_said() {
     assert_eq!(r.left_out[0].path, "services.debug");
     assert!(r.left_out[0].reason.contains("--profile debug` or `--profile tools"), "{}", r.left_out[0].reason);
 }
+
+#[test]
+fn include_adds_what_the_files_define_and_says_what_it_cannot() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let w = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).expect("write");
+    w("db.yaml", "include: [cache.yaml]\nservices:\n  db: {image: postgres}\nvolumes:\n  pg: {}\n");
+    w("cache.yaml", "services:\n  cache: {image: redis}\n  web: {image: other}\n");
+    w("loop.yaml", "include: [loop.yaml]\nservices:\n  x: {image: x}\n");
+    let mut d = doc(
+        "include:\n  - db.yaml\n  - path: [loop.yaml]\n  - {path: ../elsewhere/c.yaml}\n  - {path: db.yaml, env_file: .env.db}\nservices:\n  web: {image: nginx, depends_on: [db]}\n",
+    );
+    let r = resolve(&mut d, &dir.path().join("compose.yaml"));
+    let m = d.as_map().expect("map");
+    assert!(!m.contains_key("include"));
+    let services: Vec<&String> = m["services"].as_map().expect("services").keys().collect();
+    assert_eq!(services, ["web", "db", "cache", "x"], "nested includes, each once");
+    assert_eq!(service(&d, "web")["image"], Node::str("nginx"), "the file's own service wins");
+    assert!(m["volumes"].as_map().is_some_and(|v| v.contains_key("pg")));
+    let said: Vec<String> = r.left_out.iter().map(|n| format!("{}: {}", n.path, n.reason)).collect();
+    assert!(
+        said.iter().any(|x| x.starts_with("services.web: defined here and in the included `db.yaml`")),
+        "{said:#?}"
+    );
+    assert!(
+        said.iter().any(|x| x.starts_with("include[0] of loop.yaml") && x.contains("includes itself")),
+        "{said:#?}"
+    );
+    assert!(said.iter().any(|x| x.starts_with("include[2]") && x.contains("another folder")), "{said:#?}");
+    assert!(said.iter().any(|x| x.starts_with("include[3]") && x.contains("`env_file`")), "{said:#?}");
+    assert!(r.merged.iter().any(|n| n.path == "include[0]"), "{:?}", r.merged);
+}
