@@ -405,4 +405,16 @@ volumes:
     assert_eq!(web["expose"], serde_json::json!([80, 81]));
     let cache = &yaml(&read(&dir.path().join("out/deploy.yaml")))["services"]["cache"];
     assert_eq!(cache["command"], serde_json::json!(["sleep", "3"]));
+    // With the profile active (flag, or COMPOSE_PROFILES as Compose reads it), the service is
+    // imported and the import is lossless.
+    for (args, env) in [(&["--compose-profile", "debug"][..], &[][..]), (&[], &[("COMPOSE_PROFILES", "other,debug")])] {
+        let mut a = vec!["import", "compose.yaml", "-o", "out", "--force", "--strict"];
+        a.extend_from_slice(args);
+        let o = deploy_in(dir.path(), &a, env);
+        let all = format!("{}{}", stdout(&o), stderr(&o));
+        assert!(o.status.success() && all.contains("result: lossless"), "{args:?} {env:?}:\n{all}");
+        assert!(all.contains("services.debug.profiles: profile `debug` is active"), "{all}");
+        let t = yaml(&read(&dir.path().join("out/deploy.yaml")));
+        assert_eq!(t["services"]["debug"]["image"], "busybox");
+    }
 }

@@ -25,6 +25,10 @@ pub struct ImportCmd {
     /// Overwrite deploy.yaml and profile files that exist.
     #[arg(long)]
     pub force: bool,
+    /// A Compose profile to take as active, as `docker compose --profile NAME` (repeat it; default:
+    /// $COMPOSE_PROFILES, comma-separated): its services are imported, those of other profiles left out.
+    #[arg(long = "compose-profile", value_name = "NAME", env = "COMPOSE_PROFILES", value_delimiter = ',')]
+    pub compose_profiles: Vec<String>,
     /// Exit 1 unless the import is lossless: a field not carried, a difference found, or a round trip
     /// that could not be checked (no `docker compose`) is then an error.
     #[arg(long)]
@@ -34,7 +38,12 @@ pub struct ImportCmd {
 /// Runs the import; the report's text and the exit status.
 pub fn run(cmd: &ImportCmd) -> Result<(String, ExitStatus), CliError> {
     let inputs = inputs(cmd)?;
-    let opts = ImportOptions { inputs, out_dir: cmd.out_dir.clone(), force: cmd.force };
+    let opts = ImportOptions {
+        inputs,
+        out_dir: cmd.out_dir.clone(),
+        force: cmd.force,
+        compose_profiles: cmd.compose_profiles.clone(),
+    };
     let report = deploy_compose::import::run(&opts).map_err(|e| match e {
         ImportError::Usage(m) => CliError::Usage(m),
         other => CliError::Failed(other.to_string()),

@@ -52,6 +52,9 @@ pub struct ImportOptions {
     pub out_dir: PathBuf,
     /// Overwrite files that exist.
     pub force: bool,
+    /// Compose profiles taken as active (`docker compose --profile NAME`): their
+    /// services are imported; services of other profiles are left out.
+    pub compose_profiles: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -110,7 +113,7 @@ pub fn run(opts: &ImportOptions) -> Result<ImportReport, ImportError> {
     let mut trees = Vec::new();
     let mut secrets = Vec::new();
     for input in &opts.inputs {
-        let (tree, report, literal) = import_one(input, out_dir, &topology_file)?;
+        let (tree, report, literal) = import_one(input, out_dir, &topology_file, &opts.compose_profiles)?;
         trees.push(tree);
         files.push(report);
         secrets.extend(literal);
@@ -130,7 +133,8 @@ pub fn run(opts: &ImportOptions) -> Result<ImportReport, ImportError> {
     write_files(&written, &texts)?;
     let mut named = Vec::new();
     for (i, f) in files.iter_mut().enumerate() {
-        let (check, project) = round_trip(&opts.inputs[i], &texts[0], texts.get(i + 1), &topology_file);
+        let (check, project) =
+            round_trip(&opts.inputs[i], (&texts[0], texts.get(i + 1)), &topology_file, &opts.compose_profiles);
         f.check = check;
         // One note per project name: the files of several profiles usually share a folder.
         if let Some((name, note)) = project.and_then(|p| project_note(&opts.inputs[i], &trees[i], &p))
@@ -173,9 +177,10 @@ fn import_one(
     input: &Input,
     out_dir: &FsPath,
     topology_file: &FsPath,
+    active: &[String],
 ) -> Result<(Node, FileReport, Vec<String>), ImportError> {
     let mut compose = read::read_compose(&input.file)?;
-    let resolved = resolve::resolve(&mut compose, &input.file);
+    let resolved = resolve::resolve(&mut compose, &input.file, active);
     let compose_dir = input.file.parent().unwrap_or(FsPath::new("."));
     let rebase = paths::Rebase::new(compose_dir, out_dir);
     let mapped = map::topology(compose.as_map().unwrap_or(&node::Map::new()), &rebase);
@@ -274,7 +279,12 @@ fn write_files(paths: &[PathBuf], texts: &[String]) -> Result<(), ImportError> {
 
 /// Loads what was written (with the input's profile), renders it to Compose and compares with the
 /// input; also the project name deploy gives it.
-fn round_trip(input: &Input, base: &str, overlay: Option<&String>, file: &FsPath) -> (Check, Option<String>) {
+fn round_trip(
+    input: &Input,
+    (base, overlay): (&str, Option<&String>),
+    file: &FsPath,
+    active: &[String],
+) -> (Check, Option<String>) {
     let dir = file.parent().map_or_else(|| ".".into(), FsPath::to_path_buf);
     let base = Arc::new(SourceFile { path: file.to_path_buf(), text: base.to_string() });
     let overlay = overlay
@@ -286,7 +296,7 @@ fn round_trip(input: &Input, base: &str, overlay: Option<&String>, file: &FsPath
     };
     let rendered = crate::render(&t).to_yaml(TOPOLOGY_FILE);
     let abs = std::fs::canonicalize(&input.file).unwrap_or_else(|_| input.file.clone());
-    (verify::compare(&abs, &rendered, &dir, &t.name), Some(t.name))
+    (verify::compare(&abs, &rendered, &dir, (&t.name, active)), Some(t.name))
 }
 
 /// When the input names no project, Compose names it after the input's folder and deploy after the

@@ -30,15 +30,16 @@ const PASS: &[&str] = &["PATH", "HOME", "DOCKER_CONFIG", "DOCKER_HOST", "DOCKER_
 const PLACEHOLDER: &str = "deploy-import-check";
 
 /// Compares the Compose file `input` with `rendered` (Compose YAML whose relative paths are relative to `out_dir`).
-pub fn compare(input: &Path, rendered: &str, out_dir: &Path, project: &str) -> Check {
+/// `project`: the name both are read under; `profiles`: the Compose profiles taken as active.
+pub fn compare(input: &Path, rendered: &str, out_dir: &Path, (project, profiles): (&str, &[String])) -> Check {
     if !docker_compose_available() {
         return Check::NotRun("docker compose is not installed (the round trip was not checked)".to_string());
     }
     let text = std::fs::read_to_string(input).unwrap_or_default();
     let input_dir = input.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let env_file = input_dir.join(".env");
-    let call =
-        Call { project, required: required_variables(&text), env_file: env_file.is_file().then_some(&*env_file) };
+    let env_file = env_file.is_file().then_some(&*env_file);
+    let call = Call { project, profiles, required: required_variables(&text), env_file };
     let a = match call.config(input_dir, Source::File(input)) {
         Ok(v) => normalise(v),
         Err(e) => return Check::NotRun(format!("docker compose cannot read the input: {e}")),
@@ -63,6 +64,7 @@ enum Source<'a> {
 
 struct Call<'a> {
     project: &'a str,
+    profiles: &'a [String],
     required: Vec<String>,
     env_file: Option<&'a Path>,
 }
@@ -80,7 +82,11 @@ impl Call<'_> {
         for v in &self.required {
             c.env(v, PLACEHOLDER);
         }
-        c.args(["compose", "-p", self.project, "--project-directory"]).arg(dir);
+        c.args(["compose", "-p", self.project]);
+        for p in self.profiles {
+            c.args(["--profile", p]);
+        }
+        c.arg("--project-directory").arg(dir);
         match self.env_file {
             Some(f) => c.arg("--env-file").arg(f),
             None => c.args(["--env-file", "/dev/null"]),
@@ -128,7 +134,9 @@ fn normalise(mut doc: Value) -> Value {
     let Some(Value::Object(services)) = doc.get_mut("services") else { return doc };
     for s in services.values_mut() {
         if let Some(m) = s.as_object_mut() {
-            m.retain(|k, _| !k.starts_with("x-"));
+            // A service is there only when one of its profiles is active (`--compose-profile`),
+            // and a topology always runs what it has: the list itself says nothing more.
+            m.retain(|k, _| !k.starts_with("x-") && k != "profiles");
             fold_legacy_resources(m);
             disabled_healthcheck(m);
         }

@@ -25,8 +25,10 @@ pub(super) struct Resolved {
     pub left_out: Vec<NotCarried>,
 }
 
-/// Resolves `include`, then every service's `extends`, then leaves out services with `profiles`.
-pub(super) fn resolve(compose: &mut Node, file: &FsPath) -> Resolved {
+/// Resolves `include`, then every service's `extends`, then leaves out services
+/// with `profiles` none of which is `active` (those with one are kept, without
+/// `profiles`: the topology always runs what it has).
+pub(super) fn resolve(compose: &mut Node, file: &FsPath, active: &[String]) -> Resolved {
     let mut r = Resolved::default();
     include(compose, file, &mut r, &mut vec![canonical(file)]);
     let Some(Node::Map(services)) = compose.as_map_mut().and_then(|m| m.get_mut("services")) else { return r };
@@ -56,13 +58,23 @@ pub(super) fn resolve(compose: &mut Node, file: &FsPath) -> Resolved {
             Some(Node::Seq(p)) => p.iter().filter_map(Node::scalar_text).collect(),
             _ => return true,
         };
+        if let Some(m) = s.as_map_mut() {
+            m.shift_remove("profiles");
+        }
         if profiles.is_empty() {
+            return true;
+        }
+        if let Some(p) = profiles.iter().find(|p| active.contains(p)) {
+            r.merged.push(NotCarried {
+                path: format!("services.{name}.profiles"),
+                reason: format!("profile `{p}` is active: imported, and the topology always runs it"),
+            });
             return true;
         }
         r.left_out.push(NotCarried {
             path: format!("services.{name}"),
             reason: format!(
-                "Compose starts it only with `--profile {}`; the topology has no service profiles, so it is left out, as `docker compose up` leaves it out",
+                "Compose starts it only with `--profile {}`; the topology has no service profiles, so it is left out, as `docker compose up` leaves it out (`deploy import --compose-profile NAME` keeps it)",
                 profiles.join("` or `--profile ")
             ),
         });

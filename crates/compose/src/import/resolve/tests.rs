@@ -43,7 +43,7 @@ services:
   db: {image: postgres}
   cache: {image: redis}
 "#);
-    let r = resolve(&mut d, FsPath::new("compose.yaml"));
+    let r = resolve(&mut d, FsPath::new("compose.yaml"), &[]);
     assert!(r.left_out.is_empty(), "{:?}", r.left_out);
     assert_eq!(r.merged.len(), 1);
     assert_eq!(r.merged[0].path, "services.web.extends");
@@ -81,7 +81,7 @@ services:
   lost: {extends: nowhere, image: z}
 "#;
     let mut d = doc(text);
-    let r = resolve(&mut d, &dir.path().join("compose.yaml"));
+    let r = resolve(&mut d, &dir.path().join("compose.yaml"), &[]);
     let leaf = service(&d, "leaf");
     assert_eq!(leaf["image"], Node::str("alpine"), "through two levels and another file");
     assert_eq!(leaf["labels"], yaml(r#"{a: "1", b: "2"}"#));
@@ -102,7 +102,7 @@ fn services_with_profiles_are_left_out_and_said() {
     let mut d = doc(
         "services:\n  web: {image: a}\n  debug: {image: b, profiles: [debug, tools]}\n  base: {image: c, profiles: []}\n",
     );
-    let r = resolve(&mut d, FsPath::new("compose.yaml"));
+    let r = resolve(&mut d, FsPath::new("compose.yaml"), &[]);
     let services = d.as_map().and_then(|m| m.get("services")).and_then(Node::as_map).expect("services");
     assert_eq!(services.keys().collect::<Vec<_>>(), ["web", "base"]);
     assert_eq!(r.left_out.len(), 1);
@@ -120,7 +120,7 @@ fn include_adds_what_the_files_define_and_says_what_it_cannot() {
     let mut d = doc(
         "include:\n  - db.yaml\n  - path: [loop.yaml]\n  - {path: ../elsewhere/c.yaml}\n  - {path: db.yaml, env_file: .env.db}\nservices:\n  web: {image: nginx, depends_on: [db]}\n",
     );
-    let r = resolve(&mut d, &dir.path().join("compose.yaml"));
+    let r = resolve(&mut d, &dir.path().join("compose.yaml"), &[]);
     let m = d.as_map().expect("map");
     assert!(!m.contains_key("include"));
     let services: Vec<&String> = m["services"].as_map().expect("services").keys().collect();
@@ -139,4 +139,17 @@ fn include_adds_what_the_files_define_and_says_what_it_cannot() {
     assert!(said.iter().any(|x| x.starts_with("include[2]") && x.contains("another folder")), "{said:#?}");
     assert!(said.iter().any(|x| x.starts_with("include[3]") && x.contains("`env_file`")), "{said:#?}");
     assert!(r.merged.iter().any(|n| n.path == "include[0]"), "{:?}", r.merged);
+}
+
+#[test]
+fn an_active_profile_keeps_its_services() {
+    let mut d = doc(
+        "services:\n  web: {image: a}\n  debug: {image: b, profiles: [debug]}\n  tools: {image: c, profiles: [tools]}\n",
+    );
+    let r = resolve(&mut d, FsPath::new("compose.yaml"), &["debug".to_string()]);
+    let services = d.as_map().and_then(|m| m.get("services")).and_then(Node::as_map).expect("services");
+    assert_eq!(services.keys().collect::<Vec<_>>(), ["web", "debug"]);
+    assert!(!service(&d, "debug").contains_key("profiles"), "the topology always runs what it has");
+    assert_eq!(r.left_out.len(), 1);
+    assert_eq!(r.left_out[0].path, "services.tools");
 }
