@@ -190,18 +190,8 @@ pub(super) fn bind_source(t: &Topology, raw: &str) -> String {
         t.project_dir.join(p)
     };
     let abs = std::path::absolute(&joined).unwrap_or(joined);
-    // Normalise `.` and `..` lexically (the path may not exist yet).
-    let mut out = std::path::PathBuf::new();
-    for c in abs.components() {
-        match c {
-            std::path::Component::CurDir => {}
-            std::path::Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out.display().to_string()
+    // The path may not exist yet.
+    crate::paths::normalise(&abs).display().to_string()
 }
 
 /// Resolves a service's `${VAR}` values from the environment, naming the service in errors.

@@ -2,6 +2,7 @@
 //! config files) rewritten so that they point at the same place from the
 //! folder the topology is written to as they did from the Compose file's.
 
+use crate::paths::normalise;
 use std::path::{Component, Path, PathBuf};
 
 /// From the Compose file's folder to the output folder.
@@ -62,21 +63,6 @@ pub(crate) fn is_relative_path(p: &str) -> bool {
         || p.contains("://")
         || p.starts_with("git@")
         || (p.len() > 1 && p.as_bytes()[1] == b':' && p.as_bytes()[0].is_ascii_alphabetic()))
-}
-
-/// `.` and `..` resolved lexically (the paths need not exist).
-fn normalise(p: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other.as_os_str()),
-        }
-    }
-    out
 }
 
 /// `target` relative to the folder `base` (both absolute and normalised).

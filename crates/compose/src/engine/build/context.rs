@@ -11,7 +11,7 @@
 
 use std::fs;
 use std::io;
-use std::path::{Component, Path, PathBuf};
+use std::path::Path;
 
 use globset::{GlobBuilder, GlobMatcher};
 
@@ -103,19 +103,7 @@ fn clean(pattern: &str) -> String {
 
 /// `path` relative to `base`, `/`-separated, when it is inside it (both lexically normalised).
 fn inside(base: &Path, path: &Path) -> Option<String> {
-    let norm = |p: &Path| {
-        let mut out = PathBuf::new();
-        for c in p.components() {
-            match c {
-                Component::CurDir => {}
-                Component::ParentDir => {
-                    out.pop();
-                }
-                other => out.push(other),
-            }
-        }
-        out
-    };
+    let norm = crate::paths::normalise;
     let rel = norm(path).strip_prefix(norm(base)).ok()?.to_path_buf();
     let parts: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
     (!parts.is_empty()).then(|| parts.join("/"))
