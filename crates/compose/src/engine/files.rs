@@ -16,28 +16,12 @@
 use bollard::Docker;
 use bollard::models::{Mount, MountType};
 use bollard::query_parameters::UploadToContainerOptionsBuilder;
-use deploy_topology::{Env, FileObject, FileRef, FileSource, Service, Topology};
+use deploy_topology::{Env, FileKind, FileObject, FileRef, FileSource, Service, Topology};
 use sha2::{Digest, Sha256};
 
 use super::EngineError;
 use super::docker::describe;
 use super::plan::{Resolver, bind_source};
-
-/// Which of the two a reference is.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Secret,
-    Config,
-}
-
-impl Kind {
-    fn word(self) -> &'static str {
-        match self {
-            Kind::Secret => "secret",
-            Kind::Config => "config",
-        }
-    }
-}
 
 /// A file copied into the container before it starts.
 #[derive(Clone, Debug)]
@@ -76,10 +60,10 @@ pub(super) struct Files {
 /// Plans the secrets and configs of `s`.
 pub(super) fn plan(t: &Topology, s: &Service, r: &Resolver, env: &Env) -> Result<Files, EngineError> {
     let mut out = Files::default();
-    let refs = s.secrets.iter().map(|f| (Kind::Secret, f)).chain(s.configs.iter().map(|f| (Kind::Config, f)));
+    let refs =
+        [FileKind::Secret, FileKind::Config].into_iter().flat_map(|k| s.file_refs(k).iter().map(move |f| (k, f)));
     for (kind, fr) in refs {
-        let objects = if kind == Kind::Secret { &t.secrets } else { &t.configs };
-        let Some(obj) = objects.get(&fr.source) else {
+        let Some(obj) = t.file_objects(kind).get(&fr.source) else {
             return Err(EngineError::Input(format!(
                 "service `{}`: no top-level {} named `{}`",
                 s.name,
@@ -106,12 +90,12 @@ fn one(
     s: &Service,
     r: &Resolver,
     env: &Env,
-    kind: Kind,
+    kind: FileKind,
     fr: &FileRef,
     obj: &FileObject,
     out: &mut Files,
 ) -> Result<(), EngineError> {
-    let target = if kind == Kind::Secret { fr.secret_path() } else { fr.config_path() };
+    let target = fr.path(kind);
     let content = match &obj.source {
         FileSource::File(path) => {
             let source = bind_source(t, path);
@@ -148,7 +132,7 @@ fn one(
         })?,
         FileSource::Content(v) => r.one(v)?,
     };
-    if kind == Kind::Secret && !content.is_empty() {
+    if kind == FileKind::Secret && !content.is_empty() {
         out.secret_values.push(content.clone());
     }
     let id = |v: &Option<String>, what: &str| -> Result<u64, EngineError> {

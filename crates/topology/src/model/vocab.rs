@@ -7,7 +7,7 @@
 use indexmap::IndexMap;
 use serde::Serialize;
 
-use super::{Env, Value};
+use super::{Env, Service, Topology, Value};
 use crate::diag::Diagnostic;
 use crate::units::{ByteSize, Dur};
 
@@ -161,6 +161,43 @@ impl Device {
     }
 }
 
+/// Which of the two kinds of mounted file: a top-level secret or a config.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    Secret,
+    Config,
+}
+
+impl FileKind {
+    /// `secret` or `config`, as Compose's fields name them.
+    pub fn word(self) -> &'static str {
+        match self {
+            FileKind::Secret => "secret",
+            FileKind::Config => "config",
+        }
+    }
+}
+
+impl Topology {
+    /// The top-level secrets or configs.
+    pub fn file_objects(&self, kind: FileKind) -> &IndexMap<String, FileObject> {
+        match kind {
+            FileKind::Secret => &self.secrets,
+            FileKind::Config => &self.configs,
+        }
+    }
+}
+
+impl Service {
+    /// The secrets or configs the service mounts.
+    pub fn file_refs(&self, kind: FileKind) -> &[FileRef] {
+        match kind {
+            FileKind::Secret => &self.secrets,
+            FileKind::Config => &self.configs,
+        }
+    }
+}
+
 /// A service's use of a top-level secret or config.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct FileRef {
@@ -189,6 +226,13 @@ impl FileRef {
             Some(t) if t.starts_with('/') => t.clone(),
             Some(t) => format!("/{t}"),
             None => format!("/{}", self.source),
+        }
+    }
+    /// Where Compose mounts it, as a file of `kind`.
+    pub fn path(&self, kind: FileKind) -> String {
+        match kind {
+            FileKind::Secret => self.secret_path(),
+            FileKind::Config => self.config_path(),
         }
     }
     /// Only the key was given (Compose's short form).

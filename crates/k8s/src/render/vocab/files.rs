@@ -17,7 +17,7 @@
 
 use std::collections::BTreeMap;
 
-use deploy_topology::{self as topo, Diagnostic, FileRef, FileSource};
+use deploy_topology::{self as topo, Diagnostic, FileKind, FileRef, FileSource};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{
     ConfigMap, ConfigMapVolumeSource, KeyToPath, PodSpec, Secret, SecretVolumeSource, Volume as PodVolume, VolumeMount,
@@ -34,21 +34,9 @@ pub const FILES_HASH: &str = "deploy.dev/files-hash";
 /// The largest object the API server stores.
 const MAX_BYTES: usize = 1024 * 1024;
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Secret,
-    Config,
-}
-
-impl Kind {
-    fn word(self) -> &'static str {
-        if self == Kind::Secret { "secret" } else { "config" }
-    }
-}
-
 /// The files of one kind a service mounts.
 struct FileSet {
-    kind: Kind,
+    kind: FileKind,
     object: String,
     volume: &'static str,
     items: Vec<KeyToPath>,
@@ -70,7 +58,7 @@ impl Renderer<'_> {
     /// The Secret and ConfigMap of `s`'s files, their volumes, mounts and digest.
     pub(super) fn files(&mut self, s: &topo::Service, pod: &mut PodSpec, meta: &mut ObjectMeta, out: &mut Vec<Object>) {
         let mut digest = sha2::Sha256::new();
-        for (kind, refs) in [(Kind::Secret, &s.secrets), (Kind::Config, &s.configs)] {
+        for (kind, refs) in [FileKind::Secret, FileKind::Config].map(|k| (k, s.file_refs(k))) {
             if refs.is_empty() {
                 continue;
             }
@@ -93,10 +81,10 @@ impl Renderer<'_> {
         }
     }
 
-    fn file_set(&mut self, s: &topo::Service, kind: Kind, refs: &[FileRef]) -> FileSet {
+    fn file_set(&mut self, s: &topo::Service, kind: FileKind, refs: &[FileRef]) -> FileSet {
         let (object, volume) = match kind {
-            Kind::Secret => (format!("{}-secrets", s.name), "deploy-secrets"),
-            Kind::Config => (format!("{}-configs", s.name), "deploy-configs"),
+            FileKind::Secret => (format!("{}-secrets", s.name), "deploy-secrets"),
+            FileKind::Config => (format!("{}-configs", s.name), "deploy-configs"),
         };
         let mut set = FileSet {
             kind,
@@ -112,7 +100,7 @@ impl Renderer<'_> {
             let key = data_key(&fr.source);
             let repeated = refs.iter().filter(|o| o.source == fr.source).count() > 1;
             let path = if repeated { format!("{key}-{i}") } else { key.clone() };
-            let target = if kind == Kind::Secret { fr.secret_path() } else { fr.config_path() };
+            let target = fr.path(kind);
             let mode = i32::try_from(fr.mode.unwrap_or(0o444)).ok();
             set.items.push(KeyToPath { key: key.clone(), path: path.clone(), mode });
             set.mounts.push(VolumeMount {
@@ -128,7 +116,7 @@ impl Renderer<'_> {
                     s.name,
                     kind.word(),
                     fr.source,
-                    if kind == Kind::Secret { "Secret" } else { "ConfigMap" }
+                    if kind == FileKind::Secret { "Secret" } else { "ConfigMap" }
                 ));
             }
             if !set.data.contains_key(&key) && !set.placeholders.contains_key(&key) {
@@ -139,15 +127,14 @@ impl Renderer<'_> {
     }
 
     /// Reads one file's content into `set` (or its placeholder, or what to create by hand).
-    fn content(&mut self, s: &topo::Service, kind: Kind, fr: &FileRef, key: &str, set: &mut FileSet) {
-        let objects = if kind == Kind::Secret { &self.t.secrets } else { &self.t.configs };
-        let Some(obj) = objects.get(&fr.source) else { return };
+    fn content(&mut self, s: &topo::Service, kind: FileKind, fr: &FileRef, key: &str, set: &mut FileSet) {
+        let Some(obj) = self.t.file_objects(kind).get(&fr.source) else { return };
         let field = format!("{}s.{}", kind.word(), fr.source);
         let rendering = self.mode == SecretMode::AsWritten;
         let required = self.required.as_ref().is_none_or(|r| r.contains(s.name.as_str()));
         let missing = |what: String, help: &str| Diagnostic::new(what).help(help.to_string());
         let found = match &obj.source {
-            FileSource::File(path) if kind == Kind::Secret && rendering => {
+            FileSource::File(path) if kind == FileKind::Secret && rendering => {
                 set.left_out.push(format!("--from-file={key}={path}"));
                 return;
             }
@@ -161,7 +148,7 @@ impl Renderer<'_> {
                     .field(format!("{field}.file"))
                 })
             }
-            FileSource::Environment(var) if kind == Kind::Secret && rendering => {
+            FileSource::Environment(var) if kind == FileKind::Secret && rendering => {
                 set.placeholders.insert(key.to_string(), format!("${{{var}}}"));
                 return;
             }
@@ -207,8 +194,8 @@ impl Renderer<'_> {
             let literals = set.placeholders.keys().map(|k| format!("--from-literal={k}=..."));
             let args: Vec<String> = set.left_out.iter().cloned().chain(literals).collect();
             let (what, create) = match set.kind {
-                Kind::Secret => ("Secret", "secret generic"),
-                Kind::Config => ("ConfigMap", "configmap"),
+                FileKind::Secret => ("Secret", "secret generic"),
+                FileKind::Config => ("ConfigMap", "configmap"),
             };
             self.warn(format!(
                 "service `{}`: {what}/{} is not rendered (it would hold the files' content): create it with `kubectl create {create} {} -n {} {}`; `deploy apply --target k8s` creates it from the files",
@@ -222,14 +209,14 @@ impl Renderer<'_> {
         }
         let some = |m: BTreeMap<String, ByteString>| (!m.is_empty()).then_some(m);
         match set.kind {
-            Kind::Secret => Some(Object::Secret(Secret {
+            FileKind::Secret => Some(Object::Secret(Secret {
                 metadata: meta,
                 type_: Some("Opaque".into()),
                 data: some(set.data.into_iter().map(|(k, v)| (k, ByteString(v))).collect()),
                 string_data: (!set.placeholders.is_empty()).then_some(set.placeholders),
                 immutable: None,
             })),
-            Kind::Config => {
+            FileKind::Config => {
                 let (text, binary): (BTreeMap<_, _>, BTreeMap<_, _>) =
                     set.data.into_iter().partition(|(_, v)| std::str::from_utf8(v).is_ok());
                 let text: BTreeMap<String, String> =
@@ -250,7 +237,7 @@ fn volume(set: &FileSet) -> PodVolume {
     let mut items = set.items.clone();
     items.dedup_by(|a, b| a.path == b.path);
     match set.kind {
-        Kind::Secret => PodVolume {
+        FileKind::Secret => PodVolume {
             name: set.volume.to_string(),
             secret: Some(SecretVolumeSource {
                 secret_name: Some(set.object.clone()),
@@ -259,7 +246,7 @@ fn volume(set: &FileSet) -> PodVolume {
             }),
             ..Default::default()
         },
-        Kind::Config => PodVolume {
+        FileKind::Config => PodVolume {
             name: set.volume.to_string(),
             config_map: Some(ConfigMapVolumeSource {
                 name: set.object.clone(),
