@@ -259,7 +259,12 @@ impl Ctx {
 
 /// `over` merged onto `base`, service fields by Compose's rules.
 fn merge_service(base: Node, over: Node) -> Node {
-    let (Node::Map(mut b), Node::Map(o)) = (base, over) else { return Node::Null };
+    // A service written with nothing under it (`base:`) is an empty one.
+    let fields = |n: Node| match n {
+        Node::Map(m) => m,
+        _ => Map::new(),
+    };
+    let (mut b, o) = (fields(base), fields(over));
     for (k, v) in o {
         let merged = match (k.as_str(), b.shift_remove(&k)) {
             (_, None) => v,
@@ -352,15 +357,20 @@ fn started() -> Node {
 
 /// `old` then `new`, an item of `new` replacing the one of `old` with the same key.
 fn unique_by(old: Node, new: Node, key: fn(&Node) -> Option<String>) -> Node {
-    let (Node::Seq(mut a), Node::Seq(b)) = (old, new) else { return Node::Null };
-    for x in b {
-        let k = key(&x);
-        match a.iter().position(|y| k.is_some() && key(y) == k) {
-            Some(i) => a[i] = x,
-            None => a.push(x),
+    match (old, new) {
+        (Node::Seq(mut a), Node::Seq(b)) => {
+            for x in b {
+                let k = key(&x);
+                match a.iter().position(|y| k.is_some() && key(y) == k) {
+                    Some(i) => a[i] = x,
+                    None => a.push(x),
+                }
+            }
+            Node::Seq(a)
         }
+        // Not two lists (a mistake the loader reports): the local value, as for any other field.
+        (_, new) => new,
     }
-    Node::Seq(a)
 }
 
 /// A volume's mount path: `target` of the long form, the part after the source in the short one.

@@ -153,3 +153,15 @@ fn an_active_profile_keeps_its_services() {
     assert_eq!(r.left_out.len(), 1);
     assert_eq!(r.left_out[0].path, "services.tools");
 }
+
+#[test]
+fn an_empty_base_or_an_odd_list_keeps_the_local_fields() {
+    let mut d = doc(
+        "services:\n  base:\n  web: {extends: base, image: a, volumes: [v:/d]}\n  odd: {volumes: v:/x}\n  web2: {extends: odd, image: b, volumes: [w:/y]}\n",
+    );
+    let r = resolve(&mut d, FsPath::new("compose.yaml"), &[]);
+    assert!(r.left_out.is_empty(), "{:?}", r.left_out);
+    assert_eq!(service(&d, "web")["image"], Node::str("a"));
+    assert_eq!(service(&d, "web")["volumes"], yaml("[v:/d]"));
+    assert_eq!(service(&d, "web2")["volumes"], yaml("[w:/y]"));
+}
