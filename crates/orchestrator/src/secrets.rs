@@ -1,31 +1,43 @@
 //! The secret values of a topology, resolved: what the orchestrator masks.
 
 use deploy_report::MIN_MASKED_LEN;
-use deploy_topology::{Env, Topology, interp, is_secret_name};
+use deploy_topology::{Env, Topology, Value, interp, is_secret_name};
 
-/// Every resolved secret value of the topology's services (a whole value that
-/// is secret: an environment value, a command argument, a probe) and the value
-/// of every secret variable they use on its own. Values that do not resolve are
-/// left out (they were never sent anywhere). Backends return these from
-/// [`crate::Backend::secret_values`], with any of their own.
-pub fn topology_secrets(t: &Topology, env: &Env) -> Vec<String> {
+/// Where a secret value comes from.
+enum Origin<'a> {
+    /// A whole secret value of a service, as written there.
+    Field(&'a Value),
+    /// A secret variable, on its own.
+    Variable(String),
+}
+
+/// Calls `f` with every resolved secret value of the topology's services (a
+/// whole value that is secret: an environment value, a command argument, a
+/// probe), then the value of every secret variable, declared or used by
+/// them. Values that do not resolve are left out (they were never sent anywhere).
+fn each_secret<'a>(t: &'a Topology, env: &Env, mut f: impl FnMut(Origin<'a>, String)) {
     let is_secret_var = |name: &str| t.variables.get(name).map_or_else(|| is_secret_name(name), |v| v.secret);
-    let mut out = Vec::new();
+    let mut vars: Vec<String> = t.variables.iter().filter(|(_, v)| v.secret).map(|(k, _)| k.clone()).collect();
     for v in t.services.values().flat_map(|s| s.values()).filter(|v| v.secret) {
         if let Ok(r) = v.resolve(env) {
-            out.push(r);
+            f(Origin::Field(v), r);
         }
-        for name in interp::variables(&v.raw) {
-            if is_secret_var(&name)
-                && let Some(x) = env.get(&name)
-            {
-                out.push(x);
-            }
+        vars.extend(interp::variables(&v.raw).into_iter().filter(|n| is_secret_var(n)));
+    }
+    vars.sort();
+    vars.dedup();
+    for name in vars {
+        if let Some(x) = env.get(&name) {
+            f(Origin::Variable(name), x);
         }
     }
-    for (name, _) in t.variables.iter().filter(|(_, v)| v.secret) {
-        out.extend(env.get(name));
-    }
+}
+
+/// Every resolved secret value of the topology (see [`each_secret`]), sorted.
+/// Backends return these from [`crate::Backend::secret_values`], with any of their own.
+pub fn topology_secrets(t: &Topology, env: &Env) -> Vec<String> {
+    let mut out = Vec::new();
+    each_secret(t, env, |_, value| out.push(value));
     out.sort();
     out.dedup();
     out
@@ -63,23 +75,17 @@ pub fn secrets_in_names(t: &Topology, env: &Env) -> Vec<String> {
 /// Each secret value with what holds it: a secret variable, or a field.
 fn labelled(t: &Topology, env: &Env) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    let is_secret_var = |name: &str| t.variables.get(name).map_or_else(|| is_secret_name(name), |v| v.secret);
-    let mut vars: Vec<String> = t.variables.iter().filter(|(_, v)| v.secret).map(|(k, _)| k.clone()).collect();
-    for s in t.services.values() {
-        for v in s.values().into_iter().filter(|v| v.secret) {
-            vars.extend(interp::variables(&v.raw).into_iter().filter(|n| is_secret_var(n)));
-            // The whole value as resolved (a literal, a default, or variables put together).
-            if let Ok(r) = v.resolve(env) {
+    each_secret(t, env, |origin, value| {
+        let label = match origin {
+            Origin::Variable(n) => format!("secret variable `{n}`"),
+            Origin::Field(v) => {
                 let at = v.loc.as_ref().map(|l| format!(" ({l})")).unwrap_or_default();
                 // The field's path names the service, whose name may hold the value: masked too.
-                let label = deploy_report::Masker::new(vec![r.clone()]).text(&format!("`{}`{at}", v.field));
-                out.push((label, r));
+                deploy_report::Masker::new(vec![value.clone()]).text(&format!("`{}`{at}", v.field))
             }
-        }
-    }
-    vars.sort();
-    vars.dedup();
-    out.extend(vars.into_iter().filter_map(|n| env.get(&n).map(|x| (format!("secret variable `{n}`"), x))));
+        };
+        out.push((label, value));
+    });
     // One warning per value: the variable's name when a variable holds it.
     out.reverse();
     let mut seen = std::collections::HashSet::new();
