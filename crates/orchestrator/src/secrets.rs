@@ -57,9 +57,18 @@ pub fn secrets_in_names(t: &Topology, env: &Env) -> Vec<String> {
     names.extend(t.networks.values().flat_map(|n| [n.key.as_str(), n.name.as_str()]));
     names.extend(t.volumes.values().flat_map(|v| [v.key.as_str(), v.name.as_str()]));
     let in_a_name = |value: &str| value.chars().count() >= MIN_MASKED_LEN && names.iter().any(|n| n.contains(value));
-    let mut out: Vec<String> = labelled(t, env)
+    let mut found: Vec<(String, String)> = Vec::new();
+    each_secret(t, env, |origin, value| {
+        if in_a_name(&value) {
+            found.push((label(origin, &value), value));
+        }
+    });
+    // One warning per value: the variable's name when a variable holds it (variables come last).
+    found.reverse();
+    let mut seen = std::collections::HashSet::new();
+    found.retain(|(_, value)| seen.insert(value.clone()));
+    found
         .into_iter()
-        .filter(|(_, value)| in_a_name(value))
         .map(|(label, _)| {
             format!(
                 "the value of {label} is also in a name (of the project, a service, a network or a volume): deploy \
@@ -67,30 +76,19 @@ pub fn secrets_in_names(t: &Topology, env: &Env) -> Vec<String> {
                  no secret, give it another one"
             )
         })
-        .collect();
-    out.dedup();
-    out
+        .collect()
 }
 
-/// Each secret value with what holds it: a secret variable, or a field.
-fn labelled(t: &Topology, env: &Env) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    each_secret(t, env, |origin, value| {
-        let label = match origin {
-            Origin::Variable(n) => format!("secret variable `{n}`"),
-            Origin::Field(v) => {
-                let at = v.loc.as_ref().map(|l| format!(" ({l})")).unwrap_or_default();
-                // The field's path names the service, whose name may hold the value: masked too.
-                deploy_report::Masker::new(vec![value.clone()]).text(&format!("`{}`{at}", v.field))
-            }
-        };
-        out.push((label, value));
-    });
-    // One warning per value: the variable's name when a variable holds it.
-    out.reverse();
-    let mut seen = std::collections::HashSet::new();
-    out.retain(|(_, value)| seen.insert(value.clone()));
-    out
+/// What holds a secret value, said without it: a secret variable, or a field.
+fn label(origin: Origin<'_>, value: &str) -> String {
+    match origin {
+        Origin::Variable(n) => format!("secret variable `{n}`"),
+        Origin::Field(v) => {
+            let at = v.loc.as_ref().map(|l| format!(" ({l})")).unwrap_or_default();
+            // The field's path names the service, whose name may hold the value: masked too.
+            deploy_report::Masker::new(vec![value.to_string()]).text(&format!("`{}`{at}", v.field))
+        }
+    }
 }
 
 #[cfg(test)]
